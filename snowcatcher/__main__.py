@@ -1,0 +1,5 @@
+"""`python -m snowcatcher` runs the command line."""
+
+from snowcatcher.cli import main
+
+raise SystemExit(main())

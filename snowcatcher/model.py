@@ -1,0 +1,183 @@
+"""The values snowcatcher passes around: raw requests, decoded entities, violations, captured events."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+JsonDict = dict[str, Any]
+
+PROTOCOL_SNOWPLOW = "snowplow"
+PROTOCOL_EVENTGATE = "eventgate"
+PROTOCOL_EVENTLOGGING = "eventlogging"
+
+#: event_type of a request that yielded no decodable event at all (not JSON, wrong content type, ...).
+BAD_REQUEST = "bad_request"
+#: event_type of an event whose type could not be determined (missing or unknown `e`).
+UNKNOWN_TYPE = "unknown"
+
+
+def schema_name(uri: str) -> str:
+    """The short name in a schema URI: `gitlab_standard` for `iglu:com.gitlab/gitlab_standard/...`,
+    `homepagevisit` for `/analytics/legacy/homepagevisit/1.2.1`; empty when it is no schema URI."""
+    if uri.startswith("iglu:"):
+        parts = uri[5:].split("/")
+        return parts[1] if len(parts) == 4 else ""
+    if uri.startswith("/"):
+        parts = uri.strip("/").split("/")
+        return parts[-2] if len(parts) >= 2 else ""
+    return ""
+
+
+@dataclass(frozen=True, slots=True)
+class RawRequest:
+    """One HTTP request exactly as it reached the collector."""
+
+    method: str
+    path: str
+    #: The raw query string, without the leading `?`.
+    query: str
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+    #: Seconds since the epoch when the collector received the request.
+    received_at: float
+    remote: str = ""
+    #: Set by the store once the request is stored.
+    id: int = 0
+
+    def header(self, name: str, default: str = "") -> str:
+        """The first header called `name` (case-insensitive)."""
+        wanted = name.lower()
+        for key, value in self.headers:
+            if key.lower() == wanted:
+                return value
+        return default
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """What the collector answered to a request."""
+
+    status: int
+    body: bytes = b""
+    content_type: str = "text/plain"
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    """One thing wrong with an event: a decode problem, a protocol violation or a schema violation."""
+
+    #: What it is about, e.g. `contexts[0] iglu:com.gitlab/gitlab_standard/jsonschema/1-1-1`,
+    #: `payload_data`, `cx`, `request`.
+    entity: str
+    #: A JSON pointer inside that entity (`/realm`); empty for the entity as a whole.
+    path: str
+    #: The rule that failed: a JSON-schema keyword (`enum`, `required`) or one of ours
+    #: (`base64`, `json`, `resolve`, `content-type`, `event-type`, `size`).
+    keyword: str
+    #: A sentence a person can act on.
+    message: str
+
+    def short(self) -> str:
+        """A one-line summary for lists: the entity's schema name, the path and the message."""
+        where = schema_name(self.entity.split(" ", 1)[-1]) or self.entity
+        return f"{where} {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+
+    def to_json(self) -> JsonDict:
+        return {"entity": self.entity, "path": self.path, "keyword": self.keyword,
+                "message": self.message}
+
+    @classmethod
+    def from_json(cls, data: JsonDict) -> Violation:
+        return cls(str(data.get("entity", "")), str(data.get("path", "")),
+                   str(data.get("keyword", "")), str(data.get("message", "")))
+
+
+@dataclass(frozen=True, slots=True)
+class Entity:
+    """A decoded self-describing JSON found in an event: the event itself or one of its contexts."""
+
+    #: `event` for the self-describing event (`ue_px`/`ue_pr`, or a whole EventGate event),
+    #: `context` for an entry of `cx`/`co`.
+    role: str
+    #: Position among the entities of the same role.
+    index: int
+    #: The schema URI the data names (`iglu:...` or a Wikimedia `$schema`).
+    schema: str
+    data: Any
+    #: The parameter it was decoded from: `ue_px`, `ue_pr`, `cx`, `co`, or `body`.
+    source: str
+
+    @property
+    def label(self) -> str:
+        """The name violations use for this entity, e.g. `contexts[1] iglu:...`."""
+        if self.role == "context":
+            return f"contexts[{self.index}] {self.schema}"
+        return f"unstruct_event {self.schema}" if self.source.startswith("ue") else (
+            f"event {self.schema}"
+        )
+
+    def to_json(self) -> JsonDict:
+        return {"role": self.role, "index": self.index, "schema": self.schema,
+                "data": self.data, "source": self.source}
+
+    @classmethod
+    def from_json(cls, data: JsonDict) -> Entity:
+        return cls(str(data["role"]), int(data["index"]), str(data["schema"]), data.get("data"),
+                   str(data["source"]))
+
+
+@dataclass(frozen=True, slots=True)
+class CapturedEvent:
+    """One event decoded from a request, with everything validation found wrong with it."""
+
+    protocol: str
+    #: Snowplow Micro's names: `page_view`, `page_ping`, `struct`, `unstruct`, ...;
+    #: `event` for EventGate and EventLogging; `bad_request` or `unknown` when undecodable.
+    event_type: str
+    #: `se_ac`, the self-describing event's schema name, or the stream.
+    name: str
+    #: The event's schema: the unstruct event's Iglu URI, or a Wikimedia `$schema`.
+    schema: str
+    app_id: str
+    #: The decoded event: tracker parameters (Snowplow) or the event object (Wikimedia).
+    payload: JsonDict
+    entities: tuple[Entity, ...] = ()
+    violations: tuple[Violation, ...] = ()
+    received_at: float = 0.0
+    #: Set by the store.
+    id: int = 0
+    #: The stored request this event came from.
+    request_id: int = 0
+    #: Position of the event within its request's body.
+    index: int = 0
+    #: Fields the collector filled in itself (e.g. `meta.dt`), as dotted paths.
+    filled: tuple[str, ...] = field(default=())
+
+    @property
+    def valid(self) -> bool:
+        return not self.violations
+
+    @property
+    def contexts(self) -> list[str]:
+        return [entity.schema for entity in self.entities if entity.role == "context"]
+
+    def to_json(self) -> JsonDict:
+        """The NDJSON contract (DESIGN.md §3)."""
+        return {
+            "id": self.id,
+            "request_id": self.request_id,
+            "received_at": self.received_at,
+            "protocol": self.protocol,
+            "event_type": self.event_type,
+            "name": self.name,
+            "schema": self.schema,
+            "app_id": self.app_id,
+            "contexts": self.contexts,
+            "valid": self.valid,
+            "violations": [violation.to_json() for violation in self.violations],
+            "payload": self.payload,
+            "entities": [entity.to_json() for entity in self.entities],
+            "filled": list(self.filled),
+        }

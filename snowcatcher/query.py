@@ -1,0 +1,97 @@
+"""The filter language shared by the TUI, the HTTP API and `snowcatcher expect`, compiled to SQL.
+
+    free text            name, schema, app_id or payload contains it (case-insensitive)
+    type:struct          event_type is exactly this
+    name:i_code_*        name matches, `*` is a wildcard (case-insensitive)
+    schema:gitlab_*      the event's schema or one of its contexts contains it
+    app:gitlab           app_id matches
+    stream:eventlogging_*  a Wikimedia event whose stream matches
+    protocol:snowplow    snowplow, eventgate or eventlogging
+    invalid / valid      only events with / without violations
+    -term                negates any term
+
+Terms are combined with AND; quote a value that holds spaces: `name:"my event"`.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+
+KEYS = ("type", "name", "schema", "app", "stream", "protocol")
+
+
+class FilterError(ValueError):
+    """A filter expression that cannot be understood; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class Filter:
+    """A parsed filter expression; the empty filter matches everything."""
+
+    text: str = ""
+    where: str = ""
+    params: tuple[str, ...] = ()
+
+    @classmethod
+    def parse(cls, text: str) -> Filter:
+        try:
+            terms = shlex.split(text)
+        except ValueError as error:
+            raise FilterError(f"cannot read filter {text!r}: {error}") from None
+        clauses: list[str] = []
+        params: list[str] = []
+        for term in terms:
+            negate = term.startswith("-") and len(term) > 1
+            clause, values = _compile_term(term[1:] if negate else term)
+            clauses.append(f"NOT ({clause})" if negate else f"({clause})")
+            params.extend(values)
+        return cls(text.strip(), " AND ".join(clauses), tuple(params))
+
+    def sql(self) -> tuple[str, tuple[str, ...]]:
+        """`WHERE ...` (or nothing) and its parameters."""
+        return (f" WHERE {self.where}" if self.where else "", self.params)
+
+    def __bool__(self) -> bool:
+        return bool(self.where)
+
+
+def _like(value: str, *, wildcard: bool) -> str:
+    escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped.replace("*", "%") if wildcard else f"%{escaped}%"
+
+
+def _compile_term(term: str) -> tuple[str, list[str]]:
+    lowered = term.lower()
+    if lowered in ("invalid", "is:invalid"):
+        return "valid = 0", []
+    if lowered in ("valid", "is:valid"):
+        return "valid = 1", []
+    key, sep, value = term.partition(":")
+    if not sep or key.lower() not in KEYS:
+        if sep and key.isidentifier():
+            raise FilterError(f"unknown filter key {key!r}: use one of {', '.join(KEYS)}, "
+                              "valid or invalid, or plain text")
+        text = _like(term, wildcard=False)
+        return ("name LIKE ? ESCAPE '\\' OR schema LIKE ? ESCAPE '\\' OR app_id LIKE ? ESCAPE '\\'"
+                " OR payload LIKE ? ESCAPE '\\'", [text] * 4)
+    if not value:
+        raise FilterError(f"{key}: needs a value, e.g. {key}:something")
+    key = key.lower()
+    pattern = _like(value, wildcard="*" in value)
+    exact = value if "*" not in value else None
+    if key == "type":
+        return ("event_type = ?", [value]) if exact else ("event_type LIKE ? ESCAPE '\\'", [pattern])
+    if key == "protocol":
+        return "protocol = ?", [value.lower()]
+    if key == "name":
+        return ("name = ? COLLATE NOCASE", [value]) if exact else (
+            "name LIKE ? ESCAPE '\\'", [pattern])
+    if key == "app":
+        return ("app_id = ? COLLATE NOCASE", [value]) if exact else (
+            "app_id LIKE ? ESCAPE '\\'", [pattern])
+    if key == "stream":
+        clause = "name = ? COLLATE NOCASE" if exact else "name LIKE ? ESCAPE '\\'"
+        return f"protocol != 'snowplow' AND {clause}", [value if exact else pattern]
+    schema_like = f"%{pattern}%" if "*" in value else pattern
+    return "schema LIKE ? ESCAPE '\\' OR contexts LIKE ? ESCAPE '\\'", [schema_like, schema_like]

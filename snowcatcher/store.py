@@ -1,0 +1,320 @@
+"""The SQLite store: the one place where the collector, the TUI, the API and the printers meet."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+import tempfile
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from snowcatcher.model import CapturedEvent, Entity, RawRequest, Response, Violation
+from snowcatcher.query import Filter
+
+Subscriber = Callable[[Sequence[CapturedEvent]], None]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS requests (
+    id INTEGER PRIMARY KEY,
+    received_at REAL NOT NULL,
+    method TEXT NOT NULL,
+    path TEXT NOT NULL,
+    query TEXT NOT NULL,
+    headers TEXT NOT NULL,
+    body BLOB NOT NULL,
+    remote TEXT NOT NULL,
+    status INTEGER NOT NULL,
+    response BLOB NOT NULL,
+    response_type TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY,
+    request_id INTEGER NOT NULL,
+    idx INTEGER NOT NULL,
+    received_at REAL NOT NULL,
+    protocol TEXT NOT NULL,
+    event_type TEXT NOT NULL,
+    name TEXT NOT NULL,
+    schema TEXT NOT NULL,
+    app_id TEXT NOT NULL,
+    valid INTEGER NOT NULL,
+    contexts TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    entities TEXT NOT NULL,
+    violations TEXT NOT NULL,
+    filled TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_by_request ON events (request_id);
+"""
+
+_EVENT_COLUMNS = ("id, request_id, idx, received_at, protocol, event_type, name, schema, app_id,"
+                  " contexts, payload, entities, violations, filled")
+
+
+@dataclass(frozen=True, slots=True)
+class Counts:
+    """How many events the store holds."""
+
+    total: int
+    valid: int
+
+    @property
+    def invalid(self) -> int:
+        return self.total - self.valid
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRequest:
+    """A stored request and the answer the collector gave it."""
+
+    request: RawRequest
+    response: Response
+
+
+class StoreError(RuntimeError):
+    """The database cannot be opened or written; the message says which file and why."""
+
+
+class Store:
+    """Events and the requests they came from, in SQLite (WAL), written with a group commit.
+
+    All methods run on the event loop's thread: the store is never shared across threads.
+    """
+
+    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+        self._temporary = path is None
+        if path is None:
+            handle, name = tempfile.mkstemp(prefix="snowcatcher-", suffix=".sqlite")
+            os.close(handle)
+            path = name
+        self.path = Path(path)
+        try:
+            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            # NORMAL keeps every committed transaction across a process crash (kill -9); only a
+            # power cut can lose the last few, which is fine for a debugging collector.
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(_SCHEMA)
+        except sqlite3.Error as error:
+            raise StoreError(f"cannot open the database {self.path}: {error}") from None
+        self._pending: list[tuple[RawRequest, Response, list[CapturedEvent],
+                                  asyncio.Future[list[CapturedEvent]]]] = []
+        self._flush_handle: asyncio.Handle | None = None
+        self._subscribers: list[Subscriber] = []
+        self._next_request_id, self._next_event_id = self._next_ids()
+        self._counts = self._count_rows()
+
+    # -- writing -----------------------------------------------------------------------------
+
+    async def append(self, request: RawRequest, response: Response,
+                     events: Sequence[CapturedEvent]) -> list[CapturedEvent]:
+        """Store a request, the answer it gets and its events; return once they are committed.
+
+        Requests that arrive in the same loop iteration share one transaction (group commit).
+        """
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[list[CapturedEvent]] = loop.create_future()
+        self._pending.append((request, response, list(events), future))
+        if self._flush_handle is None:
+            self._flush_handle = loop.call_soon(self._flush)
+        return await future
+
+    def append_now(self, request: RawRequest, response: Response,
+                   events: Sequence[CapturedEvent]) -> list[CapturedEvent]:
+        """Store at once, outside the event loop's batching (imports, tests, tools)."""
+        stored = self._write([(request, response, list(events))])
+        self._notify(stored[0])
+        return stored[0]
+
+    def _flush(self) -> None:
+        self._flush_handle = None
+        batch, self._pending = self._pending, []
+        try:
+            stored = self._write([(request, response, events)
+                                  for request, response, events, _ in batch])
+        except Exception as error:  # a full disk or a locked file must reach every waiter
+            for *_, future in batch:
+                if not future.done():
+                    future.set_exception(error)
+            return
+        for (*_, future), events in zip(batch, stored, strict=True):
+            if not future.done():
+                future.set_result(events)
+        self._notify([event for events in stored for event in events])
+
+    def _write(self, batch: Iterable[tuple[RawRequest, Response, list[CapturedEvent]]]
+               ) -> list[list[CapturedEvent]]:
+        request_rows: list[tuple[Any, ...]] = []
+        event_rows: list[tuple[Any, ...]] = []
+        stored: list[list[CapturedEvent]] = []
+        for request, response, events in batch:
+            request_id = self._next_request_id
+            self._next_request_id += 1
+            request_rows.append(_request_row(request_id, request, response))
+            numbered = []
+            for index, event in enumerate(events):
+                event = replace(event, id=self._next_event_id, request_id=request_id, index=index,
+                                received_at=event.received_at or request.received_at)
+                self._next_event_id += 1
+                event_rows.append(_event_row(event))
+                numbered.append(event)
+            stored.append(numbered)
+        with self._transaction():
+            self._db.executemany("INSERT INTO requests VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                                 request_rows)
+            self._db.executemany("INSERT INTO events VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                                 event_rows)
+        valid = sum(row[9] for row in event_rows)
+        self._counts = Counts(self._counts.total + len(event_rows), self._counts.valid + valid)
+        return stored
+
+    def _transaction(self) -> _Transaction:
+        return _Transaction(self._db)
+
+    def update_violations(self, changes: Iterable[tuple[int, Sequence[Violation]]]) -> int:
+        """Replace the violations of events (after re-validation); returns how many changed."""
+        rows = [(_dump([v.to_json() for v in violations]), int(not violations), event_id)
+                for event_id, violations in changes]
+        with self._transaction():
+            self._db.executemany("UPDATE events SET violations = ?, valid = ? WHERE id = ?", rows)
+        self._counts = self._count_rows()
+        return len(rows)
+
+    def reset(self) -> None:
+        """Forget every event and request."""
+        with self._transaction():
+            self._db.execute("DELETE FROM events")
+            self._db.execute("DELETE FROM requests")
+        self._counts = Counts(0, 0)
+
+    # -- subscribing -------------------------------------------------------------------------
+
+    def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
+        """Call `subscriber` with every batch of newly stored events; returns an unsubscribe."""
+        self._subscribers.append(subscriber)
+        return lambda: self._subscribers.remove(subscriber)
+
+    def _notify(self, events: Sequence[CapturedEvent]) -> None:
+        if events:
+            for subscriber in list(self._subscribers):
+                subscriber(events)
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def counts(self) -> Counts:
+        """Total and valid events, kept up to date without a query."""
+        return self._counts
+
+    def count(self, where: Filter | None = None) -> int:
+        """How many events match a filter."""
+        if not where:
+            return self._counts.total
+        clause, params = where.sql()
+        row = self._db.execute(f"SELECT count(*) FROM events{clause}", params).fetchone()
+        return int(row[0])
+
+    def get(self, event_id: int) -> CapturedEvent | None:
+        row = self._db.execute(f"SELECT {_EVENT_COLUMNS} FROM events WHERE id = ?",
+                               (event_id,)).fetchone()
+        return _event_from_row(row) if row else None
+
+    def window(self, where: Filter | None = None, offset: int = 0, limit: int = 100,
+               *, newest_first: bool = False) -> list[CapturedEvent]:
+        """Matching events in arrival order (or newest first), `limit` of them from `offset`."""
+        clause, params = where.sql() if where else ("", ())
+        order = "DESC" if newest_first else "ASC"
+        rows = self._db.execute(
+            f"SELECT {_EVENT_COLUMNS} FROM events{clause} ORDER BY id {order} LIMIT ? OFFSET ?",
+            (*params, limit, offset)).fetchall()
+        return [_event_from_row(row) for row in rows]
+
+    def after(self, event_id: int, where: Filter | None = None,
+              limit: int = 1000) -> list[CapturedEvent]:
+        """Matching events stored after `event_id`, oldest first."""
+        clause, params = where.sql() if where else ("", ())
+        joiner = " AND " if clause else " WHERE "
+        rows = self._db.execute(
+            f"SELECT {_EVENT_COLUMNS} FROM events{clause}{joiner}id > ? ORDER BY id LIMIT ?",
+            (*params, event_id, limit)).fetchall()
+        return [_event_from_row(row) for row in rows]
+
+    def request(self, request_id: int) -> StoredRequest | None:
+        """The stored request and our answer to it."""
+        row = self._db.execute("SELECT * FROM requests WHERE id = ?", (request_id,)).fetchone()
+        return _request_from_row(row) if row else None
+
+    def close(self) -> None:
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+            self._flush()
+        self._db.close()
+        if self._temporary:
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+
+    def _next_ids(self) -> tuple[int, int]:
+        request_max = self._db.execute("SELECT max(id) FROM requests").fetchone()[0] or 0
+        event_max = self._db.execute("SELECT max(id) FROM events").fetchone()[0] or 0
+        return request_max + 1, event_max + 1
+
+    def _count_rows(self) -> Counts:
+        total, valid = self._db.execute("SELECT count(*), total(valid) FROM events").fetchone()
+        return Counts(int(total), int(valid))
+
+
+class _Transaction:
+    """BEGIN ... COMMIT, rolled back on error (the connection runs in autocommit mode)."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def __enter__(self) -> None:
+        self._db.execute("BEGIN")
+
+    def __exit__(self, kind: object, error: object, trace: object) -> None:
+        self._db.execute("COMMIT" if kind is None else "ROLLBACK")
+
+
+def _dump(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+def _request_row(request_id: int, request: RawRequest, response: Response) -> tuple[Any, ...]:
+    return (request_id, request.received_at, request.method, request.path, request.query,
+            _dump(request.headers), request.body, request.remote, response.status, response.body,
+            response.content_type)
+
+
+def _event_row(event: CapturedEvent) -> tuple[Any, ...]:
+    return (event.id, event.request_id, event.index, event.received_at, event.protocol,
+            event.event_type, event.name, event.schema, event.app_id, int(event.valid),
+            " ".join(event.contexts), _dump(event.payload),
+            _dump([entity.to_json() for entity in event.entities]),
+            _dump([violation.to_json() for violation in event.violations]),
+            " ".join(event.filled))
+
+
+def _event_from_row(row: Sequence[Any]) -> CapturedEvent:
+    (event_id, request_id, index, received_at, protocol, event_type, name, schema, app_id,
+     _contexts, payload, entities, violations, filled) = row
+    return CapturedEvent(
+        protocol=protocol, event_type=event_type, name=name, schema=schema, app_id=app_id,
+        payload=orjson.loads(payload),
+        entities=tuple(Entity.from_json(item) for item in orjson.loads(entities)),
+        violations=tuple(Violation.from_json(item) for item in orjson.loads(violations)),
+        received_at=received_at, id=event_id, request_id=request_id, index=index,
+        filled=tuple(filled.split()) if filled else ())
+
+
+def _request_from_row(row: Sequence[Any]) -> StoredRequest:
+    (request_id, received_at, method, path, query, headers, body, remote, status, response,
+     response_type) = row
+    request = RawRequest(method=method, path=path, query=query,
+                         headers=tuple((str(k), str(v)) for k, v in orjson.loads(headers)),
+                         body=bytes(body), received_at=received_at, remote=remote, id=request_id)
+    return StoredRequest(request, Response(status, bytes(response), response_type))
