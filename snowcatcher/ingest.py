@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from functools import partial
 
 from snowcatcher.decode.snowplow import SnowplowDecoder, bad_request
 from snowcatcher.model import CapturedEvent, RawRequest, Violation
@@ -23,11 +24,11 @@ class Ingestor:
         self.validator = Validator(registry)
         self.snowplow = SnowplowDecoder(self.validator.check)
 
-    async def snowplow_get(self, raw: RawRequest) -> list[CapturedEvent]:
-        return await self._run(self.snowplow.decode_get, raw)
+    async def snowplow_get(self, raw: RawRequest, nuid: str = "") -> list[CapturedEvent]:
+        return await self._run(partial(self.snowplow.decode_get, nuid=nuid), raw)
 
-    async def snowplow_post(self, raw: RawRequest) -> list[CapturedEvent]:
-        return await self._run(self.snowplow.decode_post, raw)
+    async def snowplow_post(self, raw: RawRequest, nuid: str = "") -> list[CapturedEvent]:
+        return await self._run(partial(self.snowplow.decode_post, nuid=nuid), raw)
 
     async def _run(self, decode: Decode, raw: RawRequest) -> list[CapturedEvent]:
         events = self._safely(decode, raw)
