@@ -1,0 +1,50 @@
+"""Shared fixtures: the third-party corpus beside the repo, and a real snowcatcher on 127.0.0.1:0."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from snowcatcher.server import Settings, Snowcatcher
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+CORPUS = SHARED / "corpus"
+IGLU = CORPUS / "iglu"
+
+
+def corpus_path(*parts: str) -> Path:
+    """A file or folder of ../shared/corpus, or skip the test saying why."""
+    path = CORPUS.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"third-party corpus not found at {path} (clone ../shared beside the repo)")
+    return path
+
+
+def load_json(*parts: str) -> Any:
+    return json.loads(corpus_path(*parts).read_text(encoding="utf-8"))
+
+
+@pytest.fixture
+def iglu() -> Path:
+    return corpus_path("iglu")
+
+
+@pytest.fixture
+async def catcher(iglu: Path, tmp_path: Path) -> AsyncIterator[Snowcatcher]:
+    """A running snowcatcher with the corpus's Iglu schemas, offline, on a free loopback port."""
+    server = Snowcatcher(Settings(port=0, offline=True, schemas=[iglu], cache_dir=tmp_path / "cache"))
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as session:
+        yield session
