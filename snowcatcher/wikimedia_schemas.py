@@ -70,8 +70,8 @@ def schema_path(uri: str, remotes: Sequence[str] = DEFAULT_WIKIMEDIA_REMOTES) ->
     if "://" in text or text.lower().startswith(("file:", "data:")):
         base = next((r for r in (*remotes, *DEFAULT_WIKIMEDIA_REMOTES) if text.startswith(r + "/")), None)
         if base is None:
-            return "", ("only relative schema URIs or URLs under "
-                        f"{', '.join(DEFAULT_WIKIMEDIA_REMOTES)} are allowed")
+            return "", ("other hosts and URI schemes are not allowed: use a relative schema URI "
+                        f"or a URL under {' or '.join(DEFAULT_WIKIMEDIA_REMOTES)}")
         text = text[len(base):]
     if "\\" in text or "\0" in text:
         return "", "backslashes and NUL are not allowed in a schema URI"

@@ -129,7 +129,10 @@ class EventProcessor:
             message = f"Failed loading schema at {uri}"
         else:
             message = f"Failed compiling schema at {uri}: {problem.message}"
-        violation = Violation(entity.label, "", problem.keyword, problem.message)
+        resolution = self.validator.registry.lookup(uri)
+        refused = problem.keyword == "resolve" and not resolution.places
+        detail = f"schema URI {uri} refused: {resolution.error}" if refused else problem.message
+        violation = Violation(entity.label, "", problem.keyword, detail)
         return Processed(_captured(event, uri, protocol, received_at, (entity,), [violation], filled),
                          Outcome(ERROR, event, (), message))
 
