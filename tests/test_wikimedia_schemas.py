@@ -173,3 +173,72 @@ def test_the_real_schemas_pass_eventgates_security_rule() -> None:
         '#/properties/meta/properties/id: pattern "^[a-fA-F0-9]{8}(-[a-fA-F0-9]{4}){3}-[a-fA-F0-9]{12}$" '
         "without maxLength",
         '#/properties/meta/properties/dt: format "date-time" without maxLength']
+
+
+# -- remote repositories (a schema server on 127.0.0.1) ----------------------------------------------
+
+
+@needs_corpus
+async def test_remote_schemas_and_their_refs_are_fetched_once_and_cached(tmp_path: Path) -> None:
+    from aiohttp import web
+
+    served: list[str] = []
+
+    async def serve(request: web.Request) -> web.StreamResponse:
+        repo = {"primary": PRIMARY, "secondary": SECONDARY}[request.match_info["repo"]]
+        served.append(request.match_info["path"])
+        target = repo / "jsonschema" / request.match_info["path"]
+        for candidate in (target, target.with_name(target.name + ".yaml")):
+            if candidate.is_file() and ".." not in request.match_info["path"]:
+                body = candidate.read_bytes()
+                if len(body) < 20:  # the corpus keeps symlinks as text; a web server follows them
+                    body = candidate.with_name(body.decode().strip()).read_bytes()
+                return web.Response(body=body)
+        return web.Response(status=404)
+
+    app = web.Application()
+    app.router.add_get("/{repo}/jsonschema/{path:.*}", serve)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    base = f"http://127.0.0.1:{port}"
+    remotes = (f"{base}/primary/jsonschema", f"{base}/secondary/jsonschema")
+    try:
+        repos = WikimediaSchemas([], remotes=remotes, cache_dir=tmp_path)
+        uri = "/analytics/legacy/homepagevisit/current"
+        assert not repos.lookup(uri).found and repos.needs_fetch(uri)
+        await repos.fetch([uri])
+        resolution = repos.lookup(uri)
+        assert resolution.schema is not None, resolution.explain()
+        assert resolution.schema["$id"] == "/analytics/legacy/homepagevisit/1.6.0"
+        assert any(path.startswith("fragment/") for path in served)  # the $refs came along
+        fetched = len(served)
+        await repos.fetch([uri])
+        assert len(served) == fetched  # cached: nothing asked twice
+        cached = WikimediaSchemas([], remotes=remotes, cache_dir=tmp_path)
+        assert cached.lookup(uri).found  # a new process reads the disk cache
+        missing = "/no/such/schema/1.0.0"
+        await repos.fetch([missing])
+        assert "answered 404" in repos.lookup(missing).error
+        await _ingest_fetches_on_first_sight(remotes, tmp_path / "ingest")
+    finally:
+        await runner.cleanup()
+
+
+async def _ingest_fetches_on_first_sight(remotes: tuple[str, ...], cache: Path) -> None:
+    """The first event naming a remote schema waits for it once, then validates against it."""
+    import time
+
+    from snowcatcher.ingest import Ingestor
+    from snowcatcher.model import RawRequest
+    from snowcatcher.registry import Registry
+
+    ingestor = Ingestor(Registry([], offline=True), WikimediaSchemas([], remotes=remotes, cache_dir=cache))
+    example = json.loads((SCHEMA_EXAMPLES / "test_event__1.0.0__example0.json").read_text())
+    raw = RawRequest("POST", "/v1/events", "", (("Content-Type", "application/json"),),
+                     json.dumps(example).encode(), time.time())
+    result = await ingestor.eventgate(raw)
+    assert result.response.status == 201, result.response
+    assert result.events[0].valid
