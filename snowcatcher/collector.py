@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import base64
+import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from typing import Any
 
 from aiohttp import web
 
@@ -15,7 +15,6 @@ from snowcatcher.decode.eventgate import is_hasty
 from snowcatcher.decode.snowplow import PAYLOAD_DATA_PREFIX, bad_request
 from snowcatcher.ingest import BEACON_PATH, EVENTGATE_PATH, Ingestor
 from snowcatcher.model import (
-    BAD_REQUEST,
     PROTOCOL_EVENTGATE,
     PROTOCOL_EVENTLOGGING,
     CapturedEvent,
@@ -34,6 +33,7 @@ COOKIE_MAX_AGE = 365 * 24 * 3600
 CORS_MAX_AGE = 3600
 DEFAULT_MAX_BODY = 1024 * 1024
 _NO_CACHE = "no-cache, no-store, must-revalidate"
+_SP_COOKIE = re.compile(r"(?:^|;)\s*sp=([0-9A-Za-z-]{1,64})\s*(?:;|$)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +47,8 @@ STORE = web.AppKey("store", Store)
 INGESTOR = web.AppKey("ingestor", Ingestor)
 CONFIG = web.AppKey("config", CollectorConfig)
 
-Intake = Callable[[RawRequest], Awaitable[list[CapturedEvent]]]
+#: An ingest entry point: the raw request and the network user id -> the stored events.
+Intake = Callable[[RawRequest, str], Awaitable[list[CapturedEvent]]]
 
 
 def make_app(store: Store, ingestor: Ingestor, config: CollectorConfig | None = None) -> web.Application:
@@ -100,16 +101,16 @@ async def _snowplow_post(request: web.Request) -> web.StreamResponse:
 
 async def _track(request: web.Request, raw: RawRequest, too_big: bool, intake: Intake,
                  answer: Response) -> web.StreamResponse:
+    nuid = network_user_id(request)
     if too_big:
         events, answer = oversize(request, raw)
     else:
-        events = await intake(raw)
-    nuid = network_user_id(request)
-    events = [_fill(event, "nuid", nuid) for event in events]
+        events = await intake(raw, nuid)
     response = await store_and_answer(request, raw, answer, events)
     if nuid != ANONYMOUS_NUID and response.status < 300:
-        response.set_cookie(COOKIE_NAME, nuid, max_age=COOKIE_MAX_AGE, path="/", secure=True,
-                            httponly=True, samesite="None")
+        # Written by hand: http.cookies costs more than decoding the event.
+        response.headers["Set-Cookie"] = (f"{COOKIE_NAME}={nuid}; Max-Age={COOKIE_MAX_AGE}; Path=/; "
+                                          "Secure; HttpOnly; SameSite=None")
     return response
 
 
@@ -214,14 +215,10 @@ def network_user_id(request: web.Request) -> str:
     """`nuid` from the query, else the `sp` cookie, else a new one; all zeros when anonymous."""
     if request.headers.get("SP-Anonymous") == "*":
         return ANONYMOUS_NUID
-    return request.query.get("nuid") or request.cookies.get(COOKIE_NAME) or str(uuid.uuid4())
-
-
-def _fill(event: CapturedEvent, name: str, value: Any) -> CapturedEvent:
-    """Record a value the collector adds itself (like Enrich's network_userid) as filled."""
-    if event.event_type == BAD_REQUEST or name in event.payload:
-        return event
-    return replace(event, payload={**event.payload, name: value}, filled=(*event.filled, name))
+    if "nuid=" in request.query_string and request.query.get("nuid"):
+        return request.query["nuid"]
+    cookie = _SP_COOKIE.search(request.headers.get("Cookie", ""))
+    return cookie.group(1) if cookie else str(uuid.uuid4())
 
 
 async def _add_cors_headers(request: web.Request, response: web.StreamResponse) -> None:

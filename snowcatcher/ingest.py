@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import TypeVar
 
 from jsonschema import Draft7Validator
@@ -43,11 +44,11 @@ class Ingestor:
         self.eventgate_decoder = EventGateDecoder(self.wikimedia_events)
         self.eventlogging_decoder = EventLoggingDecoder(self.wikimedia_events)
 
-    async def snowplow_get(self, raw: RawRequest) -> list[CapturedEvent]:
-        return await self._run(self.snowplow.decode_get, raw)
+    async def snowplow_get(self, raw: RawRequest, nuid: str = "") -> list[CapturedEvent]:
+        return await self._run(partial(self.snowplow.decode_get, nuid=nuid), raw)
 
-    async def snowplow_post(self, raw: RawRequest) -> list[CapturedEvent]:
-        return await self._run(self.snowplow.decode_post, raw)
+    async def snowplow_post(self, raw: RawRequest, nuid: str = "") -> list[CapturedEvent]:
+        return await self._run(partial(self.snowplow.decode_post, nuid=nuid), raw)
 
     async def eventgate(self, raw: RawRequest, *, hasty: bool = False) -> EventGateResult:
         """A `/v1/events` request: its events and EventGate's answer."""

@@ -84,7 +84,8 @@ def _compile_fast(schema: JsonDict, draft: type[JsonSchemaValidator]) -> Callabl
     Its format checks differ from jsonschema's and it would fetch `$ref`s itself, so a schema
     that uses either stays with jsonschema alone (tests/test_validate.py checks the agreement).
     """
-    text = json.dumps(schema)
+    # `self` (Iglu's vendor/name/format/version) is metadata, not a keyword.
+    text = json.dumps({key: value for key, value in schema.items() if key != "self"})
     meta_schema = _FAST_DRAFTS.get(draft)
     if '"format"' in text or '"$ref"' in text or meta_schema is None:
         return None

@@ -299,3 +299,17 @@ async def test_headless_ndjson_and_the_stream_filter_show_wikimedia_events() -> 
     assert lines[1]["violations"][0]["path"] == "/event/impact_module_state"
     assert "activated" in lines[1]["violations"][0]["message"]
     assert len(matching) == 2 and none == []
+
+
+async def test_an_oversized_body_gets_413_and_is_recorded_as_eventgate() -> None:
+    from snowcatcher.server import Settings
+
+    catcher = Snowcatcher(Settings(port=0, offline=True, cache_dir=None, max_body=100))
+    await catcher.start()
+    try:
+        status, _, _ = await post(catcher, b"[" + b'{"a": 1},' * 50 + b"{}]")
+        stored = catcher.store.window()
+    finally:
+        await catcher.stop()
+    assert status == 413
+    assert [(event.protocol, event.violations[0].keyword) for event in stored] == [("eventgate", "size")]
