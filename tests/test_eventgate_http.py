@@ -313,3 +313,9 @@ async def test_an_oversized_body_gets_413_and_is_recorded_as_eventgate() -> None
         await catcher.stop()
     assert status == 413
     assert [(event.protocol, event.violations[0].keyword) for event in stored] == [("eventgate", "size")]
+
+
+def test_hasty_is_any_non_empty_value_like_javascripts_truthiness() -> None:
+    from snowcatcher.decode.eventgate import is_hasty
+
+    assert [is_hasty(v) for v in (None, "", "true", "1", "false")] == [False, False, True, True, True]

@@ -33,8 +33,9 @@ class EventGateResult:
 
 
 def is_hasty(query: str | None) -> bool:
-    """EventGate answers at once for any truthy `hasty` (it treats the string "false" as falsy)."""
-    return query is not None and query.strip().lower() not in ("", "false", "0")
+    """EventGate answers at once when `req.query.hasty` is truthy in JavaScript: any non-empty
+    value, even `false`; a bare `?hasty` is the empty string, so it is not hasty."""
+    return bool(query)
 
 
 class EventGateDecoder:
