@@ -7,14 +7,23 @@ import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from aiohttp import web
 
+from snowcatcher.decode.eventgate import is_hasty
 from snowcatcher.decode.snowplow import PAYLOAD_DATA_PREFIX, bad_request
-from snowcatcher.ingest import Ingestor
-from snowcatcher.model import CapturedEvent, RawRequest, Response, Violation
+from snowcatcher.ingest import BEACON_PATH, EVENTGATE_PATH, Ingestor
+from snowcatcher.model import (
+    PROTOCOL_EVENTGATE,
+    PROTOCOL_EVENTLOGGING,
+    CapturedEvent,
+    RawRequest,
+    Response,
+    Violation,
+)
 from snowcatcher.store import Store
+from snowcatcher.text import inert
 
 PIXEL = base64.b64decode("R0lGODlhAQABAPAAAP///wAAACH5BAUAAAAALAAAAAABAAEAAAICRAEAOw==")
 TP2_PATH = "/com.snowplowanalytics.snowplow/tp2"
@@ -53,6 +62,9 @@ def make_app(store: Store, ingestor: Ingestor, config: CollectorConfig | None = 
     app.on_response_prepare.append(_add_cors_headers)
     app.router.add_get("/health", _health)
     app.router.add_route("OPTIONS", "/{tail:.*}", _preflight)
+    app.router.add_post(EVENTGATE_PATH, _eventgate)
+    app.router.add_get(BEACON_PATH, _beacon)
+    app.router.add_post(BEACON_PATH, _beacon)
     for path in ("/i", "/ice.png", "/{vendor}/{version}"):
         app.router.add_get(path, _snowplow_get)  # also answers HEAD
     app.router.add_post("/{tail:.*}", _snowplow_post)
@@ -102,6 +114,39 @@ async def _track(request: web.Request, raw: RawRequest, too_big: bool, intake: I
     return response
 
 
+async def _eventgate(request: web.Request) -> web.StreamResponse:
+    """EventGate's intake: answered with EventGate's status, reason phrase and body."""
+    raw, too_big = await capture(request)
+    if too_big:
+        events, answer = oversize(request, raw)
+        events = [replace(event, protocol=PROTOCOL_EVENTGATE) for event in events]
+    else:
+        hasty = is_hasty(request.query.get("hasty"))
+        result = await request.app[INGESTOR].eventgate(raw, hasty=hasty)
+        events, answer = result.events, result.response
+    return await store_and_answer(request, raw, answer, events)
+
+
+async def _beacon(request: web.Request) -> web.StreamResponse:
+    """A legacy EventLogging beacon: 204 like Wikimedia's edge, plus the verdict in headers as
+    the old eventlogging-devserver gave it, since a beacon's sender never reads the body."""
+    raw, too_big = await capture(request)
+    if too_big:
+        events, answer = oversize(request, raw)
+        events = [replace(event, protocol=PROTOCOL_EVENTLOGGING) for event in events]
+    else:
+        events, answer = await request.app[INGESTOR].eventlogging(raw), Response(204)
+    response = await store_and_answer(request, raw, answer, events)
+    if response.status == 204:
+        violations = [violation for event in events for violation in event.violations]
+        response.headers["Requested-Event-Valid"] = "0" if violations else "1"
+        for number, violation in enumerate(violations[:20], start=1):
+            text = inert(f"{violation.path} {violation.message}".strip())
+            response.headers[f"Validation-Error-{number}"] = text.encode("ascii", "backslashreplace"
+                                                                         ).decode()[:500]
+    return response
+
+
 async def _unknown_path(request: web.Request) -> web.StreamResponse:
     raw, _ = await capture(request)
     return await _unknown(request, raw)
@@ -109,7 +154,8 @@ async def _unknown_path(request: web.Request) -> web.StreamResponse:
 
 async def _unknown(request: web.Request, raw: RawRequest) -> web.StreamResponse:
     message = (f"snowcatcher has no endpoint for {raw.method} {raw.path}: send Snowplow events to "
-               f"POST {TP2_PATH} (or any path with a payload_data body) or GET /i")
+               f"POST {TP2_PATH} (or any path with a payload_data body) or GET /i, Wikimedia events "
+               f"to POST {EVENTGATE_PATH} and legacy EventLogging beacons to {BEACON_PATH}")
     event = bad_request(raw, Violation("request", "", "endpoint", message))
     return await store_and_answer(request, raw, Response(404, message.encode()), [event])
 

@@ -12,6 +12,8 @@ from snowcatcher.collector import DEFAULT_MAX_BODY, CollectorConfig, make_app
 from snowcatcher.ingest import Ingestor
 from snowcatcher.registry import DEFAULT_REMOTES, Registry, RemoteRepo
 from snowcatcher.store import Store
+from snowcatcher.streams import StreamCheck, StreamConfig
+from snowcatcher.wikimedia_schemas import WikimediaSchemas, is_wikimedia_repo
 
 
 def default_cache_dir() -> Path:
@@ -32,9 +34,23 @@ class Settings:
     iglu: list[str] = field(default_factory=list)
     max_body: int = DEFAULT_MAX_BODY
     cache_dir: Path | None = field(default_factory=default_cache_dir)
+    #: A YAML or JSON stream configuration; without it every Wikimedia stream is accepted.
+    streams: Path | None = None
 
     def remotes(self) -> tuple[RemoteRepo, ...]:
         return (*(RemoteRepo(url) for url in self.iglu), *DEFAULT_REMOTES)
+
+    def schema_folders(self) -> tuple[list[Path], list[Path]]:
+        """The --schemas folders split into Iglu folders and Wikimedia schema repositories."""
+        iglu: list[Path] = []
+        wikimedia: list[Path] = []
+        for folder in self.schemas:
+            (wikimedia if is_wikimedia_repo(Path(folder)) else iglu).append(Path(folder))
+        return iglu, wikimedia
+
+    def stream_checks(self) -> list[StreamCheck]:
+        """The stream configuration as a check; raises StreamConfigError for an unusable file."""
+        return [StreamConfig.load(self.streams)] if self.streams else []
 
 
 class Snowcatcher:
@@ -42,10 +58,14 @@ class Snowcatcher:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        iglu, wikimedia = settings.schema_folders()
+        checks = settings.stream_checks()  # before the store: a bad file must not leave a database
         self.store = Store(settings.db)
-        self.registry = Registry(settings.schemas, remotes=settings.remotes(),
+        self.registry = Registry(iglu, remotes=settings.remotes(),
                                  offline=settings.offline, cache_dir=settings.cache_dir)
-        self.ingestor = Ingestor(self.registry)
+        self.wikimedia = WikimediaSchemas(wikimedia, offline=settings.offline,
+                                          cache_dir=settings.cache_dir)
+        self.ingestor = Ingestor(self.registry, self.wikimedia, checks)
         self.app = make_app(self.store, self.ingestor, CollectorConfig(max_body=settings.max_body))
         self._runner: web.AppRunner | None = None
         self.port = settings.port
