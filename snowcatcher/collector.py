@@ -36,11 +36,31 @@ _NO_CACHE = "no-cache, no-store, must-revalidate"
 _SP_COOKIE = re.compile(r"(?:^|;)\s*sp=([0-9A-Za-z-]{1,64})\s*(?:;|$)")
 
 
+#: Headers beyond these are refused with 431 (and recorded): cookies of a busy dev site fit easily.
+MAX_HEADER_COUNT = 256
+MAX_HEADER_BYTES = 64 * 1024
+
+
 @dataclass(frozen=True, slots=True)
 class CollectorConfig:
     """Settings of the HTTP intake."""
 
     max_body: int = DEFAULT_MAX_BODY
+
+    @property
+    def max_query(self) -> int:
+        """A GET carries its event in the query string: it gets the same limit as a body."""
+        return self.max_body
+
+
+def parser_limits(config: CollectorConfig) -> dict[str, int]:
+    """aiohttp's HTTP parser limits, for AppRunner.
+
+    Set above our own limits so that a request a little over them still reaches the handlers
+    and is recorded with a reason; only far larger ones get aiohttp's bare 400.
+    """
+    return {"max_line_size": 2 * config.max_query + 8192, "max_field_size": 2 * MAX_HEADER_BYTES,
+            "max_headers": 4 * MAX_HEADER_COUNT}
 
 
 STORE = web.AppKey("store", Store)
@@ -164,15 +184,31 @@ async def _unknown(request: web.Request, raw: RawRequest) -> web.StreamResponse:
 
 
 async def capture(request: web.Request) -> tuple[RawRequest, bool]:
-    """The request as a RawRequest (body cut at the limit) and whether the body was too big."""
-    limit = request.app[CONFIG].max_body
-    body, too_big = await _read_body(request, limit)
+    """The request as a RawRequest (body and query cut at the limit) and whether the body, the
+    query string or the headers were too big (`oversize()` says which)."""
+    config = request.app[CONFIG]
+    body, too_big = await _read_body(request, config.max_body)
     anonymous = request.headers.get("SP-Anonymous") == "*"
     remote = "" if anonymous else (request.remote or "")
-    raw = RawRequest(method=request.method, path=request.path, query=request.query_string,
+    query = request.query_string
+    raw = RawRequest(method=request.method, path=request.path, query=query[:config.max_query],
                      headers=tuple(request.headers.items()), body=body,
                      received_at=time.time(), remote=remote)
-    return raw, too_big
+    return raw, too_big or _oversize_part(request, config) is not None
+
+
+def _oversize_part(request: web.Request, config: CollectorConfig) -> tuple[int, str] | None:
+    """The status and sentence for a query string or headers over the limits, if any."""
+    size = len(request.query_string)
+    if size > config.max_query:
+        return 414, (f"the query string is {size} characters, larger than the limit of "
+                     f"{config.max_query} (--max-body); only its start was kept")
+    count = len(request.headers)
+    total = sum(len(key) + len(value) for key, value in request.headers.items())
+    if count > MAX_HEADER_COUNT or total > MAX_HEADER_BYTES:
+        return 431, (f"the request has {count} headers of {total} bytes, more than the limits of "
+                     f"{MAX_HEADER_COUNT} headers and {MAX_HEADER_BYTES} bytes")
+    return None
 
 
 async def _read_body(request: web.Request, limit: int) -> tuple[bytes, bool]:
@@ -190,11 +226,14 @@ async def _read_body(request: web.Request, limit: int) -> tuple[bytes, bool]:
 
 
 def oversize(request: web.Request, raw: RawRequest) -> tuple[list[CapturedEvent], Response]:
-    """The bad event and the 413 answer for a body over --max-body."""
+    """The bad event and the answer for a request over the limits: 414 for the query string,
+    431 for the headers, 413 for a body over --max-body."""
     limit = request.app[CONFIG].max_body
-    message = f"the body is larger than the limit of {limit} bytes (--max-body); only its start was kept"
+    status, message = _oversize_part(request, request.app[CONFIG]) or (
+        413, f"the body is larger than the limit of {limit} bytes (--max-body); only its start was kept")
     event = bad_request(raw, Violation("request", "", "size", message))
-    return [event], Response(413, f"payload too large: {message}".encode())
+    title = {413: "payload too large", 414: "URI too long", 431: "request header fields too large"}
+    return [event], Response(status, f"{title[status]}: {message}".encode())
 
 
 async def store_and_answer(request: web.Request, raw: RawRequest, answer: Response,

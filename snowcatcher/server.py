@@ -8,7 +8,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from snowcatcher.collector import DEFAULT_MAX_BODY, CollectorConfig, make_app
+from snowcatcher.collector import DEFAULT_MAX_BODY, CollectorConfig, make_app, parser_limits
 from snowcatcher.ingest import Ingestor
 from snowcatcher.registry import DEFAULT_REMOTES, Registry, RemoteRepo
 from snowcatcher.store import Store
@@ -66,7 +66,8 @@ class Snowcatcher:
         self.wikimedia = WikimediaSchemas(wikimedia, offline=settings.offline,
                                           cache_dir=settings.cache_dir)
         self.ingestor = Ingestor(self.registry, self.wikimedia, checks)
-        self.app = make_app(self.store, self.ingestor, CollectorConfig(max_body=settings.max_body))
+        self.config = CollectorConfig(max_body=settings.max_body)
+        self.app = make_app(self.store, self.ingestor, self.config)
         self._runner: web.AppRunner | None = None
         self.port = settings.port
 
@@ -77,7 +78,8 @@ class Snowcatcher:
 
     async def start(self) -> None:
         """Bind and serve; with port 0 the chosen port is in `self.port` afterwards."""
-        self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
+        self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False,
+                                     **parser_limits(self.config))
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.settings.host, self.settings.port)
         try:

@@ -18,6 +18,7 @@ import orjson
 
 from snowcatcher.model import CapturedEvent, Entity, RawRequest, Response, Violation
 from snowcatcher.query import Filter
+from snowcatcher.storable import mend_event, mend_request
 
 Subscriber = Callable[[Sequence[CapturedEvent]], None]
 
@@ -150,25 +151,53 @@ class Store:
     def append_now(self, request: RawRequest, response: Response,
                    events: Sequence[CapturedEvent]) -> list[CapturedEvent]:
         """Store at once, outside the event loop's batching (imports, tests, tools)."""
-        stored = self._write([(request, response, list(events))])
-        self._notify(stored[0])
-        return stored[0]
+        stored = self._write_alone(request, response, list(events))
+        if isinstance(stored, Exception):
+            raise stored
+        self._notify(stored)
+        return stored
 
     def _flush(self) -> None:
         self._flush_handle = None
         batch, self._pending = self._pending, []
         try:
-            stored = self._write([(request, response, events)
-                                  for request, response, events, _ in batch])
-        except Exception as error:  # a full disk or a locked file must reach every waiter
-            for *_, future in batch:
-                if not future.done():
-                    future.set_exception(error)
-            return
+            stored: list[list[CapturedEvent] | Exception] = list(self._write(
+                [(request, response, events) for request, response, events, _ in batch]))
+        except Exception:
+            # One hostile request (an unstorable value) must not fail the others that happened
+            # to share its transaction: write them one by one, mending what cannot be stored.
+            self._entity_sets.clear()  # the sets of the rolled-back transaction do not exist
+            stored = [self._write_alone(request, response, events)
+                      for request, response, events, _ in batch]
         for (*_, future), events in zip(batch, stored, strict=True):
-            if not future.done():
+            if future.done():
+                continue
+            if isinstance(events, Exception):
+                future.set_exception(events)
+            else:
                 future.set_result(events)
-        self._notify([event for events in stored for event in events])
+        self._notify([event for events in stored if not isinstance(events, Exception)
+                      for event in events])
+
+    def _write_alone(self, request: RawRequest, response: Response,
+                     events: list[CapturedEvent]) -> list[CapturedEvent] | Exception:
+        """One request in its own transaction; mended if it holds values SQLite or orjson refuse.
+
+        Returns the exception (a full disk, a read-only file) for the request's waiter.
+        """
+        try:
+            return self._write([(request, response, events)])[0]
+        except (TypeError, ValueError, OverflowError, orjson.JSONEncodeError):
+            self._entity_sets.clear()
+        except Exception as error:
+            self._entity_sets.clear()
+            return error
+        try:
+            return self._write([(mend_request(request), response,
+                                 [mend_event(event) for event in events])])[0]
+        except Exception as error:
+            self._entity_sets.clear()
+            return error
 
     def _write(self, batch: Iterable[tuple[RawRequest, Response, list[CapturedEvent]]]
                ) -> list[list[CapturedEvent]]:

@@ -8,6 +8,7 @@ from typing import Any
 
 import orjson
 
+from snowcatcher import storable
 from snowcatcher.decode.wikimedia_event import ERROR, INVALID, SUCCESS, EventProcessor, Outcome
 from snowcatcher.model import (
     BAD_REQUEST,
@@ -68,9 +69,9 @@ def answer(outcomes: Sequence[Outcome]) -> Response:
     if not failed:
         return Response(201, b"", reason=f"All {accepted} out of {total} events were accepted.")
     if not errored and not accepted:
-        return Response(400, orjson.dumps({"invalid": invalid}), _JSON,
+        return Response(400, storable.dumps({"invalid": invalid}), _JSON,
                         reason=f"{failed} out of {total} events were invalid and not accepted.")
-    body = orjson.dumps({"invalid": invalid, "error": errored})
+    body = storable.dumps({"invalid": invalid, "error": errored})
     counts = f"({len(invalid)} invalid and {len(errored)} errored)"
     if accepted:
         return Response(207, body, _JSON, reason=f"{accepted} out of {total} events were accepted, "
