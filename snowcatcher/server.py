@@ -78,8 +78,11 @@ class Snowcatcher:
 
     async def start(self) -> None:
         """Bind and serve; with port 0 the chosen port is in `self.port` afterwards."""
+        limits = parser_limits(self.config)
         self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False,
-                                     **parser_limits(self.config))
+                                     max_line_size=limits["max_line_size"],
+                                     max_field_size=limits["max_field_size"],
+                                     max_headers=limits["max_headers"])
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.settings.host, self.settings.port)
         try:
