@@ -10,6 +10,9 @@ from typing import Any, Protocol
 import fastjsonschema
 import jsonschema
 import orjson
+import referencing
+import referencing.exceptions
+import referencing.jsonschema
 from jsonschema import (
     Draft3Validator,
     Draft4Validator,
@@ -22,6 +25,8 @@ from jsonschema import (
 from jsonschema.exceptions import ValidationError
 from jsonschema.protocols import Validator as JsonSchemaValidator
 
+from snowcatcher.bounded import ValidationTimeout, bound_fast, bounded
+from snowcatcher.bounded import budget as bounded_budget
 from snowcatcher.model import JsonDict, Violation
 from snowcatcher.registry import Resolution
 
@@ -63,12 +68,29 @@ def draft_for(schema: JsonDict, default: type[JsonSchemaValidator]) -> type[Json
 class CompiledSchema:
     """A schema compiled once: a fast yes/no check where it is safe, jsonschema to explain failures."""
 
-    def __init__(self, schema: JsonDict, draft: type[JsonSchemaValidator] = Draft4Validator) -> None:
+    def __init__(self, schema: JsonDict, draft: type[JsonSchemaValidator] = Draft4Validator,
+                 retrieve: Callable[[str], JsonDict | None] | None = None) -> None:
         self.schema = schema
-        self.full = draft(schema, format_checker=_FORMATS)
+        # A `$ref` to another document is resolved only through `retrieve` (our own schema
+        # sources): jsonschema would otherwise fetch http:// and read file:// URIs itself.
+        self.full = bounded(draft)(schema, format_checker=_FORMATS,
+                                   registry=_refs_registry(retrieve or _no_document, draft))
         self.fast = _compile_fast(schema, draft)
 
     def errors(self, data: Any) -> list[ValidationError]:
+        """Every error, sorted by path; a spent time budget or an unfollowed `$ref` is one error."""
+        with bounded_budget():
+            try:
+                return self._errors(data)
+            except ValidationTimeout as stopped:
+                return [ValidationError(str(stopped), validator="timeout")]
+            except referencing.exceptions.Unresolvable as error:
+                message = (f"the schema's $ref {getattr(error, 'ref', '')!r} cannot be followed: "
+                           "snowcatcher reads schemas only from the --schemas folders, the bundled "
+                           "schemas and the configured registries")
+                return [ValidationError(message, validator="$ref")]
+
+    def _errors(self, data: Any) -> list[ValidationError]:
         if self.fast is not None:
             try:
                 self.fast(data)
@@ -76,6 +98,25 @@ class CompiledSchema:
             except fastjsonschema.JsonSchemaException:
                 pass  # fall through: jsonschema has the final word and the explanation
         return sorted(self.full.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
+
+
+def _no_document(uri: str) -> JsonDict | None:
+    return None
+
+
+def _refs_registry(retrieve: Callable[[str], JsonDict | None],
+                   draft: type[JsonSchemaValidator]) -> referencing.Registry[Any]:
+    """A referencing registry that asks `retrieve` and nothing else (no network, no files)."""
+    specification = referencing.jsonschema.specification_with(
+        draft.META_SCHEMA.get("$schema", ""), default=referencing.jsonschema.DRAFT4)
+
+    def lookup(uri: str) -> referencing.Resource[Any]:
+        document = retrieve(uri)
+        if document is None:
+            raise referencing.exceptions.NoSuchResource(uri)
+        return specification.create_resource(document)
+
+    return referencing.Registry(retrieve=lookup)  # type: ignore[call-arg]
 
 
 def _compile_fast(schema: JsonDict, draft: type[JsonSchemaValidator]) -> Callable[[Any], Any] | None:
@@ -95,7 +136,8 @@ def _compile_fast(schema: JsonDict, draft: type[JsonSchemaValidator]) -> Callabl
                                                              use_formats=False)
     except Exception:  # any schema it cannot compile is simply validated by jsonschema
         return None
-    return check
+    # Its patterns run on `re`, unbounded: swap in the bounded search, or do without it.
+    return bound_fast(check) if '"pattern' in text else check
 
 
 class Validator:
@@ -148,12 +190,19 @@ class Validator:
         draft = draft_for(resolution.schema, self.default_draft)
         try:
             draft.check_schema(resolution.schema)
-            compiled: CompiledSchema | Violation = CompiledSchema(resolution.schema, draft)
+            compiled: CompiledSchema | Violation = CompiledSchema(resolution.schema, draft,
+                                                                  self._retrieve)
         except jsonschema.SchemaError as error:
             compiled = Violation("", "", "schema", f"the schema {uri} is itself invalid: "
                                  f"{_clip(error.message)}")
         self._compiled[uri] = compiled
         return compiled
+
+    def _retrieve(self, uri: str) -> JsonDict | None:
+        """A `$ref`ed document: an Iglu URI from the schema sources; anything else is refused."""
+        if not uri.startswith("iglu:"):
+            return None
+        return self.registry.lookup(uri.partition("#")[0]).schema
 
     def take_unresolved(self) -> set[str]:
         """The URIs that a remote registry might provide, seen since the last call."""
