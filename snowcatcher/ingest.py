@@ -9,6 +9,8 @@ from typing import TypeVar
 
 from jsonschema import Draft7Validator
 
+from snowcatcher import bounded
+from snowcatcher.backoff import FETCH_GRACE
 from snowcatcher.decode.eventgate import EventGateDecoder, EventGateResult, wikimedia_bad_request
 from snowcatcher.decode.eventlogging import EventLoggingDecoder
 from snowcatcher.decode.snowplow import SnowplowDecoder, bad_request
@@ -76,21 +78,23 @@ class Ingestor:
             lambda: self._safely(self.eventlogging_decoder.decode, raw))
 
     async def _with_wikimedia_schemas(self, decode: Callable[[], T]) -> T:
-        result = decode()
-        missing = self.wikimedia_validator.take_unresolved()
-        if missing:
-            # First sight of a schema.wikimedia.org schema: fetch it once, then decode again.
-            await self.wikimedia.fetch(missing)
+        with bounded.budget():
             result = decode()
+        missing = self.wikimedia_validator.take_unresolved()
+        # First sight of a schema.wikimedia.org schema: give the fetch a moment, then decode
+        # again; a slow repository does not hold the request (the Revalidator takes over).
+        if missing and await self.wikimedia.fetch(missing, grace=FETCH_GRACE):
+            with bounded.budget():
+                result = decode()
             self.wikimedia_validator.take_unresolved()
         return result
 
     async def _run(self, decode: Decode, raw: RawRequest) -> list[CapturedEvent]:
         events = self._safely(decode, raw)
         missing = self.validator.take_unresolved()
-        if missing:
-            # First sight of a remote schema: fetch it once, then decode again with it.
-            await self.registry.fetch(missing)
+        # First sight of a remote schema: give the fetch a moment, then decode again with it;
+        # a slow or dead registry does not hold the request (the Revalidator takes over).
+        if missing and await self.registry.fetch(missing, grace=FETCH_GRACE):
             events = self._safely(decode, raw)
             self.validator.take_unresolved()
         return events
@@ -108,7 +112,8 @@ class Ingestor:
     @staticmethod
     def _safely(decode: Decode, raw: RawRequest) -> list[CapturedEvent]:
         try:
-            return decode(raw)
+            with bounded.budget():  # one time budget for every pattern in the request
+                return decode(raw)
         except RecursionError:
             return [bad_request(raw, Violation("body", "", "depth",
                                                "the body is nested too deeply to decode"))]

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
-import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +12,7 @@ from typing import Any
 import aiohttp
 import orjson
 
+from snowcatcher.backoff import BACKOFF_MAX, Backoff, Fetches, wait
 from snowcatcher.model import JsonDict
 
 log = logging.getLogger(__name__)
@@ -24,9 +23,11 @@ _IGLU = re.compile(
 
 IGLU_CENTRAL = "http://iglucentral.com"
 GITLAB_IGLU = "https://gitlab-org.gitlab.io/iglu"
-#: How long a failed remote lookup is remembered before it is tried again.
-NEGATIVE_TTL = 60.0
+#: The longest a failed remote lookup is remembered before it is tried again (see backoff.py).
+NEGATIVE_TTL = BACKOFF_MAX
 FETCH_TIMEOUT = 5.0
+#: A schema larger than this is not a schema.
+MAX_SCHEMA_BYTES = 4 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,9 +115,8 @@ class Registry:
         self.remotes = () if offline else tuple(remotes)
         self.cache_dir = cache_dir
         self._memory: dict[str, Resolution] = {}
-        self._failed_at: dict[str, float] = {}
-        self._failed_reason: dict[str, str] = {}
-        self._inflight: dict[str, asyncio.Task[None]] = {}
+        self.backoff = Backoff()
+        self._fetches = Fetches(self._fetch_one)
         #: Bumped whenever the schemas may have changed, so validators drop what they cached.
         self.generation = 0
 
@@ -130,42 +130,33 @@ class Registry:
             return Resolution(uri, None, (), "not a valid Iglu URI (expected "
                               "iglu:vendor/name/format/MODEL-REVISION-ADDITION)")
         resolution = self._lookup_local(key)
-        if resolution.found or not self.needs_fetch(uri):
+        if resolution.found or not self.fetchable(uri):
             self._memory[uri] = resolution
         return resolution
 
-    def needs_fetch(self, uri: str) -> bool:
-        """True when a remote registry could still provide this schema."""
+    def fetchable(self, uri: str) -> bool:
+        """True when a remote registry may provide this schema, now or after its backoff."""
         key = SchemaKey.parse(uri)
-        if key is None or uri in self._memory or not any(r.serves(key) for r in self.remotes):
-            return False
-        failed = self._failed_at.get(uri)
-        return failed is None or time.monotonic() - failed > NEGATIVE_TTL
+        return (key is not None and uri not in self._memory
+                and any(r.serves(key) for r in self.remotes))
 
-    async def fetch(self, uris: Iterable[str]) -> None:
-        """Fetch schemas from the remote registries; concurrent callers share one request per URI."""
-        tasks = []
-        for uri in set(uris):
-            if not self.needs_fetch(uri) or self.lookup(uri).found:
-                continue
-            task = self._inflight.get(uri)
-            if task is None:
-                task = asyncio.ensure_future(self._fetch_one(uri))
-                self._inflight[uri] = task
-                task.add_done_callback(self._forget_inflight)
-            tasks.append(task)
-        if tasks:
-            await asyncio.gather(*tasks, return_exceptions=True)
+    def needs_fetch(self, uri: str) -> bool:
+        """True when a remote registry could still provide this schema and may be asked now."""
+        return self.fetchable(uri) and self.backoff.ready(uri)
 
-    def _forget_inflight(self, done: asyncio.Task[None]) -> None:
-        for uri, task in list(self._inflight.items()):
-            if task is done:
-                del self._inflight[uri]
+    async def fetch(self, uris: Iterable[str], *, grace: float | None = None) -> bool:
+        """Fetch schemas from the remote registries; concurrent callers share one request per URI.
+
+        With `grace`, wait only until that many seconds after each fetch started (the fetch
+        goes on in the background); True when every fetch has ended.
+        """
+        wanted = [uri for uri in set(uris) if self.needs_fetch(uri) and not self.lookup(uri).found]
+        return await wait(self._fetches.start(wanted), grace)
 
     def reload(self) -> None:
         """Forget every resolved schema so that edits on disk are read again."""
         self._memory.clear()
-        self._failed_at.clear()
+        self.backoff.clear()
         self.generation += 1
 
     def _lookup_local(self, key: SchemaKey) -> Resolution:
@@ -185,7 +176,7 @@ class Registry:
             found = _read_schema(cached)[0] if cached else None
             if found is not None:
                 return Resolution(key.uri, found, (remote.schema_url(key),))
-        error = self._failed_reason.get(key.uri, "schema not found")
+        error = self.backoff.reason(key.uri, "schema not found")
         return Resolution(key.uri, None, tuple(places), error)
 
     async def _fetch_one(self, uri: str) -> None:
@@ -203,7 +194,7 @@ class Registry:
                         if answer.status != 200:
                             reasons.append(f"{url} answered {answer.status}")
                             continue
-                        schema = orjson.loads(await answer.read())
+                        schema = orjson.loads(await read_capped(answer))
                 except (aiohttp.ClientError, TimeoutError, orjson.JSONDecodeError) as error:
                     reasons.append(f"{url}: {type(error).__name__} {error}".strip())
                     continue
@@ -212,11 +203,11 @@ class Registry:
                     continue
                 self._remember_remote(remote, key, schema)
                 return
-        self._failed_at[uri] = time.monotonic()
-        self._failed_reason[uri] = "schema not found (" + "; ".join(reasons) + ")"
+        self.backoff.failed(uri, "schema not found (" + "; ".join(reasons) + ")")
         self._memory.pop(uri, None)
 
     def _remember_remote(self, remote: RemoteRepo, key: SchemaKey, schema: JsonDict) -> None:
+        self.backoff.succeeded(key.uri)
         self._memory[key.uri] = Resolution(key.uri, schema, (remote.schema_url(key),))
         cached = self._cache_path(remote, key)
         if cached is not None:
@@ -231,6 +222,18 @@ class Registry:
             return None
         host = re.sub(r"[^A-Za-z0-9.-]+", "_", remote.url.split("://", 1)[-1]).strip("_")
         return self.cache_dir / host / key.path
+
+
+async def read_capped(answer: aiohttp.ClientResponse, limit: int = MAX_SCHEMA_BYTES) -> bytes:
+    """The whole body of a registry's answer; a body over `limit` is refused, not cut."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in answer.content.iter_chunked(64 * 1024):
+        size += len(chunk)
+        if size > limit:
+            raise aiohttp.ClientPayloadError(f"the schema is larger than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _read_schema(path: Path) -> tuple[JsonDict | None, str]:

@@ -11,6 +11,7 @@ from aiohttp import web
 from snowcatcher.collector import DEFAULT_MAX_BODY, CollectorConfig, make_app, parser_limits
 from snowcatcher.ingest import Ingestor
 from snowcatcher.registry import DEFAULT_REMOTES, Registry, RemoteRepo
+from snowcatcher.revalidate import Revalidator
 from snowcatcher.store import Store
 from snowcatcher.streams import StreamCheck, StreamConfig
 from snowcatcher.wikimedia_schemas import WikimediaSchemas, is_wikimedia_repo
@@ -66,6 +67,7 @@ class Snowcatcher:
         self.wikimedia = WikimediaSchemas(wikimedia, offline=settings.offline,
                                           cache_dir=settings.cache_dir)
         self.ingestor = Ingestor(self.registry, self.wikimedia, checks)
+        self.revalidator = Revalidator(self.store, self.ingestor)
         self.config = CollectorConfig(max_body=settings.max_body)
         self.app = make_app(self.store, self.ingestor, self.config)
         self._runner: web.AppRunner | None = None
@@ -96,6 +98,7 @@ class Snowcatcher:
             self.port = sockets[0].getsockname()[1]
 
     async def stop(self) -> None:
+        await self.revalidator.close()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None

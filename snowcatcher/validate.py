@@ -31,6 +31,8 @@ from snowcatcher.model import JsonDict, Violation
 from snowcatcher.registry import Resolution
 
 _MEMO_SIZE = 20_000
+#: How a violation starts when a remote registry may still provide the schema.
+UNRESOLVED = "schema unresolved: "
 _MESSAGE_LIMIT = 300
 # The formats Iglu schemas use; jsonschema[format-nongpl] provides the date-time and uri checks.
 _FORMATS = FormatChecker(["date-time", "date", "time", "uuid", "ipv4", "ipv6", "uri", "uri-reference",
@@ -53,6 +55,8 @@ class SchemaSource(Protocol):
     def lookup(self, uri: str) -> Resolution: ...
 
     def needs_fetch(self, uri: str) -> bool: ...
+
+    def fetchable(self, uri: str) -> bool: ...
 
 
 def draft_for(schema: JsonDict, default: type[JsonSchemaValidator]) -> type[JsonSchemaValidator]:
@@ -184,8 +188,11 @@ class Validator:
             return known
         resolution = self.registry.lookup(uri)
         if resolution.schema is None:
-            if self.registry.needs_fetch(uri):
+            if self.registry.fetchable(uri):
                 self._unresolved.add(uri)  # a remote registry may still have it
+                return Violation("", "", "resolve", f"{UNRESOLVED}{resolution.explain()}; snowcatcher "
+                                 "keeps asking the registries and validates the event again when "
+                                 "the schema arrives")
             return Violation("", "", "resolve", resolution.explain())
         draft = draft_for(resolution.schema, self.default_draft)
         try:

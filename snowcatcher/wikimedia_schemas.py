@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
-import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,9 +13,10 @@ import aiohttp
 import orjson
 import yaml
 
+from snowcatcher.backoff import Backoff, Fetches, wait
 from snowcatcher.materialize import MaterializeError, materialize, parse_document
 from snowcatcher.model import JsonDict
-from snowcatcher.registry import NEGATIVE_TTL, Resolution
+from snowcatcher.registry import Resolution, read_capped
 
 log = logging.getLogger(__name__)
 
@@ -105,9 +104,8 @@ class WikimediaSchemas:
         self.remotes = () if offline else tuple(r.rstrip("/") for r in remotes)
         self.cache_dir = cache_dir
         self._memory: dict[str, Resolution] = {}
-        self._failed_at: dict[str, float] = {}
-        self._failed_reason: dict[str, str] = {}
-        self._inflight: dict[str, asyncio.Task[None]] = {}
+        self.backoff = Backoff()
+        self._fetches = Fetches(self._fetch_one)
         self.generation = 0
 
     # -- lookups -----------------------------------------------------------------------------
@@ -118,24 +116,25 @@ class WikimediaSchemas:
         if known is not None:
             return known
         resolution = self._resolve(uri)
-        if resolution.found or not self.needs_fetch(uri):
+        if resolution.found or not self.fetchable(uri):
             self._memory[uri] = resolution
         return resolution
 
-    def needs_fetch(self, uri: str) -> bool:
-        """True when a remote repository could still provide this schema."""
+    def fetchable(self, uri: str) -> bool:
+        """True when a remote repository may provide this schema, now or after its backoff."""
         path, refused = schema_path(uri, self.remotes)
         if refused or not self.remotes or uri in self._memory:
             return False
-        if self._cached_anywhere(path) is not None and self._resolve(uri).found:
-            return False
-        failed = self._failed_at.get(uri)
-        return failed is None or time.monotonic() - failed > NEGATIVE_TTL
+        return not (self._cached_anywhere(path) is not None and self._resolve(uri).found)
+
+    def needs_fetch(self, uri: str) -> bool:
+        """True when a remote repository could still provide this schema and may be asked now."""
+        return self.fetchable(uri) and self.backoff.ready(uri)
 
     def reload(self) -> None:
         """Forget resolved schemas so that edits on disk are read again."""
         self._memory.clear()
-        self._failed_at.clear()
+        self.backoff.clear()
         self.generation += 1
 
     def places(self) -> list[str]:
@@ -147,7 +146,7 @@ class WikimediaSchemas:
             return Resolution(uri, None, (), refused)
         found = self._load(path)
         if found is None:
-            error = self._failed_reason.get(uri, "schema not found")
+            error = self.backoff.reason(uri, "schema not found")
             return Resolution(uri, None, tuple(self.places()), error)
         try:
             schema = materialize(found.document, self._load_document, _refusal)
@@ -184,26 +183,12 @@ class WikimediaSchemas:
 
     # -- remote ------------------------------------------------------------------------------
 
-    async def fetch(self, uris: Iterable[str]) -> None:
+    async def fetch(self, uris: Iterable[str], *, grace: float | None = None) -> bool:
         """Fetch schemas (and the documents they `$ref`) into the disk cache; concurrent callers
-        share one download per URI."""
-        tasks = []
-        for uri in set(uris):
-            if not self.needs_fetch(uri):
-                continue
-            task = self._inflight.get(uri)
-            if task is None:
-                task = asyncio.ensure_future(self._fetch_one(uri))
-                self._inflight[uri] = task
-                task.add_done_callback(self._forget_inflight)
-            tasks.append(task)
-        if tasks:
-            await asyncio.gather(*tasks, return_exceptions=True)
-
-    def _forget_inflight(self, done: asyncio.Task[None]) -> None:
-        for uri, task in list(self._inflight.items()):
-            if task is done:
-                del self._inflight[uri]
+        share one download per URI. With `grace`, wait only that long after each fetch started;
+        True when every fetch has ended."""
+        wanted = [uri for uri in set(uris) if self.needs_fetch(uri)]
+        return await wait(self._fetches.start(wanted), grace)
 
     async def _fetch_one(self, uri: str) -> None:
         path = schema_path(uri, self.remotes)[0]
@@ -220,9 +205,10 @@ class WikimediaSchemas:
                 document_json = document.document if isinstance(document, _Found) else document
                 pending.extend(ref for ref in _document_refs(document_json) if ref not in done)
         self._memory.pop(uri, None)
-        if not self._resolve(uri).found:
-            self._failed_at[uri] = time.monotonic()
-            self._failed_reason[uri] = "schema not found (" + "; ".join(reasons) + ")"
+        if self._resolve(uri).found:
+            self.backoff.succeeded(uri)
+        else:
+            self.backoff.failed(uri, "schema not found (" + "; ".join(reasons) + ")")
 
     async def _download(self, session: aiohttp.ClientSession, path: str,
                         reasons: list[str]) -> JsonDict | None:
@@ -233,7 +219,7 @@ class WikimediaSchemas:
                     if answer.status != 200:
                         reasons.append(f"{url} answered {answer.status}")
                         continue
-                    body = await answer.content.read(MAX_SCHEMA_BYTES)
+                    body = await read_capped(answer, MAX_SCHEMA_BYTES)
                 document = parse_document(body)
             except (aiohttp.ClientError, TimeoutError, yaml.YAMLError) as error:
                 reasons.append(f"{url}: {type(error).__name__} {error}".strip())
