@@ -17,6 +17,7 @@ from snowcatcher.headless import HeadlessPrinter
 from snowcatcher.server import Settings, Snowcatcher
 from snowcatcher.store import StoreError
 from snowcatcher.streams import StreamConfigError
+from snowcatcher.text import InertFormatter
 
 ALL_INTERFACES = ("0.0.0.0", "::", "")
 
@@ -66,7 +67,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.error(f"--schemas {folder}: no such folder")
     if args.streams is not None and not args.streams.is_file():
         parser.error(f"--streams {args.streams}: no such file")
-    logging.basicConfig(level=logging.WARNING, format="snowcatcher: %(message)s")
+    handler = logging.StreamHandler()
+    handler.setFormatter(InertFormatter("snowcatcher: %(message)s"))
+    logging.basicConfig(level=logging.WARNING, handlers=[handler])
     settings = settings_from(args)
     if args.headless or not sys.stdout.isatty():
         return _run_headless(settings, as_json=args.json)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 
 # C0 and C1 controls (ESC starts ANSI/OSC sequences), DEL, and the bidi embedding, override and
@@ -18,3 +19,10 @@ def inert(text: str, *, newlines: bool = False) -> str:
 def _escape(match: re.Match[str]) -> str:
     code = ord(match.group())
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+class InertFormatter(logging.Formatter):
+    """Log lines quote request paths and registry answers: keep them from driving the terminal."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return inert(super().format(record), newlines=True)
