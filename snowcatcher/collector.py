@@ -83,6 +83,7 @@ def make_app(store: Store, ingestor: Ingestor, config: CollectorConfig | None = 
     app.router.add_get("/health", _health)
     app.router.add_route("OPTIONS", "/{tail:.*}", _preflight)
     app.router.add_post(EVENTGATE_PATH, _eventgate)
+    app.router.add_get(EVENTGATE_PATH, _unknown_path)  # not a Snowplow /{vendor}/{version} pixel
     app.router.add_get(BEACON_PATH, _beacon)
     app.router.add_post(BEACON_PATH, _beacon)
     for path in ("/i", "/ice.png", "/{vendor}/{version}"):
