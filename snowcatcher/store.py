@@ -120,8 +120,12 @@ class Store:
             # event loop never waits on the disk (see _Checkpointer).
             self._db.execute("PRAGMA wal_autocheckpoint=0")
             self._db.executescript(_SCHEMA)
+            # Prove now that we can write: a read-only file otherwise opens fine and only the
+            # first event fails, with every request answered 500.
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute("COMMIT")
         except sqlite3.Error as error:
-            raise StoreError(f"cannot open the database {self.path}: {error}") from None
+            raise StoreError(f"cannot open the database {self.path}: {error}{_hint(error)}") from None
         self._pending: list[tuple[RawRequest, Response, list[CapturedEvent],
                                   asyncio.Future[list[CapturedEvent]]]] = []
         self._flush_handle: asyncio.TimerHandle | None = None
@@ -343,6 +347,17 @@ class Store:
     def _count_rows(self) -> Counts:
         total, valid = self._db.execute("SELECT count(*), total(valid) FROM events").fetchone()
         return Counts(int(total), int(valid))
+
+
+def _hint(error: sqlite3.Error) -> str:
+    """What a person can do about a database that cannot be opened or written."""
+    text = str(error).lower()
+    if "readonly" in text or "read-only" in text or "unable to open" in text:
+        return (" (the file or its folder is read-only or missing: snowcatcher needs to write the "
+                "file and its -wal and -shm files beside it; choose another --db)")
+    if "full" in text or "i/o" in text:
+        return " (the disk is full or the file cannot grow: free some space or choose another --db)"
+    return ""
 
 
 class _Checkpointer:

@@ -4,6 +4,7 @@ at full speed, events say "schema unresolved: <reason>", and are validated again
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import time
 from collections.abc import AsyncIterator
@@ -124,4 +125,4 @@ async def test_retries_back_off(flaky: tuple[FlakyRegistry, str], tmp_path: Path
     gaps = [later - earlier for earlier, later in zip(state.asked, state.asked[1:], strict=False)]
     # 0.2 s, 0.4 s, 0.8 s, 1.6 s ...: each wait at least as long as the one before, give or take.
     assert 3 <= len(state.asked) <= 6, gaps
-    assert all(later >= earlier * 1.5 for earlier, later in zip(gaps, gaps[1:], strict=False)), gaps
+    assert all(later >= earlier * 1.5 for earlier, later in itertools.pairwise(gaps)), gaps
