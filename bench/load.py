@@ -232,8 +232,9 @@ def main() -> None:
             peak, _ = memory(server.pid)
             time.sleep(2)  # idle: what the process keeps once the load is over
             _, after = memory(server.pid)
-            problems = check(tally, stored_by_marker(db))
-            stored_2xx = sum(events for status, events in stored_by_marker(db).values() if 200 <= status < 300)
+            stored = stored_by_marker(db)
+            problems = check(tally, stored)
+            stored_2xx = sum(events for status, events in stored.values() if 200 <= status < 300)
             total = stored_total(url, db)
         finally:
             server.terminate()
