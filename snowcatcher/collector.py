@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -38,18 +38,27 @@ INGESTOR = web.AppKey("ingestor", Ingestor)
 CONFIG = web.AppKey("config", CollectorConfig)
 
 Intake = Callable[[RawRequest], Awaitable[list[CapturedEvent]]]
+#: Adds routes to the app; called by make_app before the catch-all tracker routes.
+RouteInstaller = Callable[[web.Application], None]
+#: Told about every captured request, synchronously and before it is stored; must not block.
+CaptureHook = Callable[[RawRequest], None]
+CAPTURE_HOOKS: web.AppKey[list[CaptureHook]] = web.AppKey("capture_hooks")
 
 
-def make_app(store: Store, ingestor: Ingestor, config: CollectorConfig | None = None) -> web.Application:
-    """The collector as an aiohttp application; other modules add their routes to it."""
+def make_app(store: Store, ingestor: Ingestor, config: CollectorConfig | None = None,
+             routes: Sequence[RouteInstaller] = ()) -> web.Application:
+    """The collector as an aiohttp application; `routes` add read APIs ahead of the tracker routes."""
     config = config or CollectorConfig()
     # The body limit is enforced by _read_body so that an oversized request is still recorded.
     app = web.Application(client_max_size=config.max_body * 64)
     app[STORE] = store
     app[INGESTOR] = ingestor
     app[CONFIG] = config
+    app[CAPTURE_HOOKS] = []
     app.on_response_prepare.append(_add_cors_headers)
     app.router.add_get("/health", _health)
+    for install in routes:
+        install(app)  # before the catch-alls below, which would otherwise swallow these paths
     app.router.add_route("OPTIONS", "/{tail:.*}", _preflight)
     for path in ("/i", "/ice.png", "/{vendor}/{version}"):
         app.router.add_get(path, _snowplow_get)  # also answers HEAD
@@ -152,6 +161,8 @@ def oversize(request: web.Request, raw: RawRequest) -> tuple[list[CapturedEvent]
 async def store_and_answer(request: web.Request, raw: RawRequest, answer: Response,
                            events: list[CapturedEvent]) -> web.Response:
     """Store the request and its events, then answer: a 2xx means the events are in the store."""
+    for hook in request.app[CAPTURE_HOOKS]:
+        hook(raw)
     try:
         await request.app[STORE].append(raw, answer, events)
     except Exception as error:  # the store is gone (disk full, read-only): say so, do not pretend

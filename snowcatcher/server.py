@@ -8,7 +8,9 @@ from pathlib import Path
 
 from aiohttp import web
 
-from snowcatcher.collector import DEFAULT_MAX_BODY, CollectorConfig, make_app
+from snowcatcher import api, micro
+from snowcatcher.collector import CAPTURE_HOOKS, DEFAULT_MAX_BODY, CollectorConfig, make_app
+from snowcatcher.forward import FORWARD_STATS, Forwarder, ForwardStats
 from snowcatcher.ingest import Ingestor
 from snowcatcher.registry import DEFAULT_REMOTES, Registry, RemoteRepo
 from snowcatcher.store import Store
@@ -32,6 +34,8 @@ class Settings:
     iglu: list[str] = field(default_factory=list)
     max_body: int = DEFAULT_MAX_BODY
     cache_dir: Path | None = field(default_factory=default_cache_dir)
+    #: Relay every captured request to this upstream collector (or EventGate) as well.
+    forward: str | None = None
 
     def remotes(self) -> tuple[RemoteRepo, ...]:
         return (*(RemoteRepo(url) for url in self.iglu), *DEFAULT_REMOTES)
@@ -46,7 +50,14 @@ class Snowcatcher:
         self.registry = Registry(settings.schemas, remotes=settings.remotes(),
                                  offline=settings.offline, cache_dir=settings.cache_dir)
         self.ingestor = Ingestor(self.registry)
-        self.app = make_app(self.store, self.ingestor, CollectorConfig(max_body=settings.max_body))
+        self.app = make_app(self.store, self.ingestor, CollectorConfig(max_body=settings.max_body),
+                            routes=(micro.install, api.install))
+        #: Forwarding counters for the API and the TUI header; `forward.enabled` is False without --forward.
+        self.forward = ForwardStats()
+        self.app[FORWARD_STATS] = self.forward
+        self.forwarder = Forwarder(settings.forward, self.forward) if settings.forward else None
+        if self.forwarder is not None:
+            self.app[CAPTURE_HOOKS].append(self.forwarder.submit)
         self._runner: web.AppRunner | None = None
         self.port = settings.port
 
@@ -57,6 +68,8 @@ class Snowcatcher:
 
     async def start(self) -> None:
         """Bind and serve; with port 0 the chosen port is in `self.port` afterwards."""
+        if self.forwarder is not None:
+            await self.forwarder.start()
         self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.settings.host, self.settings.port)
@@ -65,6 +78,8 @@ class Snowcatcher:
         except OSError:
             await self._runner.cleanup()
             self._runner = None
+            if self.forwarder is not None:
+                await self.forwarder.stop()
             raise
         sockets = getattr(site._server, "sockets", None) or ()
         if sockets:
@@ -74,4 +89,6 @@ class Snowcatcher:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        if self.forwarder is not None:
+            await self.forwarder.stop()
         self.store.close()

@@ -1,0 +1,154 @@
+"""Load a capture (our NDJSON export, `--headless --json` output, or a HAR) into a store, decoded afresh."""
+
+from __future__ import annotations
+
+import asyncio
+import urllib.parse
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field, replace
+from http.cookies import CookieError, SimpleCookie
+from typing import Any
+
+import orjson
+
+from snowcatcher.collector import COOKIE_NAME, PIXEL, TP2_PATH
+from snowcatcher.decode.snowplow import PAYLOAD_DATA_PREFIX, parse_query
+from snowcatcher.exchange import request_from_json
+from snowcatcher.har import HarError, requests_from_har
+from snowcatcher.ingest import Ingestor
+from snowcatcher.model import PROTOCOL_SNOWPLOW, CapturedEvent, RawRequest, Response
+from snowcatcher.store import Store
+
+Intake = Callable[[RawRequest], Awaitable[list[CapturedEvent]]]
+_BATCH = 200
+
+
+class CaptureError(ValueError):
+    """A capture file that cannot be read; the message says which line or entry and why."""
+
+
+@dataclass
+class ImportSummary:
+    """What an import did."""
+
+    requests: int = 0
+    events: int = 0
+    invalid: int = 0
+    #: Requests in the file that are no analytics traffic (a HAR holds the whole page load).
+    skipped: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"requests": self.requests, "events": self.events, "invalid": self.invalid,
+                "skipped": self.skipped, "notes": self.notes}
+
+    def sentence(self) -> str:
+        text = (f"imported {self.events} events ({self.invalid} invalid) from {self.requests} "
+                f"requests")
+        return text + (f"; skipped {self.skipped} requests that carry no events" if self.skipped else "")
+
+
+def route(raw: RawRequest, ingestor: Ingestor) -> Intake | None:
+    """The intake the collector would use for this request, or None for non-analytics traffic.
+
+    Mirrors collector.make_app's routes; protocols added there must be added here too.
+    """
+    parts = raw.path.strip("/").split("/")
+    if raw.method in ("GET", "HEAD"):
+        tracker_get = raw.path in ("/i", "/ice.png") or (
+            len(parts) == 2 and {"e", "tv"} & parse_query(raw.query).keys())
+        return ingestor.snowplow_get if tracker_get else None
+    if raw.method == "POST" and (raw.path == TP2_PATH or PAYLOAD_DATA_PREFIX.encode() in raw.body[:512]):
+        return ingestor.snowplow_post
+    return None
+
+
+def read_capture(data: bytes) -> list[RawRequest]:
+    """The requests in a HAR document or an NDJSON capture (told apart by their first character)."""
+    text = data.lstrip()
+    if text.startswith(b"{") and b'"log"' in text[:200]:
+        try:
+            return requests_from_har(orjson.loads(text))
+        except (orjson.JSONDecodeError, HarError) as error:
+            raise CaptureError(f"cannot read the HAR file: {error}") from None
+    return list(_ndjson_requests(data.splitlines()))
+
+
+def _ndjson_requests(lines: Iterable[bytes]) -> Iterable[RawRequest]:
+    replayed: set[Any] = set()
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            item = orjson.loads(line)
+        except orjson.JSONDecodeError as error:
+            raise CaptureError(f"line {number} is not JSON: {error}") from None
+        if not isinstance(item, dict):
+            raise CaptureError(f"line {number} is not a JSON object")
+        key = item.get("request_id")
+        if key in replayed and key is not None:
+            continue  # one request can carry many events; it is decoded once
+        replayed.add(key)
+        try:
+            yield _line_request(item)
+        except ValueError as error:
+            raise CaptureError(f"line {number}: {error}") from None
+
+
+def _line_request(item: dict[str, Any]) -> RawRequest:
+    stored = item.get("request")
+    if isinstance(stored, dict):
+        return request_from_json(stored.get("request", stored))
+    # A `--headless --json` line has the decoded parameters only: send them again as a GET.
+    payload = item.get("payload")
+    if item.get("protocol") != PROTOCOL_SNOWPLOW or not isinstance(payload, dict) or not payload:
+        raise ValueError("the event has no request and no Snowplow parameters to rebuild it from")
+    params = {k: v for k, v in payload.items() if isinstance(v, str)}
+    return RawRequest(method="GET", path="/i", query=urllib.parse.urlencode(params), headers=(),
+                      body=b"", received_at=float(item.get("received_at") or 0.0))
+
+
+async def import_requests(store: Store, ingestor: Ingestor, raws: Iterable[RawRequest]) -> ImportSummary:
+    """Decode, validate and store each request as the collector would have; commits in batches."""
+    summary = ImportSummary()
+    batch: list[asyncio.Future[list[CapturedEvent]]] = []
+    for raw in raws:
+        intake = route(raw, ingestor)
+        if intake is None:
+            summary.skipped += 1
+            continue
+        events = [_with_nuid(event, raw) for event in await intake(raw)]
+        answer = Response(200, PIXEL, "image/gif") if raw.method != "POST" else Response(200, b"ok")
+        # Started now, awaited later: the store commits the whole batch in one transaction.
+        batch.append(asyncio.ensure_future(store.append(raw, answer, events)))
+        if len(batch) >= _BATCH:
+            _count(summary, [await item for item in batch])
+            batch = []
+    _count(summary, [await item for item in batch])
+    return summary
+
+
+def _count(summary: ImportSummary, stored: list[list[CapturedEvent]]) -> None:
+    for events in stored:
+        summary.requests += 1
+        summary.events += len(events)
+        summary.invalid += sum(not event.valid for event in events)
+
+
+def _with_nuid(event: CapturedEvent, raw: RawRequest) -> CapturedEvent:
+    """The network user id as the collector would have set it, when the request carried one."""
+    if "nuid" in event.payload or not event.payload:
+        return event
+    nuid = parse_query(raw.query).get("nuid") or _cookie(raw.header("Cookie"))
+    if not nuid:
+        return event
+    return replace(event, payload={**event.payload, "nuid": nuid}, filled=(*event.filled, "nuid"))
+
+
+def _cookie(header: str) -> str:
+    try:
+        jar: SimpleCookie = SimpleCookie(header)
+    except CookieError:
+        return ""
+    morsel = jar.get(COOKIE_NAME)
+    return morsel.value if morsel else ""
