@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import sys
+import urllib.error
 import urllib.parse
-from collections.abc import Awaitable, Callable, Iterable
+import urllib.request
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from http.cookies import CookieError, SimpleCookie
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -17,7 +22,7 @@ from snowcatcher.exchange import request_from_json
 from snowcatcher.har import HarError, requests_from_har
 from snowcatcher.ingest import Ingestor
 from snowcatcher.model import PROTOCOL_SNOWPLOW, CapturedEvent, RawRequest, Response
-from snowcatcher.store import Store
+from snowcatcher.store import Store, StoreError
 
 Intake = Callable[[RawRequest], Awaitable[list[CapturedEvent]]]
 _BATCH = 200
@@ -152,3 +157,71 @@ def _cookie(header: str) -> str:
         return ""
     morsel = jar.get(COOKIE_NAME)
     return morsel.value if morsel else ""
+
+
+# -- command line --------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="snowcatcher import",
+        description="Load a capture (snowcatcher NDJSON export, --headless --json output, or a HAR "
+                    "saved from browser devtools) and decode and validate its events again.")
+    parser.add_argument("file", type=Path, help="the .ndjson or .har file")
+    parser.add_argument("--url", default="http://127.0.0.1:9090",
+                        help="the running snowcatcher to load it into (default http://127.0.0.1:9090)")
+    parser.add_argument("--db", type=Path, metavar="PATH",
+                        help="write into this capture file instead of a running snowcatcher "
+                             "(it must not be open in one)")
+    parser.add_argument("--schemas", type=Path, action="append", default=[], metavar="DIR",
+                        help="with --db: schema folders, as for snowcatcher itself; repeatable")
+    parser.add_argument("--offline", action="store_true", help="with --db: never fetch remote schemas")
+    return parser
+
+
+def main(argv: Sequence[str]) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        data = args.file.read_bytes()
+    except OSError as error:
+        print(f"snowcatcher import: cannot read {args.file}: {error.strerror or error}", file=sys.stderr)
+        return 1
+    try:
+        if args.db is not None:
+            summary = asyncio.run(_import_into_file(data, args))
+            print(f"snowcatcher import: {summary.sentence()} into {args.db}")
+        else:
+            print(f"snowcatcher import: {_import_over_http(data, args.url)}")
+    except (CaptureError, StoreError) as error:
+        print(f"snowcatcher import: {args.file}: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+async def _import_into_file(data: bytes, args: argparse.Namespace) -> ImportSummary:
+    from snowcatcher.registry import Registry  # only this path needs schemas
+
+    raws = read_capture(data)
+    store = Store(args.db)
+    try:
+        registry = Registry(args.schemas, offline=args.offline)
+        return await import_requests(store, Ingestor(registry), raws)
+    finally:
+        store.close()
+
+
+def _import_over_http(data: bytes, url: str) -> str:
+    request = urllib.request.Request(f"{url.rstrip('/')}/snowcatcher/api/import", data=data,
+                                     method="POST", headers={"Content-Type": "application/octet-stream"})
+    try:
+        with urllib.request.urlopen(request, timeout=600) as answer:
+            return str(orjson.loads(answer.read()).get("message", "imported"))
+    except urllib.error.HTTPError as error:
+        try:
+            reason = orjson.loads(error.read()).get("error", error.reason)
+        except orjson.JSONDecodeError:
+            reason = error.reason
+        raise CaptureError(str(reason)) from None
+    except (urllib.error.URLError, OSError) as error:
+        raise CaptureError(f"cannot reach snowcatcher at {url}: {getattr(error, 'reason', error)} "
+                           "(start it first, or use --db to write a capture file)") from None
