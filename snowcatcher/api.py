@@ -213,19 +213,22 @@ async def _export_ndjson(request: web.Request) -> web.StreamResponse:
 async def _export_har(request: web.Request) -> web.Response:
     store = request.app[STORE]
     where = _filter(request)
-    ids = dict.fromkeys(event.request_id for event in _oldest(store, where))
-    stored = [item for item in map(store.request, ids) if item is not None]
+    nuids: dict[int, str] = {}
+    for event in _oldest(store, where):
+        nuid = event.payload.get("nuid") if "nuid" in event.filled else ""
+        nuids.setdefault(event.request_id, nuid if isinstance(nuid, str) else "")
+    stored = [item for item in map(store.request, nuids) if item is not None]
     base = f"{request.scheme}://{request.host}"
-    return web.Response(body=orjson.dumps(har_log(stored, base)), content_type="application/json",
+    return web.Response(body=orjson.dumps(har_log(stored, base, nuids)), content_type="application/json",
                         headers={"Content-Disposition": 'attachment; filename="snowcatcher.har"'})
 
 
 async def _import(request: web.Request) -> web.Response:
     try:
-        raws = read_capture(await request.read())
+        captured = read_capture(await request.read())
     except CaptureError as error:
         raise _bad(str(error)) from None
-    summary = await import_requests(request.app[STORE], request.app[INGESTOR], raws)
+    summary = await import_requests(request.app[STORE], request.app[INGESTOR], captured)
     return json_response({**summary.to_json(), "message": summary.sentence()})
 
 
@@ -280,4 +283,5 @@ def _float(request: web.Request, name: str, default: float, low: float, high: fl
 
 
 def _bad(message: str) -> web.HTTPBadRequest:
-    return web.HTTPBadRequest(body=orjson.dumps({"error": message}), content_type="application/json")
+    return web.HTTPBadRequest(text=orjson.dumps({"error": message}).decode(),
+                              content_type="application/json")

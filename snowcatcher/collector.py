@@ -130,7 +130,7 @@ async def capture(request: web.Request) -> tuple[RawRequest, bool]:
     body, too_big = await _read_body(request, limit)
     anonymous = request.headers.get("SP-Anonymous") == "*"
     remote = "" if anonymous else (request.remote or "")
-    raw = RawRequest(method=request.method, path=request.path, query=request.query_string,
+    raw = RawRequest(method=request.method, path=request.path, query=request.rel_url.raw_query_string,
                      headers=tuple(request.headers.items()), body=body,
                      received_at=time.time(), remote=remote)
     return raw, too_big

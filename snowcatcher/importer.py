@@ -19,7 +19,7 @@ import orjson
 from snowcatcher.collector import COOKIE_NAME, PIXEL, TP2_PATH
 from snowcatcher.decode.snowplow import PAYLOAD_DATA_PREFIX, parse_query
 from snowcatcher.exchange import request_from_json
-from snowcatcher.har import HarError, requests_from_har
+from snowcatcher.har import Captured, HarError, requests_from_har
 from snowcatcher.ingest import Ingestor
 from snowcatcher.model import PROTOCOL_SNOWPLOW, CapturedEvent, RawRequest, Response
 from snowcatcher.store import Store, StoreError
@@ -68,8 +68,9 @@ def route(raw: RawRequest, ingestor: Ingestor) -> Intake | None:
     return None
 
 
-def read_capture(data: bytes) -> list[RawRequest]:
-    """The requests in a HAR document or an NDJSON capture (told apart by their first character)."""
+def read_capture(data: bytes) -> list[Captured]:
+    """The requests in a HAR document or an NDJSON capture, each with the network user id the
+    collector assigned when the file records it."""
     text = data.lstrip()
     if text.startswith(b"{") and b'"log"' in text[:200]:
         try:
@@ -79,7 +80,7 @@ def read_capture(data: bytes) -> list[RawRequest]:
     return list(_ndjson_requests(data.splitlines()))
 
 
-def _ndjson_requests(lines: Iterable[bytes]) -> Iterable[RawRequest]:
+def _ndjson_requests(lines: Iterable[bytes]) -> Iterable[Captured]:
     replayed: set[Any] = set()
     for number, line in enumerate(lines, 1):
         if not line.strip():
@@ -94,8 +95,11 @@ def _ndjson_requests(lines: Iterable[bytes]) -> Iterable[RawRequest]:
         if key in replayed and key is not None:
             continue  # one request can carry many events; it is decoded once
         replayed.add(key)
+        payload = item.get("payload")
+        filled = item.get("filled") or ()
+        nuid = payload.get("nuid") if isinstance(payload, dict) and "nuid" in filled else ""
         try:
-            yield _line_request(item)
+            yield _line_request(item), nuid if isinstance(nuid, str) else ""
         except ValueError as error:
             raise CaptureError(f"line {number}: {error}") from None
 
@@ -113,16 +117,16 @@ def _line_request(item: dict[str, Any]) -> RawRequest:
                       body=b"", received_at=float(item.get("received_at") or 0.0))
 
 
-async def import_requests(store: Store, ingestor: Ingestor, raws: Iterable[RawRequest]) -> ImportSummary:
+async def import_requests(store: Store, ingestor: Ingestor, captured: Iterable[Captured]) -> ImportSummary:
     """Decode, validate and store each request as the collector would have; commits in batches."""
     summary = ImportSummary()
     batch: list[asyncio.Future[list[CapturedEvent]]] = []
-    for raw in raws:
+    for raw, nuid in captured:
         intake = route(raw, ingestor)
         if intake is None:
             summary.skipped += 1
             continue
-        events = [_with_nuid(event, raw) for event in await intake(raw)]
+        events = [_with_nuid(event, raw, nuid) for event in await intake(raw)]
         answer = Response(200, PIXEL, "image/gif") if raw.method != "POST" else Response(200, b"ok")
         # Started now, awaited later: the store commits the whole batch in one transaction.
         batch.append(asyncio.ensure_future(store.append(raw, answer, events)))
@@ -140,11 +144,11 @@ def _count(summary: ImportSummary, stored: list[list[CapturedEvent]]) -> None:
         summary.invalid += sum(not event.valid for event in events)
 
 
-def _with_nuid(event: CapturedEvent, raw: RawRequest) -> CapturedEvent:
-    """The network user id as the collector would have set it, when the request carried one."""
+def _with_nuid(event: CapturedEvent, raw: RawRequest, assigned: str) -> CapturedEvent:
+    """The network user id as the collector set it: from the request, else the one it assigned."""
     if "nuid" in event.payload or not event.payload:
         return event
-    nuid = parse_query(raw.query).get("nuid") or _cookie(raw.header("Cookie"))
+    nuid = parse_query(raw.query).get("nuid") or _cookie(raw.header("Cookie")) or assigned
     if not nuid:
         return event
     return replace(event, payload={**event.payload, "nuid": nuid}, filled=(*event.filled, "nuid"))
@@ -201,11 +205,11 @@ def main(argv: Sequence[str]) -> int:
 async def _import_into_file(data: bytes, args: argparse.Namespace) -> ImportSummary:
     from snowcatcher.registry import Registry  # only this path needs schemas
 
-    raws = read_capture(data)
+    captured = read_capture(data)
     store = Store(args.db)
     try:
         registry = Registry(args.schemas, offline=args.offline)
-        return await import_requests(store, Ingestor(registry), raws)
+        return await import_requests(store, Ingestor(registry), captured)
     finally:
         store.close()
 
