@@ -17,6 +17,7 @@ from snowcatcher.collector import DEFAULT_MAX_BODY
 from snowcatcher.headless import HeadlessPrinter
 from snowcatcher.server import Settings, Snowcatcher
 from snowcatcher.store import StoreError
+from snowcatcher.streams import StreamConfigError
 
 ALL_INTERFACES = ("0.0.0.0", "::", "")
 SUBCOMMANDS = ("expect", "import")
@@ -32,8 +33,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=9090, help="port to listen on (default 9090)")
     parser.add_argument("--schemas", type=Path, action="append", default=[], metavar="DIR",
-                        help="a folder of schemas in Iglu layout (vendor/name/jsonschema/M-R-A), "
-                             "searched before the bundled ones; repeatable")
+                        help="a folder of schemas, searched before the bundled ones and the remote "
+                             "registries: Iglu layout (vendor/name/jsonschema/M-R-A) or a clone of a "
+                             "Wikimedia schema repository (jsonschema/<title>/<version>.yaml); the "
+                             "kind is detected; repeatable")
+    parser.add_argument("--streams", type=Path, metavar="FILE",
+                        help="Wikimedia stream configuration (YAML or JSON: stream name or /regex/ -> "
+                             "schema_title); events for other streams are refused like EventGate "
+                             "does (default: every stream is accepted)")
     parser.add_argument("--iglu", action="append", default=[], metavar="URL",
                         help="an extra remote static Iglu registry; repeatable")
     parser.add_argument("--offline", action="store_true", help="never fetch schemas over the network")
@@ -53,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
 def settings_from(args: argparse.Namespace) -> Settings:
     return Settings(host=args.host, port=args.port, schemas=list(args.schemas), db=args.db,
                     offline=args.offline, iglu=list(args.iglu), max_body=args.max_body,
-                    forward=args.forward)
+                    streams=args.streams, forward=args.forward)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -69,6 +76,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     for folder in args.schemas:
         if not folder.is_dir():
             parser.error(f"--schemas {folder}: no such folder")
+    if args.streams is not None and not args.streams.is_file():
+        parser.error(f"--streams {args.streams}: no such file")
     logging.basicConfig(level=logging.WARNING, format="snowcatcher: %(message)s")
     settings = settings_from(args)
     if args.headless or not sys.stdout.isatty():
@@ -102,7 +111,7 @@ def _run_headless(settings: Settings, *, as_json: bool) -> int:
 async def _serve_headless(settings: Settings, *, as_json: bool) -> int:
     try:
         catcher = Snowcatcher(settings)
-    except StoreError as error:
+    except (StoreError, StreamConfigError) as error:
         print(f"snowcatcher: {error}", file=sys.stderr)
         return 2
     catcher.store.subscribe(HeadlessPrinter(as_json=as_json))

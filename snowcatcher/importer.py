@@ -9,22 +9,25 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
+from functools import partial
 from http.cookies import CookieError, SimpleCookie
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from snowcatcher.collector import COOKIE_NAME, PIXEL, TP2_PATH
+from snowcatcher.collector import ANONYMOUS_NUID, COOKIE_NAME, PIXEL, TP2_PATH
+from snowcatcher.decode.eventgate import is_hasty
 from snowcatcher.decode.snowplow import PAYLOAD_DATA_PREFIX, parse_query
 from snowcatcher.exchange import request_from_json
 from snowcatcher.har import Captured, HarError, requests_from_har
-from snowcatcher.ingest import Ingestor
+from snowcatcher.ingest import BEACON_PATH, EVENTGATE_PATH, Ingestor
 from snowcatcher.model import PROTOCOL_SNOWPLOW, CapturedEvent, RawRequest, Response
 from snowcatcher.store import Store, StoreError
 
-Intake = Callable[[RawRequest], Awaitable[list[CapturedEvent]]]
+#: The request and its network user id -> its events and the answer the collector gives.
+Intake = Callable[[RawRequest, str], Awaitable[tuple[list[CapturedEvent], Response]]]
 _BATCH = 200
 
 
@@ -54,18 +57,35 @@ class ImportSummary:
 
 
 def route(raw: RawRequest, ingestor: Ingestor) -> Intake | None:
-    """The intake the collector would use for this request, or None for non-analytics traffic.
-
-    Mirrors collector.make_app's routes; protocols added there must be added here too.
-    """
+    """How the collector would decode this request (events and our answer), or None for traffic
+    that carries no analytics events. Mirrors collector.make_app's routes."""
     parts = raw.path.strip("/").split("/")
+    if raw.path == EVENTGATE_PATH and raw.method == "POST":
+        return partial(_eventgate, ingestor)
+    if raw.path == BEACON_PATH and raw.method in ("GET", "HEAD", "POST"):
+        return partial(_beacon, ingestor)
     if raw.method in ("GET", "HEAD"):
         tracker_get = raw.path in ("/i", "/ice.png") or (
             len(parts) == 2 and {"e", "tv"} & parse_query(raw.query).keys())
-        return ingestor.snowplow_get if tracker_get else None
+        return partial(_snowplow, ingestor.snowplow_get, Response(200, PIXEL, "image/gif")) if (
+            tracker_get) else None
     if raw.method == "POST" and (raw.path == TP2_PATH or PAYLOAD_DATA_PREFIX.encode() in raw.body[:512]):
-        return ingestor.snowplow_post
+        return partial(_snowplow, ingestor.snowplow_post, Response(200, b"ok"))
     return None
+
+
+async def _snowplow(decode: Callable[[RawRequest, str], Awaitable[list[CapturedEvent]]],
+                    answer: Response, raw: RawRequest, nuid: str) -> tuple[list[CapturedEvent], Response]:
+    return await decode(raw, nuid), answer
+
+
+async def _eventgate(ingestor: Ingestor, raw: RawRequest, nuid: str) -> tuple[list[CapturedEvent], Response]:
+    result = await ingestor.eventgate(raw, hasty=is_hasty(parse_query(raw.query).get("hasty")))
+    return result.events, result.response
+
+
+async def _beacon(ingestor: Ingestor, raw: RawRequest, nuid: str) -> tuple[list[CapturedEvent], Response]:
+    return await ingestor.eventlogging(raw), Response(204)
 
 
 def read_capture(data: bytes) -> list[Captured]:
@@ -126,8 +146,7 @@ async def import_requests(store: Store, ingestor: Ingestor, captured: Iterable[C
         if intake is None:
             summary.skipped += 1
             continue
-        events = [_with_nuid(event, raw, nuid) for event in await intake(raw)]
-        answer = Response(200, PIXEL, "image/gif") if raw.method != "POST" else Response(200, b"ok")
+        events, answer = await intake(raw, network_user_id(raw, nuid))
         # Started now, awaited later: the store commits the whole batch in one transaction.
         batch.append(asyncio.ensure_future(store.append(raw, answer, events)))
         if len(batch) >= _BATCH:
@@ -144,14 +163,12 @@ def _count(summary: ImportSummary, stored: list[list[CapturedEvent]]) -> None:
         summary.invalid += sum(not event.valid for event in events)
 
 
-def _with_nuid(event: CapturedEvent, raw: RawRequest, assigned: str) -> CapturedEvent:
-    """The network user id as the collector set it: from the request, else the one it assigned."""
-    if "nuid" in event.payload or not event.payload:
-        return event
-    nuid = parse_query(raw.query).get("nuid") or _cookie(raw.header("Cookie")) or assigned
-    if not nuid:
-        return event
-    return replace(event, payload={**event.payload, "nuid": nuid}, filled=(*event.filled, "nuid"))
+def network_user_id(raw: RawRequest, assigned: str) -> str:
+    """The network user id as the collector set it: from the request, else the one it assigned
+    (recorded in the file); empty when neither is known, rather than an invented one."""
+    if raw.header("SP-Anonymous") == "*":
+        return ANONYMOUS_NUID
+    return parse_query(raw.query).get("nuid") or _cookie(raw.header("Cookie")) or assigned
 
 
 def _cookie(header: str) -> str:

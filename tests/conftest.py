@@ -1,4 +1,4 @@
-"""Shared fixtures: a real snowcatcher on a loopback port, and the shared corpus when it is there."""
+"""Shared fixtures: the third-party corpus beside the repo, and a real snowcatcher on 127.0.0.1:0."""
 
 from __future__ import annotations
 
@@ -13,39 +13,63 @@ import pytest
 
 from snowcatcher.server import Settings, Snowcatcher
 
-SHARED = Path(__file__).resolve().parents[1] / ".." / "shared"
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
 CORPUS = SHARED / "corpus"
 IGLU = CORPUS / "iglu"
+
+
+def corpus_path(*parts: str) -> Path:
+    """A file or folder of ../shared/corpus, or skip the test saying why."""
+    path = CORPUS.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"third-party corpus not found at {path} (clone ../shared beside the repo)")
+    return path
+
+
+def load_json(*parts: str) -> Any:
+    return json.loads(corpus_path(*parts).read_text(encoding="utf-8"))
+
+
+@pytest.fixture
+def iglu() -> Path:
+    return corpus_path("iglu")
+
+
+@pytest.fixture
+async def catcher(iglu: Path, tmp_path: Path) -> AsyncIterator[Snowcatcher]:
+    """A running snowcatcher with the corpus's Iglu schemas, offline, on a free loopback port."""
+    server = Snowcatcher(Settings(port=0, offline=True, schemas=[iglu], cache_dir=tmp_path / "cache"))
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+# -- helpers for the HTTP API tests --------------------------------------------------------------
+
 TP2 = "/com.snowplowanalytics.snowplow/tp2"
 PAYLOAD_DATA = "iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4"
 
-needs_corpus = pytest.mark.skipif(not IGLU.is_dir(), reason="needs ../shared/corpus (the shared test corpus)")
+needs_corpus = pytest.mark.skipif(not IGLU.is_dir(), reason=f"third-party corpus not found at {IGLU} "
+                                                            "(clone ../shared beside the repo)")
 
 
 def settings(**overrides: Any) -> Settings:
+    """Test settings: port 0, offline, the corpus's Iglu schemas when present, no disk cache."""
     schemas = [IGLU] if IGLU.is_dir() else []
     values: dict[str, Any] = {"port": 0, "offline": True, "schemas": schemas, "cache_dir": None}
     values.update(overrides)
     return Settings(**values)
 
 
-@pytest.fixture
-async def catcher() -> AsyncIterator[Snowcatcher]:
-    running = Snowcatcher(settings())
-    await running.start()
-    try:
-        yield running
-    finally:
-        await running.stop()
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
-
-
 def b64(value: Any) -> str:
+    """base64url without padding, as the JavaScript tracker sends cx and ue_px."""
     return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
 
 
@@ -53,10 +77,10 @@ def body(*events: dict[str, str]) -> dict[str, Any]:
     return {"schema": PAYLOAD_DATA, "data": list(events)}
 
 
-async def post_events(client: aiohttp.ClientSession, base: str, *events: dict[str, str],
+async def post_events(http: aiohttp.ClientSession, base: str, *events: dict[str, str],
                       **headers: str) -> int:
-    async with client.post(base + TP2, json=body(*events),
-                           headers={"Content-Type": "application/json; charset=UTF-8", **headers}) as answer:
+    async with http.post(base + TP2, json=body(*events),
+                         headers={"Content-Type": "application/json; charset=UTF-8", **headers}) as answer:
         return answer.status
 
 

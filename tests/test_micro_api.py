@@ -41,9 +41,9 @@ def link_click(url: str) -> dict[str, str]:
             "url": "https://shop.example:8443/cart?x=1#top", "duid": "d-1"}
 
 
-async def get_json(client: aiohttp.ClientSession, url: str, **kwargs: Any) -> tuple[int, Any]:
+async def get_json(http: aiohttp.ClientSession, url: str, **kwargs: Any) -> tuple[int, Any]:
     method = "POST" if "json" in kwargs or "data" in kwargs else "GET"
-    async with client.request(method, url, **kwargs) as answer:
+    async with http.request(method, url, **kwargs) as answer:
         text = await answer.text()
         try:
             return answer.status, json.loads(text)
@@ -52,12 +52,12 @@ async def get_json(client: aiohttp.ClientSession, url: str, **kwargs: Any) -> tu
 
 
 @needs_corpus
-async def test_gitlab_monitor_reads_good_events(catcher: Snowcatcher, client: aiohttp.ClientSession) -> None:
+async def test_gitlab_monitor_reads_good_events(catcher: Snowcatcher, http: aiohttp.ClientSession) -> None:
     """Read /micro/good exactly the way gitlabhq scripts/internal_events/monitor.rb does."""
-    assert await post_events(client, catcher.url, gitlab_event("i_code_review_user_approve_mr",
+    assert await post_events(http, catcher.url, gitlab_event("i_code_review_user_approve_mr",
                                                                "1742268163016")) == 200
-    assert await post_events(client, catcher.url, gitlab_event("other_event", "1742268164000")) == 200
-    status, good = await get_json(client, catcher.url + "/micro/good")
+    assert await post_events(http, catcher.url, gitlab_event("other_event", "1742268164000")) == 200
+    status, good = await get_json(http, catcher.url + "/micro/good")
     assert status == 200
     start = 1742268163000
     events = [d for d in good if d["event"]["se_action"] in ("i_code_review_user_approve_mr",)]
@@ -81,9 +81,9 @@ async def test_gitlab_monitor_reads_good_events(catcher: Snowcatcher, client: ai
 
 @needs_corpus
 async def test_good_event_shape_and_enriched_names(catcher: Snowcatcher,
-                                                   client: aiohttp.ClientSession) -> None:
-    await post_events(client, catcher.url, link_click("https://example.com/a"), Origin="https://shop.example")
-    _, good = await get_json(client, catcher.url + "/micro/good")
+                                                   http: aiohttp.ClientSession) -> None:
+    await post_events(http, catcher.url, link_click("https://example.com/a"), Origin="https://shop.example")
+    _, good = await get_json(http, catcher.url + "/micro/good")
     item = good[0]
     assert item["eventType"] == "unstruct" and item["schema"] == LINK_CLICK
     assert item["contexts"] == [WEB_PAGE] and item["incomplete"] is False
@@ -109,56 +109,56 @@ async def test_good_event_shape_and_enriched_names(catcher: Snowcatcher,
                                                "data": {"targetUrl": "https://example.com/a"}}
 
 
-async def test_all_counts_good_and_bad(catcher: Snowcatcher, client: aiohttp.ClientSession) -> None:
-    await post_events(client, catcher.url, struct("ok"), struct("broken", se_va="lots"))
-    async with client.post(catcher.url + "/com.snowplowanalytics.snowplow/tp2", data=b"not json",
+async def test_all_counts_good_and_bad(catcher: Snowcatcher, http: aiohttp.ClientSession) -> None:
+    await post_events(http, catcher.url, struct("ok"), struct("broken", se_va="lots"))
+    async with http.post(catcher.url + "/com.snowplowanalytics.snowplow/tp2", data=b"not json",
                            headers={"Content-Type": "application/json"}) as answer:
         assert answer.status == 200
     for method in ("GET", "POST"):
-        async with client.request(method, catcher.url + "/micro/all") as answer:
+        async with http.request(method, catcher.url + "/micro/all") as answer:
             assert await answer.json() == {"total": 3, "good": 1, "bad": 2}
 
 
-async def test_good_is_newest_first_and_filters(catcher: Snowcatcher, client: aiohttp.ClientSession) -> None:
+async def test_good_is_newest_first_and_filters(catcher: Snowcatcher, http: aiohttp.ClientSession) -> None:
     for action in ("first", "second", "third"):
-        await post_events(client, catcher.url, struct(action))
-    await post_events(client, catcher.url, {"e": "pv", "tv": "js", "p": "web", "url": "http://x/"})
+        await post_events(http, catcher.url, struct(action))
+    await post_events(http, catcher.url, {"e": "pv", "tv": "js", "p": "web", "url": "http://x/"})
     url = catcher.url + "/micro/good"
-    _, everything = await get_json(client, url)
+    _, everything = await get_json(http, url)
     assert [e["event"]["se_action"] for e in everything] == [None, "third", "second", "first"]
-    _, structs = await get_json(client, url, json={"event_type": "struct", "limit": 2})
+    _, structs = await get_json(http, url, json={"event_type": "struct", "limit": 2})
     assert [e["event"]["se_action"] for e in structs] == ["third", "second"]
-    _, views = await get_json(client, url, json={
+    _, views = await get_json(http, url, json={
         "schema": "iglu:com.snowplowanalytics.snowplow/page_view/jsonschema/1-0-0"})
     assert [e["eventType"] for e in views] == ["page_view"]
-    _, none = await get_json(client, url, json={"event_type": "unstruct"})
+    _, none = await get_json(http, url, json={"event_type": "unstruct"})
     assert none == []
-    status, error = await get_json(client, url, json={"limit": "ten"})
+    status, error = await get_json(http, url, json={"limit": "ten"})
     assert status == 400 and "limit must be int" in error["error"]
-    status, error = await get_json(client, url, data=b"{nope", headers={"Content-Type": "application/json"})
+    status, error = await get_json(http, url, data=b"{nope", headers={"Content-Type": "application/json"})
     assert status == 400 and "JSON object" in error["error"]
 
 
 @needs_corpus
-async def test_good_contexts_filter_needs_all(catcher: Snowcatcher, client: aiohttp.ClientSession) -> None:
-    await post_events(client, catcher.url, gitlab_event("both", "1742268163016"), struct("none"))
+async def test_good_contexts_filter_needs_all(catcher: Snowcatcher, http: aiohttp.ClientSession) -> None:
+    await post_events(http, catcher.url, gitlab_event("both", "1742268163016"), struct("none"))
     url = catcher.url + "/micro/good"
-    _, one = await get_json(client, url, json={"contexts": [GITLAB_STANDARD]})
-    _, both = await get_json(client, url, json={"contexts": [WEB_PAGE, GITLAB_STANDARD]})
-    _, missing = await get_json(client, url, json={"contexts": [GITLAB_STANDARD, LINK_CLICK]})
+    _, one = await get_json(http, url, json={"contexts": [GITLAB_STANDARD]})
+    _, both = await get_json(http, url, json={"contexts": [WEB_PAGE, GITLAB_STANDARD]})
+    _, missing = await get_json(http, url, json={"contexts": [GITLAB_STANDARD, LINK_CLICK]})
     assert [e["event"]["se_action"] for e in one] == ["both"]
     assert [e["event"]["se_action"] for e in both] == ["both"]
     assert missing == []
 
 
-async def test_bad_events_read_as_sentences(catcher: Snowcatcher, client: aiohttp.ClientSession) -> None:
-    await post_events(client, catcher.url, struct("broken", se_va="lots"))
-    async with client.get(catcher.url + "/i?e=zz&tv=x&p=web") as answer:
+async def test_bad_events_read_as_sentences(catcher: Snowcatcher, http: aiohttp.ClientSession) -> None:
+    await post_events(http, catcher.url, struct("broken", se_va="lots"))
+    async with http.get(catcher.url + "/i?e=zz&tv=x&p=web") as answer:
         assert answer.status == 200
-    async with client.post(catcher.url + "/com.acme/v9", data=b"{}",
+    async with http.post(catcher.url + "/com.acme/v9", data=b"{}",
                            headers={"Content-Type": "application/json"}) as answer:
         assert answer.status == 404
-    _, bad = await get_json(client, catcher.url + "/micro/bad")
+    _, bad = await get_json(http, catcher.url + "/micro/bad")
     assert len(bad) == 3
     newest, get_event, broken = bad
     assert newest["rawEvent"] is None and newest["collectorPayload"]["api"]["vendor"] == "com.acme"
@@ -171,60 +171,60 @@ async def test_bad_events_read_as_sentences(catcher: Snowcatcher, client: aiohtt
     assert sentence.startswith("event at /se_va: ") and "must be a number" in sentence
     assert sentence.endswith("(rule: format).")
     assert broken["violations"][0]["keyword"] == "format"
-    _, tp1 = await get_json(client, catcher.url + "/micro/bad", json={"version": "tp1"})
-    _, acme = await get_json(client, catcher.url + "/micro/bad", json={"vendor": "com.acme", "limit": 5})
-    _, limited = await get_json(client, catcher.url + "/micro/bad", json={"limit": 1})
+    _, tp1 = await get_json(http, catcher.url + "/micro/bad", json={"version": "tp1"})
+    _, acme = await get_json(http, catcher.url + "/micro/bad", json={"vendor": "com.acme", "limit": 5})
+    _, limited = await get_json(http, catcher.url + "/micro/bad", json={"limit": 1})
     assert len(tp1) == 1 and len(acme) == 1 and len(limited) == 1
 
 
 @needs_corpus
 async def test_schema_violation_names_entity_path_and_rule(catcher: Snowcatcher,
-                                                           client: aiohttp.ClientSession) -> None:
+                                                           http: aiohttp.ClientSession) -> None:
     event = gitlab_event("x", "1742268163016")
     cx = {"schema": "iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-1",
           "data": [{"schema": GITLAB_STANDARD, "data": {**gitlab_standard(), "realm": "moon"}}]}
-    await post_events(client, catcher.url, {**event, "cx": b64(cx)})
-    _, bad = await get_json(client, catcher.url + "/micro/bad")
+    await post_events(http, catcher.url, {**event, "cx": b64(cx)})
+    _, bad = await get_json(http, catcher.url + "/micro/bad")
     sentence = bad[0]["errors"][1]
     assert sentence.startswith(f"contexts[0] {GITLAB_STANDARD} at /realm: ")
     assert "(rule: enum)" in sentence and "moon" in sentence
 
 
-async def test_reset_empties_the_store(catcher: Snowcatcher, client: aiohttp.ClientSession) -> None:
-    await post_events(client, catcher.url, struct("a"))
+async def test_reset_empties_the_store(catcher: Snowcatcher, http: aiohttp.ClientSession) -> None:
+    await post_events(http, catcher.url, struct("a"))
     for method in ("GET", "POST"):
-        async with client.request(method, catcher.url + "/micro/reset") as answer:
+        async with http.request(method, catcher.url + "/micro/reset") as answer:
             assert await answer.json() == {"total": 0, "good": 0, "bad": 0}
-    _, good = await get_json(client, catcher.url + "/micro/good")
+    _, good = await get_json(http, catcher.url + "/micro/good")
     assert good == []
 
 
 @needs_corpus
-async def test_iglu_lookup(catcher: Snowcatcher, client: aiohttp.ClientSession) -> None:
+async def test_iglu_lookup(catcher: Snowcatcher, http: aiohttp.ClientSession) -> None:
     iglu = catcher.url + "/micro/iglu"
-    status, schema = await get_json(client, iglu + "/com.gitlab/gitlab_standard/jsonschema/1-1-1")
+    status, schema = await get_json(http, iglu + "/com.gitlab/gitlab_standard/jsonschema/1-1-1")
     assert status == 200 and schema["self"]["name"] == "gitlab_standard"
-    status, missing = await get_json(client, catcher.url + "/micro/iglu/com.acme/nothing/jsonschema/1-0-0")
+    status, missing = await get_json(http, catcher.url + "/micro/iglu/com.acme/nothing/jsonschema/1-0-0")
     assert status == 404 and "looked in" in missing["error"] and missing["lookedIn"]
-    status, text = await get_json(client, catcher.url + "/micro/iglu/com.acme/nothing/jsonschema/one")
+    status, text = await get_json(http, catcher.url + "/micro/iglu/com.acme/nothing/jsonschema/one")
     assert status == 404 and "1-0-0" in text
 
 
 async def test_unknown_micro_paths_list_endpoints(catcher: Snowcatcher,
-                                                  client: aiohttp.ClientSession) -> None:
+                                                  http: aiohttp.ClientSession) -> None:
     for path in ("/micro/ui", "/micro/events", "/micro"):
-        status, text = await get_json(client, catcher.url + path)
+        status, text = await get_json(http, catcher.url + path)
         assert status == 404 and "/micro/good" in text and "/micro/reset" in text
     assert catcher.store.count() == 0  # reading the API is never captured as an event
 
 
-async def test_cors_on_micro(catcher: Snowcatcher, client: aiohttp.ClientSession) -> None:
+async def test_cors_on_micro(catcher: Snowcatcher, http: aiohttp.ClientSession) -> None:
     origin = {"Origin": "http://localhost:3000"}
-    async with client.get(catcher.url + "/micro/good", headers=origin) as answer:
+    async with http.get(catcher.url + "/micro/good", headers=origin) as answer:
         assert answer.headers["Access-Control-Allow-Origin"] == "http://localhost:3000"
     preflight = {**origin, "Access-Control-Request-Method": "POST",
                  "Access-Control-Request-Headers": "Content-Type"}
-    async with client.options(catcher.url + "/micro/good", headers=preflight) as answer:
+    async with http.options(catcher.url + "/micro/good", headers=preflight) as answer:
         assert answer.status == 200
         assert answer.headers["Access-Control-Allow-Origin"] == "http://localhost:3000"
         assert "Content-Type" in answer.headers["Access-Control-Allow-Headers"]
