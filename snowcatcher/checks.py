@@ -13,6 +13,7 @@ from snowcatcher.enriched import enriched_event
 from snowcatcher.model import PROTOCOL_SNOWPLOW, CapturedEvent, schema_name
 
 MISSING: Any = object()
+_COLUMNS = ("name", "event_type", "schema", "app_id", "protocol", "valid", "id")
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,15 +77,14 @@ def field_value(event: CapturedEvent, key: str) -> Any:
                 found = _dig(entity.data, rest)
                 if found is not MISSING:
                     return found
-    if event.protocol == PROTOCOL_SNOWPLOW:
-        enriched = enriched_event(event)
-        if key in enriched:
-            return enriched[key]
+    enriched = enriched_event(event) if event.protocol == PROTOCOL_SNOWPLOW else {}
+    if enriched.get(key) is not None:
+        return enriched[key]
     found = _dig(event.payload, key)
-    if found is not MISSING:
-        return found
-    return event.to_json().get(key, MISSING) if key in ("name", "event_type", "schema", "app_id",
-                                                         "protocol", "valid", "id") else MISSING
+    if found is MISSING and key in _COLUMNS:
+        found = event.to_json()[key]
+    # An enriched field that exists but is empty is null, not missing.
+    return None if found is MISSING and key in enriched else found
 
 
 def _dig(data: Any, path: str) -> Any:

@@ -257,3 +257,36 @@ async def test_forward_failures_are_counted_not_felt(http: aiohttp.ClientSession
         assert running.store.count() == 1
     finally:
         await running.stop()
+
+
+async def test_micro_endpoints_are_snowplow_only(catcher: Snowcatcher, http: aiohttp.ClientSession) -> None:
+    wikimedia = {"$schema": "/test/0.0.1", "meta": {"stream": "test.event"}, "test": "x"}
+    async with http.post(catcher.url + "/v1/events", json=[wikimedia]):
+        pass  # its schema is not configured here: a 500, as EventGate answers, and still stored
+    await post_events(http, catcher.url, struct("sp"))
+    assert catcher.store.count() == 2
+    _, counts = await fetch(http, catcher.url + "/micro/all")
+    assert counts["total"] == 1
+    async with http.get(catcher.url + "/micro/bad") as answer:
+        assert all(item["collectorPayload"]["api"]["version"] != "events" for item in await answer.json())
+    _, wikimedia_only = await fetch(http, catcher.url + API + "/events", filter="-protocol:snowplow")
+    assert wikimedia_only["events"][0]["protocol"] == "eventgate"
+
+
+async def test_import_replays_eventgate_and_headless_lines(catcher: Snowcatcher,
+                                                           http: aiohttp.ClientSession) -> None:
+    wikimedia = {"$schema": "/test/0.0.1", "meta": {"stream": "test.event"}, "test": "x"}
+    async with http.post(catcher.url + "/v1/events", json=[wikimedia]):
+        pass
+    async with http.get(catcher.url + API + "/export.ndjson") as answer:
+        exported = (await answer.text()).splitlines()
+    # `--headless --json` lines carry no request: the Snowplow parameters are sent again as a GET.
+    headless = {"protocol": "snowplow", "received_at": 1742268163.0, "payload": struct("from_headless")}
+    data = "\n".join([*exported, json.dumps(headless)]).encode()
+    async with http.post(catcher.url + API + "/import", data=data) as answer:
+        summary = await answer.json()
+    assert (summary["requests"], summary["events"]) == (2, 2)
+    _, page = await fetch(http, catcher.url + API + "/events", offset=1)
+    assert [(e["protocol"], e["name"]) for e in page["events"]] == [
+        ("eventgate", "test.event"), ("snowplow", "from_headless")]
+    assert page["events"][1]["received_at"] == 1742268163.0
