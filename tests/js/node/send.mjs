@@ -1,0 +1,30 @@
+// The official Node tracker sending structured and self-describing events in batches of three.
+// Usage: node send.mjs <collector port> <base64: true|false>; prints a JSON report on stdout.
+import { buildSelfDescribingEvent, buildStructEvent, newTracker } from '@snowplow/node-tracker';
+
+const [port, base64] = process.argv.slice(2);
+const report = { batches: [], failures: [] };
+const tracker = newTracker(
+  { namespace: 'backend', appId: 'snowcatcher-node', encodeBase64: base64 === 'true' },
+  {
+    endpoint: '127.0.0.1',
+    port: Number(port),
+    protocol: 'http',
+    bufferSize: 3,
+    onRequestSuccess: (batch) => report.batches.push(batch.length),
+    onRequestFailure: (failure) => report.failures.push(
+      { status: failure.status, message: failure.message, events: failure.events.length }),
+  },
+);
+
+const context = [{ schema: 'iglu:com.gitlab/gitlab_standard/jsonschema/1-1-8',
+  data: { environment: 'development', source: 'gitlab-rails', realm: 'self-managed' } }];
+for (let n = 1; n <= 3; n += 1) {
+  tracker.track(buildStructEvent({ category: 'Projects::PipelinesController', action: 'run',
+    label: `pipeline-${n}`, value: n }), context);
+  tracker.track(buildSelfDescribingEvent({ event: {
+    schema: 'iglu:com.acme/email_sent/jsonschema/1-0-0',
+    data: { emailAddress: `user${n}@example.com`, emailAddress2: 'ops@example.com' } } }), context);
+}
+await tracker.flush();
+process.stdout.write(`${JSON.stringify(report)}\n`);
