@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from aiohttp import web
 from snowcatcher.collector import DEFAULT_MAX_BODY, CollectorConfig, make_app
 from snowcatcher.ingest import Ingestor
 from snowcatcher.registry import DEFAULT_REMOTES, Registry, RemoteRepo
+from snowcatcher.revalidate import RevalidationReport, revalidate
 from snowcatcher.store import Store
 from snowcatcher.streams import StreamCheck, StreamConfig
 from snowcatcher.wikimedia_schemas import WikimediaSchemas, is_wikimedia_repo
@@ -89,6 +91,11 @@ class Snowcatcher:
         sockets = getattr(site._server, "sockets", None) or ()
         if sockets:
             self.port = sockets[0].getsockname()[1]
+
+    async def revalidate(self, progress: Callable[[int, int], None] | None = None
+                         ) -> RevalidationReport:
+        """Re-read the schemas and re-check every captured event (the TUI's `r`)."""
+        return await revalidate(self.store, self.ingestor, progress)
 
     async def stop(self) -> None:
         if self._runner is not None:
