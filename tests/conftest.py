@@ -12,6 +12,8 @@ import aiohttp
 import pytest
 
 from snowcatcher.server import Settings, Snowcatcher
+from tests.browser_support import Chromium, Page, chromium, find_chromium
+from tests.js_support import build_bundle, page_server
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
@@ -49,6 +51,34 @@ async def catcher(iglu: Path, tmp_path: Path) -> AsyncIterator[Snowcatcher]:
 async def http() -> AsyncIterator[aiohttp.ClientSession]:
     async with aiohttp.ClientSession() as session:
         yield session
+
+
+# -- real clients: headless Chromium and the test page -------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The browser trackers bundled into one script for the test page (built once per run)."""
+    return build_bundle(tmp_path_factory.mktemp("bundle"))
+
+
+@pytest.fixture
+async def page_url(bundle: Path) -> AsyncIterator[str]:
+    """The test page, served from its own origin on 127.0.0.1."""
+    async with page_server(bundle) as url:
+        yield url
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Chromium]:
+    """A fresh headless Chromium (skipped without one, failed without one when CI=true)."""
+    async with chromium(find_chromium()) as running:
+        yield running
+
+
+@pytest.fixture
+async def page(browser: Chromium) -> Page:
+    return await browser.new_page()
 
 
 # -- helpers for the HTTP API tests --------------------------------------------------------------
