@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import errno
 import logging
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,12 +21,15 @@ from snowcatcher.streams import StreamConfigError
 from snowcatcher.text import InertFormatter
 
 ALL_INTERFACES = ("0.0.0.0", "::", "")
+SUBCOMMANDS = ("expect", "import")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="snowcatcher",
-        description="Capture, decode and validate Snowplow and Wikimedia analytics events locally.")
+        description="Capture, decode and validate Snowplow and Wikimedia analytics events locally.",
+        epilog="other commands: `snowcatcher expect --help` asserts that events arrived at a running "
+               "snowcatcher; `snowcatcher import --help` loads an NDJSON or HAR capture.")
     parser.add_argument("--version", action="version", version=f"snowcatcher {__version__}")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=9090, help="port to listen on (default 9090)")
@@ -46,6 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
                              "(default: a fresh temporary capture each run)")
     parser.add_argument("--max-body", type=int, default=DEFAULT_MAX_BODY, metavar="BYTES",
                         help=f"largest request body accepted (default {DEFAULT_MAX_BODY})")
+    parser.add_argument("--forward", metavar="URL",
+                        help="also relay every captured request, unchanged, to this upstream collector "
+                             "(in the background; failures are counted in /snowcatcher/api/status)")
     parser.add_argument("--headless", action="store_true", help="print one line per event, no TUI")
     parser.add_argument("--json", action="store_true", help="with --headless: print NDJSON")
     return parser
@@ -54,12 +61,17 @@ def build_parser() -> argparse.ArgumentParser:
 def settings_from(args: argparse.Namespace) -> Settings:
     return Settings(host=args.host, port=args.port, schemas=list(args.schemas), db=args.db,
                     offline=args.offline, iglu=list(args.iglu), max_body=args.max_body,
-                    streams=args.streams)
+                    streams=args.streams, forward=args.forward)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in SUBCOMMANDS:
+        return _subcommand(argv[0], argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.forward and not args.forward.startswith(("http://", "https://")):
+        parser.error(f"--forward {args.forward}: give a URL such as http://collector.example:8080")
     if args.json and not args.headless:
         args.headless = True
     for folder in args.schemas:
@@ -74,6 +86,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.headless or not sys.stdout.isatty():
         return _run_headless(settings, as_json=args.json)
     return _run_tui(settings)
+
+
+def _subcommand(name: str, argv: list[str]) -> int:
+    # Imported here so that `snowcatcher` itself starts without loading them.
+    if name == "expect":
+        from snowcatcher import expect
+        return expect.main(argv)
+    from snowcatcher import importer
+    return importer.main(argv)
 
 
 def _run_tui(settings: Settings) -> int:
@@ -104,8 +125,12 @@ async def _serve_headless(settings: Settings, *, as_json: bool) -> int:
         print(f"snowcatcher: {listen_error(settings, error)}", file=sys.stderr)
         return 2
     announce(catcher)
+    stopped = asyncio.Event()
+    with contextlib.suppress(NotImplementedError):  # no signal handlers on Windows
+        # CI runners and process managers stop services with SIGTERM: close the store cleanly.
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stopped.set)
     try:
-        await asyncio.Event().wait()
+        await stopped.wait()
     finally:
         await catcher.stop()
     return 0

@@ -6,7 +6,7 @@ import base64
 import re
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 
 from aiohttp import web
@@ -69,18 +69,27 @@ CONFIG = web.AppKey("config", CollectorConfig)
 
 #: An ingest entry point: the raw request and the network user id -> the stored events.
 Intake = Callable[[RawRequest, str], Awaitable[list[CapturedEvent]]]
+#: Adds routes to the app; called by make_app before the catch-all tracker routes.
+RouteInstaller = Callable[[web.Application], None]
+#: Told about every captured request, synchronously and before it is stored; must not block.
+CaptureHook = Callable[[RawRequest], None]
+CAPTURE_HOOKS: web.AppKey[list[CaptureHook]] = web.AppKey("capture_hooks")
 
 
-def make_app(store: Store, ingestor: Ingestor, config: CollectorConfig | None = None) -> web.Application:
-    """The collector as an aiohttp application; other modules add their routes to it."""
+def make_app(store: Store, ingestor: Ingestor, config: CollectorConfig | None = None,
+             routes: Sequence[RouteInstaller] = ()) -> web.Application:
+    """The collector as an aiohttp application; `routes` add read APIs ahead of the tracker routes."""
     config = config or CollectorConfig()
     # The body limit is enforced by _read_body so that an oversized request is still recorded.
     app = web.Application(client_max_size=config.max_body * 64)
     app[STORE] = store
     app[INGESTOR] = ingestor
     app[CONFIG] = config
+    app[CAPTURE_HOOKS] = []
     app.on_response_prepare.append(_add_cors_headers)
     app.router.add_get("/health", _health)
+    for install in routes:
+        install(app)  # before the catch-alls below, which would otherwise swallow these paths
     app.router.add_route("OPTIONS", "/{tail:.*}", _preflight)
     app.router.add_post(EVENTGATE_PATH, _eventgate)
     app.router.add_get(EVENTGATE_PATH, _unknown_path)  # not a Snowplow /{vendor}/{version} pixel
@@ -191,7 +200,7 @@ async def capture(request: web.Request) -> tuple[RawRequest, bool]:
     body, too_big = await _read_body(request, config.max_body)
     anonymous = request.headers.get("SP-Anonymous") == "*"
     remote = "" if anonymous else (request.remote or "")
-    query = request.query_string
+    query = request.rel_url.raw_query_string
     raw = RawRequest(method=request.method, path=request.path, query=query[:config.max_query],
                      headers=tuple(request.headers.items()), body=body,
                      received_at=time.time(), remote=remote)
@@ -200,7 +209,7 @@ async def capture(request: web.Request) -> tuple[RawRequest, bool]:
 
 def _oversize_part(request: web.Request, config: CollectorConfig) -> tuple[int, str] | None:
     """The status and sentence for a query string or headers over the limits, if any."""
-    size = len(request.query_string)
+    size = len(request.rel_url.raw_query_string)
     if size > config.max_query:
         return 414, (f"the query string is {size} characters, larger than the limit of "
                      f"{config.max_query} (--max-body); only its start was kept")
@@ -240,6 +249,8 @@ def oversize(request: web.Request, raw: RawRequest) -> tuple[list[CapturedEvent]
 async def store_and_answer(request: web.Request, raw: RawRequest, answer: Response,
                            events: list[CapturedEvent]) -> web.Response:
     """Store the request and its events, then answer: a 2xx means the events are in the store."""
+    for hook in request.app[CAPTURE_HOOKS]:
+        hook(raw)
     try:
         await request.app[STORE].append(raw, answer, events)
     except Exception as error:  # the store is gone (disk full, read-only): say so, do not pretend

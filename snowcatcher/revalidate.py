@@ -1,97 +1,72 @@
-"""Events stored with "schema unresolved": fetch their schemas in the background, with backoff, and
-validate them again once the schema arrives."""
+"""Re-validate every stored event against the schemas as they are now on disk (no restart needed)."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import logging
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from snowcatcher.ingest import Ingestor
 from snowcatcher.model import CapturedEvent, Violation
 from snowcatcher.store import Store
-from snowcatcher.validate import UNRESOLVED
 
-log = logging.getLogger(__name__)
-
-#: Tries per schema before giving up (with backoff doubling to 60 s: about ten minutes).
-MAX_ATTEMPTS = 14
-#: Events remembered per schema; a flood beyond it is not re-validated automatically.
-MAX_WAITING = 100_000
-#: Events re-validated between two yields to the event loop.
-CHUNK = 200
+CHUNK = 500
 
 
-def unresolved_uris(event: CapturedEvent) -> set[str]:
-    """The schema URIs an event is waiting for (the last word of each such violation's entity)."""
-    return {violation.entity.rsplit(" ", 1)[-1] for violation in event.violations
-            if violation.keyword == "resolve" and violation.message.startswith(UNRESOLVED)}
+@dataclass(frozen=True, slots=True)
+class RevalidationReport:
+    """What a re-validation run found."""
+
+    checked: int
+    changed: int
+    invalid: int
+
+    def summary(self) -> str:
+        return (f"re-validated {self.checked:,} events: {self.changed:,} changed, "
+                f"{self.invalid:,} invalid now")
 
 
-class Revalidator:
-    """A store subscriber: remembers which events wait for which schema and retries the fetch."""
+async def revalidate(store: Store, ingestor: Ingestor,
+                     progress: Callable[[int, int], None] | None = None) -> RevalidationReport:
+    """Re-read schemas, decode every stored request again and store the new violations.
 
-    def __init__(self, store: Store, ingestor: Ingestor) -> None:
-        self.store = store
-        self.ingestor = ingestor
-        self._waiting: dict[str, set[int]] = defaultdict(set)
-        self._tasks: dict[str, asyncio.Task[None]] = {}
-        self._unsubscribe = store.subscribe(self._on_stored)
+    Works in chunks and yields to the event loop between them, so capture and the TUI go on.
+    `progress(done, total)` is called after each chunk.
+    """
+    ingestor.forget()
+    total = store.counts().total
+    checked = changed = 0
+    last_id = 0
+    while True:
+        events = store.after(last_id, limit=CHUNK)
+        if not events:
+            break
+        last_id = events[-1].id
+        updates = _new_violations(store, ingestor, events)
+        changed += store.update_violations(updates) if updates else 0
+        checked += len(events)
+        if progress is not None:
+            progress(checked, total)
+        await asyncio.sleep(0)
+    return RevalidationReport(checked, changed, store.counts().invalid)
 
-    def _on_stored(self, events: Sequence[CapturedEvent]) -> None:
-        for event in events:
-            for uri in unresolved_uris(event):
-                waiting = self._waiting[uri]
-                if len(waiting) < MAX_WAITING:
-                    waiting.add(event.id)
-                if uri not in self._tasks:
-                    self._tasks[uri] = asyncio.ensure_future(self._retry(uri))
 
-    async def _retry(self, uri: str) -> None:
-        source = self.ingestor.registry if uri.startswith("iglu:") else self.ingestor.wikimedia
-        try:
-            for _ in range(MAX_ATTEMPTS):
-                await asyncio.sleep(source.backoff.retry_in(uri))
-                await source.fetch([uri])
-                if source.lookup(uri).found:
-                    await self.revalidate(self._waiting.pop(uri, set()))
-                    return
-            log.warning("gave up fetching %s: %s", uri, source.backoff.reason(uri))
-            self._waiting.pop(uri, None)
-        finally:
-            self._tasks.pop(uri, None)
+def _new_violations(store: Store, ingestor: Ingestor, events: list[CapturedEvent]
+                    ) -> list[tuple[int, tuple[Violation, ...]]]:
+    updates = []
+    decoded: dict[int, list[CapturedEvent]] = {}
+    for event in events:
+        if event.request_id not in decoded:
+            decoded[event.request_id] = _decode_again(store, ingestor, event.request_id)
+        fresh = decoded[event.request_id]
+        if event.index < len(fresh) and fresh[event.index].violations != event.violations:
+            updates.append((event.id, fresh[event.index].violations))
+    return updates
 
-    async def revalidate(self, event_ids: Iterable[int]) -> int:
-        """Decode and validate these stored events again; returns how many were updated."""
-        by_request: dict[int, list[CapturedEvent]] = defaultdict(list)
-        for event_id in sorted(event_ids):
-            event = self.store.get(event_id)
-            if event is not None:
-                by_request[event.request_id].append(event)
-        changes: list[tuple[int, Sequence[Violation]]] = []
-        for done, (request_id, events) in enumerate(by_request.items(), start=1):
-            changes.extend(self._again(request_id, events))
-            if done % CHUNK == 0:
-                await asyncio.sleep(0)  # let capture go on between chunks
-        return self.store.update_violations(changes) if changes else 0
 
-    def _again(self, request_id: int, events: list[CapturedEvent]) -> list[tuple[int, Sequence[Violation]]]:
-        stored = self.store.request(request_id)
-        if stored is None:
-            return []
-        raw = stored.request
-        fresh = self.ingestor.redecode(self.ingestor.decoder_for(raw), raw)
-        self.ingestor.validator.take_unresolved()
-        self.ingestor.wikimedia_validator.take_unresolved()
-        return [(event.id, fresh[event.index].violations) for event in events
-                if event.index < len(fresh)]
-
-    async def close(self) -> None:
-        """Stop retrying (at shutdown)."""
-        self._unsubscribe()
-        for task in list(self._tasks.values()):
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+def _decode_again(store: Store, ingestor: Ingestor, request_id: int) -> list[CapturedEvent]:
+    stored = store.request(request_id)
+    # Refused requests (unknown path, over the size limit) hold no events to re-check.
+    if stored is None or stored.response.status in (404, 413):
+        return []
+    return ingestor.redecode(ingestor.decoder_for(stored.request), stored.request)

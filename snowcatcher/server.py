@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiohttp import web
 
-from snowcatcher.collector import DEFAULT_MAX_BODY, CollectorConfig, make_app, parser_limits
+from snowcatcher import api, micro
+from snowcatcher.collector import CAPTURE_HOOKS, DEFAULT_MAX_BODY, CollectorConfig, make_app, parser_limits
+from snowcatcher.forward import FORWARD_STATS, Forwarder, ForwardStats
 from snowcatcher.ingest import Ingestor
 from snowcatcher.registry import DEFAULT_REMOTES, Registry, RemoteRepo
-from snowcatcher.revalidate import Revalidator
+from snowcatcher.revalidate import RevalidationReport, revalidate
 from snowcatcher.store import Store
 from snowcatcher.streams import StreamCheck, StreamConfig
+from snowcatcher.unresolved import UnresolvedSchemas
 from snowcatcher.wikimedia_schemas import WikimediaSchemas, is_wikimedia_repo
 
 
@@ -37,6 +41,8 @@ class Settings:
     cache_dir: Path | None = field(default_factory=default_cache_dir)
     #: A YAML or JSON stream configuration; without it every Wikimedia stream is accepted.
     streams: Path | None = None
+    #: Relay every captured request to this upstream collector (or EventGate) as well.
+    forward: str | None = None
 
     def remotes(self) -> tuple[RemoteRepo, ...]:
         return (*(RemoteRepo(url) for url in self.iglu), *DEFAULT_REMOTES)
@@ -67,9 +73,16 @@ class Snowcatcher:
         self.wikimedia = WikimediaSchemas(wikimedia, offline=settings.offline,
                                           cache_dir=settings.cache_dir)
         self.ingestor = Ingestor(self.registry, self.wikimedia, checks)
-        self.revalidator = Revalidator(self.store, self.ingestor)
+        #: Events waiting for a remote schema, re-validated when it arrives.
+        self.unresolved = UnresolvedSchemas(self.store, self.ingestor)
         self.config = CollectorConfig(max_body=settings.max_body)
-        self.app = make_app(self.store, self.ingestor, self.config)
+        self.app = make_app(self.store, self.ingestor, self.config, routes=(micro.install, api.install))
+        #: Forwarding counters for the API and the TUI header; `forward.enabled` is False without --forward.
+        self.forward = ForwardStats()
+        self.app[FORWARD_STATS] = self.forward
+        self.forwarder = Forwarder(settings.forward, self.forward) if settings.forward else None
+        if self.forwarder is not None:
+            self.app[CAPTURE_HOOKS].append(self.forwarder.submit)
         self._runner: web.AppRunner | None = None
         self.port = settings.port
 
@@ -80,6 +93,8 @@ class Snowcatcher:
 
     async def start(self) -> None:
         """Bind and serve; with port 0 the chosen port is in `self.port` afterwards."""
+        if self.forwarder is not None:
+            await self.forwarder.start()
         limits = parser_limits(self.config)
         self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False,
                                      max_line_size=limits["max_line_size"],
@@ -92,14 +107,23 @@ class Snowcatcher:
         except OSError:
             await self._runner.cleanup()
             self._runner = None
+            if self.forwarder is not None:
+                await self.forwarder.stop()
             raise
         sockets = getattr(site._server, "sockets", None) or ()
         if sockets:
             self.port = sockets[0].getsockname()[1]
 
+    async def revalidate(self, progress: Callable[[int, int], None] | None = None
+                         ) -> RevalidationReport:
+        """Re-read the schemas and re-check every captured event (the TUI's `r`)."""
+        return await revalidate(self.store, self.ingestor, progress)
+
     async def stop(self) -> None:
-        await self.revalidator.close()
+        await self.unresolved.close()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        if self.forwarder is not None:
+            await self.forwarder.stop()
         self.store.close()

@@ -56,3 +56,6 @@ async def test_python_tracker_events_are_decoded(catcher: Snowcatcher, method: s
     assert all(e.app_id == "snowcatcher-test" and e.payload["tv"].startswith("py-") for e in events)
     request = catcher.store.request(struct.request_id)
     assert request is not None and request.request.method == method.upper()
+    # POST batches all three events (batch_size=3) into one body; GET sends one request per event.
+    assert len({e.request_id for e in events}) == (1 if method == "post" else 3)
+    assert [e.index for e in events] == ([0, 1, 2] if method == "post" else [0, 0, 0])
