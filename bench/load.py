@@ -6,6 +6,7 @@ The mix, per round of eight requests: two tp2 POSTs of 20 GitLab events, a POST 
 bad ones, a good and a bad GET /i, a valid and an invalid EventGate batch of 5, and a body that is
 not JSON. snowcatcher runs as users run it (`--headless`, output to /dev/null) with `--db`.
 Afterwards: events answered 2xx == events stored for 2xx answers, every request accounted for,
+/micro/all's total == the Snowplow events stored (Micro counts no others),
 p50/p99 answer latency, the server's peak RSS and its RSS after the run.
 """
 
@@ -22,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -182,10 +184,17 @@ def stored_by_marker(db: Path) -> dict[str, tuple[int, int]]:
     return found
 
 
-def stored_total(url: str, db: Path) -> int:
-    """Every event in the store. With the Micro API: `return micro_all(url)["total"]`."""
+def stored_total(db: Path, protocol: str | None = None) -> int:
+    """Events in the store, of one protocol or all."""
+    where, args = (" WHERE protocol = ?", (protocol,)) if protocol else ("", ())
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as connection:
-        return int(connection.execute("SELECT count(*) FROM events").fetchone()[0])
+        return int(connection.execute(f"SELECT count(*) FROM events{where}", args).fetchone()[0])
+
+
+def micro_total(url: str) -> int:
+    """`/micro/all`'s total: Micro counts Snowplow events only, so it is compared with those."""
+    with urllib.request.urlopen(url + "/micro/all", timeout=30) as answer:
+        return int(orjson.loads(answer.read())["total"])
 
 
 def memory(pid: int) -> tuple[int, int]:
@@ -235,7 +244,7 @@ def main() -> None:
             stored = stored_by_marker(db)
             problems = check(tally, stored)
             stored_2xx = sum(events for status, events in stored.values() if 200 <= status < 300)
-            total = stored_total(url, db)
+            total, snowplow, micro = stored_total(db), stored_total(db, "snowplow"), micro_total(url)
         finally:
             server.terminate()
             server.wait(timeout=30)
@@ -244,10 +253,11 @@ def main() -> None:
           f"{sent:,} events = {sent / took:,.0f} events/s ({len(tally.answered) / took:,.0f} requests/s)")
     print(f"events answered 2xx: {tally.events_2xx:,}; stored for 2xx answers: {stored_2xx:,}; "
           f"events stored in all: {total:,} (answered in all: {sent:,})")
+    print(f"/micro/all total: {micro:,}; Snowplow events in the store: {snowplow:,}")
     print(f"answer latency p50 {percentile(tally.latencies, 0.5) * 1000:.1f} ms, "
           f"p99 {percentile(tally.latencies, 0.99) * 1000:.1f} ms")
     print(f"server RSS: peak {peak} MiB, after the run {after} MiB with {total:,} events stored")
-    exact = tally.events_2xx == stored_2xx and not problems and total == sent
+    exact = tally.events_2xx == stored_2xx and not problems and total == sent and micro == snowplow
     print("exact: " + ("yes" if exact else "NO\n" + "\n".join(problems[:20])))
     if not exact:
         raise SystemExit(1)
