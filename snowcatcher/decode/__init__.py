@@ -1,0 +1,1 @@
+"""Decoders, one module per protocol."""

@@ -1,0 +1,278 @@
+"""The Snowplow tracker protocol: GET query strings and tp2 POST bodies into CapturedEvents."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import orjson
+
+from snowcatcher.decode import base64url
+from snowcatcher.decode.tracker_fields import (
+    BUILTIN_SCHEMAS,
+    LEGACY_ALIASES,
+    event_type_of,
+    field_violations,
+)
+from snowcatcher.model import (
+    BAD_REQUEST,
+    PROTOCOL_SNOWPLOW,
+    UNKNOWN_TYPE,
+    CapturedEvent,
+    Entity,
+    JsonDict,
+    RawRequest,
+    Violation,
+    schema_name,
+)
+
+#: (schema URI, data, entity label, memoize?) -> violations. The validator, injected.
+SchemaCheck = Callable[..., tuple[Violation, ...]]
+
+PAYLOAD_DATA_PREFIX = "iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-"
+ACCEPTED_CONTENT_TYPES = ("application/json", "application/json; charset=utf-8",
+                          "application/json; charset=UTF-8")
+_CACHE_LIMIT = 4096
+
+
+@dataclass
+class _Envelope:
+    """What one `cx`/`co`/`ue_px`/`ue_pr` value decoded to, cached per raw value."""
+
+    entities: tuple[Entity, ...] = ()
+    violations: tuple[Violation, ...] = ()
+
+
+@dataclass
+class SnowplowDecoder:
+    """Decodes tracker-protocol requests and checks them against the protocol's schemas."""
+
+    check: SchemaCheck
+    _envelopes: dict[tuple[str, str], _Envelope] = field(default_factory=dict)
+
+    def forget(self) -> None:
+        """Drop cached envelopes (after the schemas changed)."""
+        self._envelopes.clear()
+
+    # -- requests ----------------------------------------------------------------------------
+
+    def decode_get(self, raw: RawRequest) -> list[CapturedEvent]:
+        """A GET/HEAD `/i`, `/ice.png` or `/{vendor}/{version}`: one event in the query string."""
+        params = parse_query(raw.query)
+        if not params:
+            return [bad_request(raw, Violation("request", "", "required",
+                                               "empty querystring: not a valid tracker protocol event"))]
+        return [self.decode_event(params, raw.received_at)]
+
+    def decode_post(self, raw: RawRequest) -> list[CapturedEvent]:
+        """A tp2 POST: a payload_data body of one or more events; query parameters win."""
+        problems = list(_content_type_violations(raw))
+        if not raw.body.strip():
+            empty = Violation("request", "", "required", "empty body: not a valid tracker protocol event")
+            return [bad_request(raw, *problems, empty)]
+        body, problem = _parse_body(raw.body)
+        if problem is not None:
+            return [bad_request(raw, *problems, problem)]
+        items, body_problems = self._payload_items(body)
+        if items is None:
+            return [bad_request(raw, *problems, *body_problems)]
+        return self._decode_items(raw, items, problems, body_problems)
+
+    def _payload_items(self, body: Any) -> tuple[list[Any] | None, list[Violation]]:
+        """The list of events in a payload_data body, or None and why the body is unusable."""
+        if not (isinstance(body, dict) and isinstance(body.get("schema"), str) and "data" in body):
+            return None, [Violation("body", "", "self-describing",
+                                    "the body is not a self-describing JSON: it needs a \"schema\" "
+                                    "string and \"data\"")]
+        uri: str = body["schema"]
+        label = f"payload_data {uri}"
+        if not uri.startswith(PAYLOAD_DATA_PREFIX):
+            named = self.check(uri, body["data"], f"body {uri}", memo=False)
+            return None, [Violation("body", "/schema", "payload_data",
+                                    f"the body must be a payload_data 1-0-* JSON, not {uri}"), *named]
+        data = body["data"]
+        if not isinstance(data, list):
+            return None, list(self.check(uri, data, label, memo=False))
+        return data, list(self.check(uri, data, label, memo=False))
+
+    def _decode_items(self, raw: RawRequest, items: list[Any], problems: list[Violation],
+                      body_problems: list[Violation]) -> list[CapturedEvent]:
+        overrides = parse_query(raw.query)
+        per_item: dict[int, list[Violation]] = {}
+        for violation in body_problems:
+            head, _, rest = violation.path.lstrip("/").partition("/")
+            key = int(head) if head.isdigit() else -1
+            per_item.setdefault(key, []).append(
+                Violation("payload_data", "/" + rest if rest else "", violation.keyword,
+                          violation.message))
+        rejected = sorted(key for key in per_item if key >= 0)
+        if not items:
+            return [bad_request(raw, *problems, *per_item.get(-1, []))]
+        events = []
+        for index, item in enumerate(items):
+            extra = [*problems, *per_item.get(-1, []), *per_item.get(index, [])]
+            if rejected and index not in per_item:
+                extra.append(Violation("payload_data", "", "batch",
+                                       f"the pipeline rejects this whole body because event(s) "
+                                       f"{', '.join(map(str, rejected))} in it are invalid"))
+            params = {str(k): v for k, v in item.items()} if isinstance(item, dict) else {}
+            params.update(overrides)
+            if not isinstance(item, dict):
+                extra.append(Violation("payload_data", "", "type",
+                                       f"event {index} is {type(item).__name__}, not an object"))
+            events.append(self.decode_event(params, raw.received_at, extra))
+        return events
+
+    # -- one event ---------------------------------------------------------------------------
+
+    def decode_event(self, params: dict[str, Any], received_at: float,
+                     extra: list[Violation] | None = None) -> CapturedEvent:
+        """One event from its parameters: type, name, decoded entities and every violation."""
+        for legacy, modern in LEGACY_ALIASES.items():
+            if legacy in params and modern not in params:
+                params[modern] = params[legacy]
+        violations = list(extra or ())
+        event_type, problem = event_type_of(_text(params.get("e")))
+        if problem is not None:
+            violations.append(problem)
+        violations.extend(field_violations(params))
+        entities: list[Entity] = []
+        for plain, encoded in (("ue_pr", "ue_px"), ("co", "cx")):
+            for source in (plain, encoded):
+                value = params.get(source)
+                if isinstance(value, str):
+                    envelope = self._envelope(source, value)
+                    entities.extend(envelope.entities)
+                    violations.extend(envelope.violations)
+        event = next((entity for entity in entities if entity.role == "event"), None)
+        if event_type == "unstruct" and event is None and not _has_any(params, "ue_pr", "ue_px"):
+            violations.append(Violation("event", "/ue_pr", "required",
+                                        "a self-describing event (e=ue) needs ue_pr or ue_px"))
+        schema = event.schema if event else BUILTIN_SCHEMAS.get(event_type or "", "")
+        return CapturedEvent(
+            protocol=PROTOCOL_SNOWPLOW, event_type=event_type or UNKNOWN_TYPE,
+            name=_event_name(event_type, params, event), schema=schema,
+            app_id=_text(params.get("aid")) or "", payload=params, entities=tuple(entities),
+            violations=tuple(violations), received_at=received_at)
+
+    def _envelope(self, source: str, value: str) -> _Envelope:
+        key = (source, value)
+        known = self._envelopes.get(key)
+        if known is None:
+            known = self._decode_envelope(source, value)
+            if not any(v.keyword == "resolve" for v in known.violations):
+                if len(self._envelopes) >= _CACHE_LIMIT:
+                    self._envelopes.clear()
+                self._envelopes[key] = known
+        return known
+
+    def _decode_envelope(self, source: str, value: str) -> _Envelope:
+        if source in ("cx", "co") and value == "":
+            return _Envelope()  # trackers send an empty cx when there are no contexts
+        data, problem = decode_json_param(source, value)
+        if problem is not None:
+            return _Envelope(violations=(problem,))
+        if not (isinstance(data, dict) and isinstance(data.get("schema"), str)):
+            return _Envelope(violations=(Violation(source, "", "self-describing",
+                                                   f"{source} is not a self-describing JSON: it needs a "
+                                                   "\"schema\" string and \"data\""),))
+        uri = data["schema"]
+        violations = list(self.check(uri, data.get("data"), f"{source} {uri}"))
+        if source in ("ue_pr", "ue_px"):
+            inner = data.get("data")
+            entities = _entities("event", [inner], source)
+        else:
+            inner = data.get("data")
+            entities = _entities("context", inner if isinstance(inner, list) else [], source)
+        for entity in entities:
+            violations.extend(self.check(entity.schema, entity.data, entity.label))
+        return _Envelope(tuple(entities), tuple(violations))
+
+
+def decode_json_param(source: str, value: str) -> tuple[Any, Violation | None]:
+    """The JSON inside a `cx`/`ue_px` (base64url) or `co`/`ue_pr` (plain) parameter."""
+    if source.endswith("x"):
+        try:
+            raw = base64url.decode(value)
+        except base64url.Base64Error as error:
+            return None, Violation(source, "", "base64", f"{source}: {error}")
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as error:
+            return None, Violation(source, "", "utf-8",
+                                   f"{source}: decoded bytes are not UTF-8 at byte {error.start}")
+    else:
+        text = value
+    try:
+        return orjson.loads(text), None
+    except orjson.JSONDecodeError as error:
+        return None, Violation(source, "", "json", f"{source}: invalid JSON: {error}")
+
+
+def _entities(role: str, items: list[Any], source: str) -> list[Entity]:
+    entities = []
+    for index, item in enumerate(items):
+        if isinstance(item, dict) and isinstance(item.get("schema"), str):
+            entities.append(Entity(role, index, item["schema"], item.get("data"), source))
+    return entities
+
+
+def parse_query(query: str) -> dict[str, Any]:
+    """Query parameters as a dict; the first of repeated names wins, as in the collector."""
+    params: dict[str, Any] = {}
+    for name, value in parse_qsl(query, keep_blank_values=True, errors="replace"):
+        params.setdefault(name, value)
+    return params
+
+
+def bad_request(raw: RawRequest, *violations: Violation) -> CapturedEvent:
+    """The event recorded for a request from which no event could be decoded."""
+    return CapturedEvent(protocol=PROTOCOL_SNOWPLOW, event_type=BAD_REQUEST, name="", schema="",
+                         app_id="", payload={}, violations=violations, received_at=raw.received_at)
+
+
+def _content_type_violations(raw: RawRequest) -> list[Violation]:
+    content_type = raw.header("Content-Type")
+    if content_type.strip() in ACCEPTED_CONTENT_TYPES:
+        return []
+    shown = repr(content_type) if content_type else "missing"
+    return [Violation("request", "", "content-type",
+                      f"content type {shown} is not accepted: expected one of "
+                      f"{', '.join(ACCEPTED_CONTENT_TYPES)}")]
+
+
+def _parse_body(body: bytes) -> tuple[Any, Violation | None]:
+    try:
+        return orjson.loads(body), None
+    except orjson.JSONDecodeError as error:
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError as bad:
+            return None, Violation("body", "", "utf-8", f"the body is not UTF-8 at byte {bad.start}")
+        return None, Violation("body", "", "json", f"the body is not valid JSON: {error}")
+
+
+def _event_name(event_type: str | None, params: dict[str, Any], event: Entity | None) -> str:
+    if event is not None:
+        return schema_name(event.schema) or event.schema
+    if event_type == "struct":
+        return _text(params.get("se_ac")) or ""
+    if event_type in ("page_view", "page_ping"):
+        url = _text(params.get("url")) or ""
+        try:
+            return urlsplit(url).path or url
+        except ValueError:
+            return url
+    if event_type == "transaction":
+        return _text(params.get("tr_id")) or ""
+    return ""
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _has_any(params: JsonDict, *names: str) -> bool:
+    return any(name in params for name in names)

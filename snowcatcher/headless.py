@@ -1,0 +1,47 @@
+"""--headless: one line per captured event on stdout, as text or as the NDJSON contract."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Sequence
+from typing import TextIO
+
+import orjson
+
+from snowcatcher.model import CapturedEvent
+from snowcatcher.text import inert
+
+VALID_MARK = "✓"
+INVALID_MARK = "✗"
+
+
+def format_line(event: CapturedEvent) -> str:
+    """time, valid mark, type, name, app_id and the first violation, for people."""
+    stamp = time.strftime("%H:%M:%S", time.localtime(event.received_at))
+    millis = int(event.received_at * 1000) % 1000
+    mark = VALID_MARK if event.valid else INVALID_MARK
+    columns = [f"{stamp}.{millis:03d}", mark, f"{event.event_type:<10}", f"{event.name or '-':<36}",
+               f"{event.app_id or '-':<12}"]
+    if event.violations:
+        extra = f" (+{len(event.violations) - 1} more)" if len(event.violations) > 1 else ""
+        columns.append(event.violations[0].short() + extra)
+    return inert(" ".join(columns).rstrip())
+
+
+def format_json(event: CapturedEvent) -> str:
+    """The NDJSON contract of DESIGN.md §3, one object per line."""
+    return orjson.dumps(event.to_json()).decode()
+
+
+class HeadlessPrinter:
+    """A store subscriber that prints every new event and flushes per line."""
+
+    def __init__(self, *, as_json: bool = False, out: TextIO | None = None) -> None:
+        self._format = format_json if as_json else format_line
+        self._out = out or sys.stdout
+
+    def __call__(self, events: Sequence[CapturedEvent]) -> None:
+        for event in events:
+            self._out.write(self._format(event) + "\n")
+        self._out.flush()

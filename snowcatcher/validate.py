@@ -1,0 +1,146 @@
+"""JSON-schema validation with compiled, cached validators; problems become Violations, never exceptions."""
+
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+import fastjsonschema
+import jsonschema
+import orjson
+from jsonschema import Draft4Validator, FormatChecker
+from jsonschema.exceptions import ValidationError
+
+from snowcatcher.model import JsonDict, Violation
+from snowcatcher.registry import Registry
+
+_MEMO_SIZE = 20_000
+_MESSAGE_LIMIT = 300
+# The formats Iglu schemas use; jsonschema[format-nongpl] provides the date-time and uri checks.
+_FORMATS = FormatChecker(["date-time", "date", "time", "uuid", "ipv4", "ipv6", "uri", "email", "hostname"])
+
+
+class CompiledSchema:
+    """A schema compiled once: a fast yes/no check where it is safe, jsonschema to explain failures."""
+
+    def __init__(self, schema: JsonDict) -> None:
+        self.full = Draft4Validator(schema, format_checker=_FORMATS)
+        self.fast = _compile_fast(schema)
+
+    def errors(self, data: Any) -> list[ValidationError]:
+        if self.fast is not None:
+            try:
+                self.fast(data)
+                return []
+            except fastjsonschema.JsonSchemaException:
+                pass  # fall through: jsonschema has the final word and the explanation
+        return sorted(self.full.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
+
+
+def _compile_fast(schema: JsonDict) -> Callable[[Any], Any] | None:
+    """fastjsonschema, only for schemas where it is known to agree with jsonschema.
+
+    Its format checks differ from jsonschema's and it would fetch `$ref`s itself, so a schema
+    that uses either stays with jsonschema alone (tests/test_validate.py checks the agreement).
+    """
+    text = json.dumps(schema)
+    if '"format"' in text or '"$ref"' in text:
+        return None
+    draft4 = {**schema, "$schema": "http://json-schema.org/draft-04/schema#"}
+    try:
+        check: Callable[[Any], Any] = fastjsonschema.compile(draft4, use_default=False,
+                                                             use_formats=False)
+    except Exception:  # any schema it cannot compile is simply validated by jsonschema
+        return None
+    return check
+
+
+class Validator:
+    """Validates data against the schema a URI names, memoizing results per (schema, data)."""
+
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+        self._compiled: dict[str, CompiledSchema | Violation] = {}
+        self._memo: OrderedDict[tuple[str, bytes], tuple[Violation, ...]] = OrderedDict()
+        self._generation = registry.generation
+        self._unresolved: set[str] = set()
+
+    def check(self, uri: str, data: Any, entity: str, *, memo: bool = True) -> tuple[Violation, ...]:
+        """Every violation of `data` against the schema `uri`, labelled with `entity`.
+
+        `memo=False` for data that never repeats (a POST body), to keep the memo for entities.
+        """
+        self._drop_stale()
+        if not memo:
+            return self._check(uri, data, entity)
+        try:
+            memo_key = (uri + "\0" + entity, orjson.dumps(data, option=orjson.OPT_SORT_KEYS))
+        except (TypeError, orjson.JSONEncodeError):
+            memo_key = None
+        if memo_key is not None:
+            known = self._memo.get(memo_key)
+            if known is not None:
+                self._memo.move_to_end(memo_key)
+                return known
+        result = self._check(uri, data, entity)
+        if memo_key is not None and not self._is_unresolved(result):
+            self._memo[memo_key] = result
+            if len(self._memo) > _MEMO_SIZE:
+                self._memo.popitem(last=False)
+        return result
+
+    def compiled(self, uri: str) -> CompiledSchema | Violation:
+        """The compiled validator for `uri`, or the violation saying why there is none."""
+        known = self._compiled.get(uri)
+        if known is not None:
+            return known
+        resolution = self.registry.lookup(uri)
+        if resolution.schema is None:
+            if self.registry.needs_fetch(uri):
+                self._unresolved.add(uri)  # a remote registry may still have it
+            return Violation("", "", "resolve", resolution.explain())
+        try:
+            Draft4Validator.check_schema(resolution.schema)
+            compiled: CompiledSchema | Violation = CompiledSchema(resolution.schema)
+        except jsonschema.SchemaError as error:
+            compiled = Violation("", "", "schema", f"the schema {uri} is itself invalid: "
+                                 f"{_clip(error.message)}")
+        self._compiled[uri] = compiled
+        return compiled
+
+    def take_unresolved(self) -> set[str]:
+        """The URIs that a remote registry might provide, seen since the last call."""
+        unresolved, self._unresolved = self._unresolved, set()
+        return unresolved
+
+    def _check(self, uri: str, data: Any, entity: str) -> tuple[Violation, ...]:
+        compiled = self.compiled(uri)
+        if isinstance(compiled, Violation):
+            return (Violation(entity, "", compiled.keyword, compiled.message),)
+        try:
+            errors = compiled.errors(data)
+        except RecursionError:
+            return (Violation(entity, "", "depth", "the data is nested too deeply to validate"),)
+        return tuple(_violation(entity, error) for error in errors)
+
+    def _drop_stale(self) -> None:
+        if self._generation != self.registry.generation:
+            self._compiled.clear()
+            self._memo.clear()
+            self._generation = self.registry.generation
+
+    @staticmethod
+    def _is_unresolved(result: tuple[Violation, ...]) -> bool:
+        return any(violation.keyword == "resolve" for violation in result)
+
+
+def _violation(entity: str, error: ValidationError) -> Violation:
+    path = "".join("/" + str(part).replace("~", "~0").replace("/", "~1")
+                   for part in error.absolute_path)
+    return Violation(entity, path, str(error.validator), _clip(error.message))
+
+
+def _clip(message: str) -> str:
+    return message if len(message) <= _MESSAGE_LIMIT else message[: _MESSAGE_LIMIT - 1] + "…"
