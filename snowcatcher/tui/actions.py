@@ -1,4 +1,4 @@
-"""What the TUI's actions do, kept out of app.py: curl commands, NDJSON export, collector start/stop."""
+"""What the TUI's actions do, kept out of app.py: copy as JSON or curl, NDJSON export, re-validation."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import orjson
-from aiohttp import web
 
 from snowcatcher.model import CapturedEvent
 from snowcatcher.query import Filter
@@ -55,24 +54,3 @@ async def run_revalidate(revalidate: Revalidate) -> int:
     """Call the engine's re-validation, awaiting it when it is a coroutine."""
     result = revalidate()
     return await result if isinstance(result, Awaitable) else result
-
-
-class Collector:
-    """The aiohttp collector running on the TUI's own event loop (AppRunner + TCPSite)."""
-
-    def __init__(self, app: web.Application, host: str, port: int) -> None:
-        self.runner = web.AppRunner(app, handle_signals=False, access_log=None)
-        self.host, self.port = host, port
-
-    async def start(self) -> str:
-        """Bind and serve; returns the URL it listens on (the real port when 0 was asked)."""
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, self.host, self.port)
-        await site.start()
-        host, port = self.runner.addresses[0][:2]
-        self.port = int(port)
-        shown = f"[{host}]" if ":" in str(host) else host
-        return f"http://{shown}:{self.port}"
-
-    async def stop(self) -> None:
-        await self.runner.cleanup()

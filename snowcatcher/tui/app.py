@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from collections import deque
 from collections.abc import Iterable, Sequence
@@ -9,7 +10,6 @@ from functools import partial
 from pathlib import Path
 from typing import ClassVar
 
-from aiohttp import web
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
@@ -17,9 +17,11 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Input
 
+from snowcatcher.cli import listen_error
 from snowcatcher.model import CapturedEvent
 from snowcatcher.query import Filter
-from snowcatcher.store import Store
+from snowcatcher.server import Settings, Snowcatcher
+from snowcatcher.store import Store, StoreError
 from snowcatcher.tui import actions
 from snowcatcher.tui.chrome import ConfirmClear, FilterBar, StatusBar
 from snowcatcher.tui.event_detail import TABS, EventDetail
@@ -50,17 +52,18 @@ class SnowcatcherApp(App[int]):
         _binding("r", "revalidate", "revalidate", "Re-read schemas from disk and re-check every event"),
         _binding("c", "clear", "clear", "Forget every captured event (asks first)"),
         _binding("q", "quit", "quit", "Stop the collector and quit"),
+        Binding("enter", "open_detail", "details", show=False, tooltip="Look inside the selected event"),
+        Binding("escape", "back_to_list", "back", show=False, tooltip="Back to the event list"),
         *[Binding(str(n), f"tab('{tab}')", tab, show=False) for n, tab in enumerate(TABS, 1)],
     ]
 
-    def __init__(self, store: Store, *, collector: web.Application | None = None,
-                 host: str = "127.0.0.1", port: int = 9090,
+    def __init__(self, store: Store, *, server: Snowcatcher | None = None,
                  revalidate: actions.Revalidate | None = None,
                  export_dir: Path | None = None, address: str = "") -> None:
         super().__init__()
         self.store = store
-        self.collector = actions.Collector(collector, host, port) if collector else None
-        self.revalidate = revalidate
+        self.server = server
+        self.revalidate = revalidate or getattr(server, "revalidate", None)
         self.export_dir = export_dir or Path.cwd()
         self.address = address
         self.filter_text = ""
@@ -80,20 +83,20 @@ class SnowcatcherApp(App[int]):
         self.query_one(FilterBar).display = False
         self.query_one(EventList).border_title = "events"
         self.query_one(EventList).focus()
-        if self.collector is not None:
+        if self.server is not None:
             try:
-                self.address = f"listening on {await self.collector.start()}"
+                await self.server.start()
             except OSError as error:
-                self.exit(2, message=f"snowcatcher: cannot listen on {self.collector.host}:"
-                                     f"{self.collector.port}: {error.strerror or error}")
+                self.exit(2, message=f"snowcatcher: {listen_error(self.server.settings, error)}")
                 return
+            self.address = f"listening on {self.server.url}"
         self.set_interval(1.0, self._tick)
         self._tick()
 
     async def on_unmount(self) -> None:
         self._unsubscribe()
-        if self.collector is not None:
-            await self.collector.stop()
+        if self.server is not None:
+            await self.server.stop()
 
     # -- the store bridge --------------------------------------------------------------------
 
@@ -165,6 +168,12 @@ class SnowcatcherApp(App[int]):
         events.gitlab_columns = not events.gitlab_columns
         events.refresh()
 
+    def action_open_detail(self) -> None:
+        self.query_one(EventDetail).focus_active()
+
+    def action_back_to_list(self) -> None:
+        self.query_one(EventList).focus()
+
     def action_tab(self, tab: str) -> None:
         self.query_one(EventDetail).show_tab(tab)
 
@@ -230,8 +239,12 @@ class SnowcatcherApp(App[int]):
                                     partial(self.call_later, self.run_action, binding.action))
 
 
-def run_tui(store: Store, *, collector: web.Application | None, host: str = "127.0.0.1",
-            port: int = 9090, revalidate: actions.Revalidate | None = None) -> int:
-    """Run the TUI with the collector `collector` served in-process on host:port; returns an exit code."""
-    app = SnowcatcherApp(store, collector=collector, host=host, port=port, revalidate=revalidate)
+def run_tui(settings: Settings, *, revalidate: actions.Revalidate | None = None) -> int:
+    """Run the TUI with the collector for `settings` served in-process; returns the exit code."""
+    try:
+        server = Snowcatcher(settings)
+    except StoreError as error:
+        print(f"snowcatcher: {error}", file=sys.stderr)
+        return 2
+    app = SnowcatcherApp(server.store, server=server, revalidate=revalidate)
     return app.run() or 0

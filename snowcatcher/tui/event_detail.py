@@ -97,3 +97,16 @@ class EventDetail(Vertical):
 
     def show_tab(self, tab: str) -> None:
         self.query_one(TabbedContent).active = tab
+
+    def focus_active(self) -> None:
+        """Move the focus into the active tab (the tree, the violation list or the scrolled text)."""
+        tab = self.query_one(TabbedContent).active
+        if tab == "entities":
+            self.query_one(EntityTree).focus()
+        elif tab == "violations":
+            options = self.query_one("#violation-list", OptionList)
+            if options.option_count and options.highlighted is None:
+                options.highlighted = 0
+            options.focus()
+        else:
+            self.query_one(f"#{tab} VerticalScroll", VerticalScroll).focus()
