@@ -53,11 +53,13 @@ CREATE INDEX IF NOT EXISTS events_by_request ON events (request_id);
 """
 
 # Small indexes that keep the TUI's filtered windows and counts fast at a million rows: `invalid`,
-# `type:` and `name:` become index range scans, and OFFSET walks an index instead of the table.
+# `type:`, `name:` and `app:` become index range scans, and OFFSET walks an index instead of the table.
 _VIEW_INDEXES = """
 CREATE INDEX IF NOT EXISTS events_by_valid ON events (valid);
 CREATE INDEX IF NOT EXISTS events_by_type ON events (event_type);
 CREATE INDEX IF NOT EXISTS events_by_name ON events (name COLLATE NOCASE);
+CREATE INDEX IF NOT EXISTS events_by_app ON events (app_id COLLATE NOCASE);
+CREATE INDEX IF NOT EXISTS events_by_schemas ON events (schema, contexts);
 """
 
 _EVENT_COLUMNS = ("id, request_id, idx, received_at, protocol, event_type, name, schema, app_id,"
@@ -268,9 +270,17 @@ class Store:
                                     " ORDER BY id", (first + start, first + stop)).fetchall()
             return [_event_from_row(row) for row in rows]
         if start > total - stop:  # nearer the end: count back from the newest
-            newest = self.window(where, total - stop, stop - start, newest_first=True)
-            return newest[::-1]
-        return self.window(where, start, stop - start)
+            return self._ids_then_rows(where, "DESC", total - stop, stop - start)[::-1]
+        return self._ids_then_rows(where, "ASC", start, stop - start)
+
+    def _ids_then_rows(self, where: Filter, order: str, offset: int, limit: int) -> list[CapturedEvent]:
+        """Find the ids first (an index is enough for that), then read only those rows."""
+        clause, params = where.sql()
+        rows = self._db.execute(
+            f"SELECT {_EVENT_COLUMNS} FROM events WHERE id IN (SELECT id FROM events{clause}"
+            f" ORDER BY id {order} LIMIT ? OFFSET ?) ORDER BY id {order}",
+            (*params, limit, offset)).fetchall()
+        return [_event_from_row(row) for row in rows]
 
     def position(self, event_id: int, where: Filter | None = None) -> int:
         """How many matching events were stored before `event_id`: its row in a filtered list."""
