@@ -37,7 +37,7 @@ class SnowcatcherApp(App[int]):
     """Watch events arrive live, read their decoded trees, see every violation."""
 
     TITLE = "snowcatcher"
-    CSS_PATH = "snowcatcher.tcss"
+    CSS_PATH = Path(__file__).parent / "snowcatcher.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
         _binding("slash", "filter", "filter", "Filter the list: text, type:, name:, schema:, app:, "
                  "stream:, invalid, -negation"),
@@ -104,7 +104,8 @@ class SnowcatcherApp(App[int]):
         self.post_message(EventsStored(events[-1].id))
 
     def on_events_stored(self, message: EventsStored) -> None:
-        self.query_one(EventList).take_new(message.last_id)
+        for events in self.query(EventList):
+            events.notice_new()
 
     def on_view_changed(self, message: ViewChanged) -> None:
         self._show_status()

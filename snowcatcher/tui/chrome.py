@@ -10,20 +10,31 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Grid, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Static
+from textual.widget import Widget
+from textual.widgets import Button, Input, Label
 
 from snowcatcher.query import Filter, FilterError
 from snowcatcher.store import Counts
 from snowcatcher.tui.safe import clean
 
 
-class StatusBar(Static):
-    """` snowcatcher  listening on …  ✓ 1,204  ✗ 17  12.4 ev/s  ● following  filter: …`."""
+class StatusBar(Widget):
+    """` snowcatcher  listening on …  ✓ 1,204  ✗ 17  12.4 ev/s  ● following  filter: …`.
+
+    It redraws without a layout pass (its size never changes), which matters at 2,000 events/s.
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._line = Text(" snowcatcher", style="bold")
+
+    def render(self) -> Text:
+        return self._line
 
     def show(self, *, address: str, counts: Counts, rate: float, shown: int, following: bool,
              paused: bool, pending: int, where: str) -> None:
-        line = Text(" snowcatcher ", style="bold")
-        line.append(f" {clean(address)}  " if address else "  ", style="")
+        line = Text(" snowcatcher ", style="bold", no_wrap=True, overflow="ellipsis")
+        line.append(f" {clean(address)}  " if address else "  ")
         line.append(f" ✓ {counts.valid:,} ", style="bold green")
         line.append(f" ✗ {counts.invalid:,} ", style="bold red")
         line.append(f"  {rate:,.1f} ev/s  ")
@@ -34,7 +45,9 @@ class StatusBar(Static):
                         style="bold cyan" if following else "dim")
         if where:
             line.append(f"  filter: {clean(where)}  ({shown:,} shown)", style="italic")
-        self.update(line)
+        if line != self._line:
+            self._line = line
+            self.refresh()
 
 
 class FilterBar(Vertical):

@@ -30,7 +30,7 @@ def rows(app: SnowcatcherApp) -> list[str]:
 
 
 def status(app: SnowcatcherApp) -> str:
-    return str(app.query_one(StatusBar).render())
+    return app.query_one(StatusBar).render().plain
 
 
 def shown(static: Static) -> str:
