@@ -109,6 +109,8 @@ class Store:
             # NORMAL keeps every committed transaction across a process crash (kill -9); only a
             # power cut can lose the last few, which is fine for a debugging collector.
             self._db.execute("PRAGMA synchronous=NORMAL")
+            # A 64 MiB page cache keeps the indexes the TUI pages through in memory at 1M rows.
+            self._db.execute("PRAGMA cache_size=-65536")
             self._db.executescript(_SCHEMA)
             self._db.executescript(_VIEW_INDEXES)
         except sqlite3.Error as error:
