@@ -275,9 +275,10 @@ class Store:
             return self._ids_then_rows(where, "DESC", total - stop, stop - start)[::-1]
         return self._ids_then_rows(where, "ASC", start, stop - start)
 
-    def _ids_then_rows(self, where: Filter, order: str, offset: int, limit: int) -> list[CapturedEvent]:
+    def _ids_then_rows(self, where: Filter | None, order: str, offset: int,
+                       limit: int) -> list[CapturedEvent]:
         """Find the ids first (an index is enough for that), then read only those rows."""
-        clause, params = where.sql()
+        clause, params = where.sql() if where else ("", ())
         rows = self._db.execute(
             f"SELECT {_EVENT_COLUMNS} FROM events WHERE id IN (SELECT id FROM events{clause}"
             f" ORDER BY id {order} LIMIT ? OFFSET ?) ORDER BY id {order}",
