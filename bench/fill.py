@@ -1,4 +1,4 @@
-"""Fills a store with a million realistic events fast: the store's own rows, written with executemany."""
+"""Fills a store with a million realistic events fast, through the store's batched executemany writer."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from snowcatcher.model import Response
-from snowcatcher.store import Store, _event_row, _request_row
+from snowcatcher.store import Store
 from tests.tui import samples
 
 CHUNK = 20_000
@@ -32,18 +32,14 @@ def fill(path: Path, count: int) -> Store:
     store.reset()
     started = time.perf_counter()
     templates = [*samples.mixed(6 * 5), samples.hostile()]
-    db = store._db
+    answer = Response(200, b"ok")
     for first in range(0, count, CHUNK):
-        requests, events = [], []
+        batch = []
         for n in range(first, min(count, first + CHUNK)):
             request, event = templates[n % len(templates)]
             at = samples.T0 + n * 0.0005
-            requests.append(_request_row(n + 1, replace(request, received_at=at), Response(200, b"ok")))
-            events.append(_event_row(replace(event, id=n + 1, request_id=n + 1, received_at=at)))
-        db.execute("BEGIN")
-        db.executemany("INSERT INTO requests VALUES (?,?,?,?,?,?,?,?,?,?,?)", requests)
-        db.executemany("INSERT INTO events VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", events)
-        db.execute("COMMIT")
+            batch.append((replace(request, received_at=at), answer, [replace(event, received_at=at)]))
+        store._write(batch)  # the store's own batched executemany, without notifying anyone
     store.close()
     print(f"filled {path} with {count:,} events in {time.perf_counter() - started:.1f} s", file=sys.stderr)
     return Store(path)

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import errno
 import logging
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,20 +17,30 @@ from snowcatcher.collector import DEFAULT_MAX_BODY
 from snowcatcher.headless import HeadlessPrinter
 from snowcatcher.server import Settings, Snowcatcher
 from snowcatcher.store import StoreError
+from snowcatcher.streams import StreamConfigError
 
 ALL_INTERFACES = ("0.0.0.0", "::", "")
+SUBCOMMANDS = ("expect", "import")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="snowcatcher",
-        description="Capture, decode and validate Snowplow and Wikimedia analytics events locally.")
+        description="Capture, decode and validate Snowplow and Wikimedia analytics events locally.",
+        epilog="other commands: `snowcatcher expect --help` asserts that events arrived at a running "
+               "snowcatcher; `snowcatcher import --help` loads an NDJSON or HAR capture.")
     parser.add_argument("--version", action="version", version=f"snowcatcher {__version__}")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=9090, help="port to listen on (default 9090)")
     parser.add_argument("--schemas", type=Path, action="append", default=[], metavar="DIR",
-                        help="a folder of schemas in Iglu layout (vendor/name/jsonschema/M-R-A), "
-                             "searched before the bundled ones; repeatable")
+                        help="a folder of schemas, searched before the bundled ones and the remote "
+                             "registries: Iglu layout (vendor/name/jsonschema/M-R-A) or a clone of a "
+                             "Wikimedia schema repository (jsonschema/<title>/<version>.yaml); the "
+                             "kind is detected; repeatable")
+    parser.add_argument("--streams", type=Path, metavar="FILE",
+                        help="Wikimedia stream configuration (YAML or JSON: stream name or /regex/ -> "
+                             "schema_title); events for other streams are refused like EventGate "
+                             "does (default: every stream is accepted)")
     parser.add_argument("--iglu", action="append", default=[], metavar="URL",
                         help="an extra remote static Iglu registry; repeatable")
     parser.add_argument("--offline", action="store_true", help="never fetch schemas over the network")
@@ -38,6 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
                              "(default: a fresh temporary capture each run)")
     parser.add_argument("--max-body", type=int, default=DEFAULT_MAX_BODY, metavar="BYTES",
                         help=f"largest request body accepted (default {DEFAULT_MAX_BODY})")
+    parser.add_argument("--forward", metavar="URL",
+                        help="also relay every captured request, unchanged, to this upstream collector "
+                             "(in the background; failures are counted in /snowcatcher/api/status)")
     parser.add_argument("--headless", action="store_true", help="print one line per event, no TUI")
     parser.add_argument("--json", action="store_true", help="with --headless: print NDJSON")
     return parser
@@ -45,22 +59,39 @@ def build_parser() -> argparse.ArgumentParser:
 
 def settings_from(args: argparse.Namespace) -> Settings:
     return Settings(host=args.host, port=args.port, schemas=list(args.schemas), db=args.db,
-                    offline=args.offline, iglu=list(args.iglu), max_body=args.max_body)
+                    offline=args.offline, iglu=list(args.iglu), max_body=args.max_body,
+                    streams=args.streams, forward=args.forward)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in SUBCOMMANDS:
+        return _subcommand(argv[0], argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.forward and not args.forward.startswith(("http://", "https://")):
+        parser.error(f"--forward {args.forward}: give a URL such as http://collector.example:8080")
     if args.json and not args.headless:
         args.headless = True
     for folder in args.schemas:
         if not folder.is_dir():
             parser.error(f"--schemas {folder}: no such folder")
+    if args.streams is not None and not args.streams.is_file():
+        parser.error(f"--streams {args.streams}: no such file")
     logging.basicConfig(level=logging.WARNING, format="snowcatcher: %(message)s")
     settings = settings_from(args)
     if args.headless or not sys.stdout.isatty():
         return _run_headless(settings, as_json=args.json)
     return _run_tui(settings)
+
+
+def _subcommand(name: str, argv: list[str]) -> int:
+    # Imported here so that `snowcatcher` itself starts without loading them.
+    if name == "expect":
+        from snowcatcher import expect
+        return expect.main(argv)
+    from snowcatcher import importer
+    return importer.main(argv)
 
 
 def _run_tui(settings: Settings) -> int:
@@ -80,7 +111,7 @@ def _run_headless(settings: Settings, *, as_json: bool) -> int:
 async def _serve_headless(settings: Settings, *, as_json: bool) -> int:
     try:
         catcher = Snowcatcher(settings)
-    except StoreError as error:
+    except (StoreError, StreamConfigError) as error:
         print(f"snowcatcher: {error}", file=sys.stderr)
         return 2
     catcher.store.subscribe(HeadlessPrinter(as_json=as_json))
@@ -91,8 +122,12 @@ async def _serve_headless(settings: Settings, *, as_json: bool) -> int:
         print(f"snowcatcher: {listen_error(settings, error)}", file=sys.stderr)
         return 2
     announce(catcher)
+    stopped = asyncio.Event()
+    with contextlib.suppress(NotImplementedError):  # no signal handlers on Windows
+        # CI runners and process managers stop services with SIGTERM: close the store cleanly.
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stopped.set)
     try:
-        await asyncio.Event().wait()
+        await stopped.wait()
     finally:
         await catcher.stop()
     return 0

@@ -3,18 +3,27 @@
 from __future__ import annotations
 
 import base64
+import re
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
 
 from aiohttp import web
 
+from snowcatcher.decode.eventgate import is_hasty
 from snowcatcher.decode.snowplow import PAYLOAD_DATA_PREFIX, bad_request
-from snowcatcher.ingest import Ingestor
-from snowcatcher.model import BAD_REQUEST, CapturedEvent, RawRequest, Response, Violation
+from snowcatcher.ingest import BEACON_PATH, EVENTGATE_PATH, Ingestor
+from snowcatcher.model import (
+    PROTOCOL_EVENTGATE,
+    PROTOCOL_EVENTLOGGING,
+    CapturedEvent,
+    RawRequest,
+    Response,
+    Violation,
+)
 from snowcatcher.store import Store
+from snowcatcher.text import inert
 
 PIXEL = base64.b64decode("R0lGODlhAQABAPAAAP///wAAACH5BAUAAAAALAAAAAABAAEAAAICRAEAOw==")
 TP2_PATH = "/com.snowplowanalytics.snowplow/tp2"
@@ -24,6 +33,7 @@ COOKIE_MAX_AGE = 365 * 24 * 3600
 CORS_MAX_AGE = 3600
 DEFAULT_MAX_BODY = 1024 * 1024
 _NO_CACHE = "no-cache, no-store, must-revalidate"
+_SP_COOKIE = re.compile(r"(?:^|;)\s*sp=([0-9A-Za-z-]{1,64})\s*(?:;|$)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,20 +47,33 @@ STORE = web.AppKey("store", Store)
 INGESTOR = web.AppKey("ingestor", Ingestor)
 CONFIG = web.AppKey("config", CollectorConfig)
 
-Intake = Callable[[RawRequest], Awaitable[list[CapturedEvent]]]
+#: An ingest entry point: the raw request and the network user id -> the stored events.
+Intake = Callable[[RawRequest, str], Awaitable[list[CapturedEvent]]]
+#: Adds routes to the app; called by make_app before the catch-all tracker routes.
+RouteInstaller = Callable[[web.Application], None]
+#: Told about every captured request, synchronously and before it is stored; must not block.
+CaptureHook = Callable[[RawRequest], None]
+CAPTURE_HOOKS: web.AppKey[list[CaptureHook]] = web.AppKey("capture_hooks")
 
 
-def make_app(store: Store, ingestor: Ingestor, config: CollectorConfig | None = None) -> web.Application:
-    """The collector as an aiohttp application; other modules add their routes to it."""
+def make_app(store: Store, ingestor: Ingestor, config: CollectorConfig | None = None,
+             routes: Sequence[RouteInstaller] = ()) -> web.Application:
+    """The collector as an aiohttp application; `routes` add read APIs ahead of the tracker routes."""
     config = config or CollectorConfig()
     # The body limit is enforced by _read_body so that an oversized request is still recorded.
     app = web.Application(client_max_size=config.max_body * 64)
     app[STORE] = store
     app[INGESTOR] = ingestor
     app[CONFIG] = config
+    app[CAPTURE_HOOKS] = []
     app.on_response_prepare.append(_add_cors_headers)
     app.router.add_get("/health", _health)
+    for install in routes:
+        install(app)  # before the catch-alls below, which would otherwise swallow these paths
     app.router.add_route("OPTIONS", "/{tail:.*}", _preflight)
+    app.router.add_post(EVENTGATE_PATH, _eventgate)
+    app.router.add_get(BEACON_PATH, _beacon)
+    app.router.add_post(BEACON_PATH, _beacon)
     for path in ("/i", "/ice.png", "/{vendor}/{version}"):
         app.router.add_get(path, _snowplow_get)  # also answers HEAD
     app.router.add_post("/{tail:.*}", _snowplow_post)
@@ -87,16 +110,49 @@ async def _snowplow_post(request: web.Request) -> web.StreamResponse:
 
 async def _track(request: web.Request, raw: RawRequest, too_big: bool, intake: Intake,
                  answer: Response) -> web.StreamResponse:
+    nuid = network_user_id(request)
     if too_big:
         events, answer = oversize(request, raw)
     else:
-        events = await intake(raw)
-    nuid = network_user_id(request)
-    events = [_fill(event, "nuid", nuid) for event in events]
+        events = await intake(raw, nuid)
     response = await store_and_answer(request, raw, answer, events)
     if nuid != ANONYMOUS_NUID and response.status < 300:
-        response.set_cookie(COOKIE_NAME, nuid, max_age=COOKIE_MAX_AGE, path="/", secure=True,
-                            httponly=True, samesite="None")
+        # Written by hand: http.cookies costs more than decoding the event.
+        response.headers["Set-Cookie"] = (f"{COOKIE_NAME}={nuid}; Max-Age={COOKIE_MAX_AGE}; Path=/; "
+                                          "Secure; HttpOnly; SameSite=None")
+    return response
+
+
+async def _eventgate(request: web.Request) -> web.StreamResponse:
+    """EventGate's intake: answered with EventGate's status, reason phrase and body."""
+    raw, too_big = await capture(request)
+    if too_big:
+        events, answer = oversize(request, raw)
+        events = [replace(event, protocol=PROTOCOL_EVENTGATE) for event in events]
+    else:
+        hasty = is_hasty(request.query.get("hasty"))
+        result = await request.app[INGESTOR].eventgate(raw, hasty=hasty)
+        events, answer = result.events, result.response
+    return await store_and_answer(request, raw, answer, events)
+
+
+async def _beacon(request: web.Request) -> web.StreamResponse:
+    """A legacy EventLogging beacon: 204 like Wikimedia's edge, plus the verdict in headers as
+    the old eventlogging-devserver gave it, since a beacon's sender never reads the body."""
+    raw, too_big = await capture(request)
+    if too_big:
+        events, answer = oversize(request, raw)
+        events = [replace(event, protocol=PROTOCOL_EVENTLOGGING) for event in events]
+    else:
+        events, answer = await request.app[INGESTOR].eventlogging(raw), Response(204)
+    response = await store_and_answer(request, raw, answer, events)
+    if response.status == 204:
+        violations = [violation for event in events for violation in event.violations]
+        response.headers["Requested-Event-Valid"] = "0" if violations else "1"
+        for number, violation in enumerate(violations[:20], start=1):
+            text = inert(f"{violation.path} {violation.message}".strip())
+            response.headers[f"Validation-Error-{number}"] = text.encode("ascii", "backslashreplace"
+                                                                         ).decode()[:500]
     return response
 
 
@@ -107,7 +163,8 @@ async def _unknown_path(request: web.Request) -> web.StreamResponse:
 
 async def _unknown(request: web.Request, raw: RawRequest) -> web.StreamResponse:
     message = (f"snowcatcher has no endpoint for {raw.method} {raw.path}: send Snowplow events to "
-               f"POST {TP2_PATH} (or any path with a payload_data body) or GET /i")
+               f"POST {TP2_PATH} (or any path with a payload_data body) or GET /i, Wikimedia events "
+               f"to POST {EVENTGATE_PATH} and legacy EventLogging beacons to {BEACON_PATH}")
     event = bad_request(raw, Violation("request", "", "endpoint", message))
     return await store_and_answer(request, raw, Response(404, message.encode()), [event])
 
@@ -121,7 +178,7 @@ async def capture(request: web.Request) -> tuple[RawRequest, bool]:
     body, too_big = await _read_body(request, limit)
     anonymous = request.headers.get("SP-Anonymous") == "*"
     remote = "" if anonymous else (request.remote or "")
-    raw = RawRequest(method=request.method, path=request.path, query=request.query_string,
+    raw = RawRequest(method=request.method, path=request.path, query=request.rel_url.raw_query_string,
                      headers=tuple(request.headers.items()), body=body,
                      received_at=time.time(), remote=remote)
     return raw, too_big
@@ -152,6 +209,8 @@ def oversize(request: web.Request, raw: RawRequest) -> tuple[list[CapturedEvent]
 async def store_and_answer(request: web.Request, raw: RawRequest, answer: Response,
                            events: list[CapturedEvent]) -> web.Response:
     """Store the request and its events, then answer: a 2xx means the events are in the store."""
+    for hook in request.app[CAPTURE_HOOKS]:
+        hook(raw)
     try:
         await request.app[STORE].append(raw, answer, events)
     except Exception as error:  # the store is gone (disk full, read-only): say so, do not pretend
@@ -167,14 +226,10 @@ def network_user_id(request: web.Request) -> str:
     """`nuid` from the query, else the `sp` cookie, else a new one; all zeros when anonymous."""
     if request.headers.get("SP-Anonymous") == "*":
         return ANONYMOUS_NUID
-    return request.query.get("nuid") or request.cookies.get(COOKIE_NAME) or str(uuid.uuid4())
-
-
-def _fill(event: CapturedEvent, name: str, value: Any) -> CapturedEvent:
-    """Record a value the collector adds itself (like Enrich's network_userid) as filled."""
-    if event.event_type == BAD_REQUEST or name in event.payload:
-        return event
-    return replace(event, payload={**event.payload, name: value}, filled=(*event.filled, name))
+    if "nuid=" in request.query_string and request.query.get("nuid"):
+        return request.query["nuid"]
+    cookie = _SP_COOKIE.search(request.headers.get("Cookie", ""))
+    return cookie.group(1) if cookie else str(uuid.uuid4())
 
 
 async def _add_cors_headers(request: web.Request, response: web.StreamResponse) -> None:

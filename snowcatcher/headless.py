@@ -14,14 +14,17 @@ from snowcatcher.text import inert
 
 VALID_MARK = "✓"
 INVALID_MARK = "✗"
+#: Short protocol names for narrow columns.
+PROTOCOL_MARKS = {"snowplow": "sp", "eventgate": "eg", "eventlogging": "el"}
 
 
 def format_line(event: CapturedEvent) -> str:
-    """time, valid mark, type, name, app_id and the first violation, for people."""
+    """time, valid mark, protocol, type, name, app_id and the first violation, for people."""
     stamp = time.strftime("%H:%M:%S", time.localtime(event.received_at))
     millis = int(event.received_at * 1000) % 1000
     mark = VALID_MARK if event.valid else INVALID_MARK
-    columns = [f"{stamp}.{millis:03d}", mark, f"{event.event_type:<10}", f"{event.name or '-':<36}",
+    protocol = PROTOCOL_MARKS.get(event.protocol, event.protocol)
+    columns = [f"{stamp}.{millis:03d}", mark, protocol, f"{event.event_type:<10}", f"{event.name or '-':<36}",
                f"{event.app_id or '-':<12}"]
     if event.violations:
         extra = f" (+{len(event.violations) - 1} more)" if len(event.violations) > 1 else ""

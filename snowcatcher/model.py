@@ -159,6 +159,12 @@ class CapturedEvent:
     def valid(self) -> bool:
         return not self.violations
 
+    def stored(self, event_id: int, request_id: int, index: int) -> CapturedEvent:
+        """This event numbered by the store (a direct constructor call: replace() is 4x slower)."""
+        return CapturedEvent(self.protocol, self.event_type, self.name, self.schema, self.app_id,
+                             self.payload, self.entities, self.violations, self.received_at,
+                             event_id, request_id, index, self.filled)
+
     @property
     def contexts(self) -> list[str]:
         return [entity.schema for entity in self.entities if entity.role == "context"]

@@ -16,6 +16,7 @@ Terms are combined with AND; quote a value that holds spaces: `name:"my event"`.
 from __future__ import annotations
 
 import shlex
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 KEYS = ("type", "name", "schema", "app", "stream", "protocol")
@@ -47,6 +48,34 @@ class Filter:
             clauses.append(f"NOT ({clause})" if negate else f"({clause})")
             params.extend(values)
         return cls(text.strip(), " AND ".join(clauses), tuple(params))
+
+    @classmethod
+    def exact(cls, *, protocol: str | None = None, valid: bool | None = None,
+              event_type: str | None = None, schema: str | None = None,
+              contexts: Sequence[str] = ()) -> Filter:
+        """Exact matches on stored columns (the Micro API's filters); `contexts` must all be present."""
+        clauses: list[str] = []
+        params: list[str] = []
+        for column, value in (("protocol", protocol), ("event_type", event_type), ("schema", schema)):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        if valid is not None:
+            clauses.append(f"valid = {int(valid)}")
+        for uri in contexts:
+            # The column holds the URIs separated by spaces; pad it so each URI is matched whole.
+            clauses.append("(' ' || contexts || ' ') LIKE ? ESCAPE '\\'")
+            params.append(f"% {_like(uri, wildcard=False)[1:-1]} %")
+        return cls("", " AND ".join(f"({c})" for c in clauses), tuple(params))
+
+    def __and__(self, other: Filter) -> Filter:
+        """Both filters at once."""
+        if not other:
+            return self
+        if not self:
+            return other
+        text = " ".join(part for part in (self.text, other.text) if part)
+        return Filter(text, f"({self.where}) AND ({other.where})", self.params + other.params)
 
     def sql(self) -> tuple[str, tuple[str, ...]]:
         """`WHERE ...` (or nothing) and its parameters."""

@@ -5,29 +5,68 @@ from __future__ import annotations
 import json
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import fastjsonschema
 import jsonschema
 import orjson
-from jsonschema import Draft4Validator, FormatChecker
+from jsonschema import (
+    Draft3Validator,
+    Draft4Validator,
+    Draft6Validator,
+    Draft7Validator,
+    Draft201909Validator,
+    Draft202012Validator,
+    FormatChecker,
+)
 from jsonschema.exceptions import ValidationError
+from jsonschema.protocols import Validator as JsonSchemaValidator
 
 from snowcatcher.model import JsonDict, Violation
-from snowcatcher.registry import Registry
+from snowcatcher.registry import Resolution
 
 _MEMO_SIZE = 20_000
 _MESSAGE_LIMIT = 300
 # The formats Iglu schemas use; jsonschema[format-nongpl] provides the date-time and uri checks.
-_FORMATS = FormatChecker(["date-time", "date", "time", "uuid", "ipv4", "ipv6", "uri", "email", "hostname"])
+_FORMATS = FormatChecker(["date-time", "date", "time", "uuid", "ipv4", "ipv6", "uri", "uri-reference",
+                          "email", "hostname"])
+# Iglu schemas name their own meta-schema, so the draft is looked up by a marker in `$schema`;
+# Wikimedia writes `https://json-schema.org/draft-07/schema#`, which jsonschema does not know.
+_DRAFTS: tuple[tuple[str, type[JsonSchemaValidator]], ...] = (
+    ("draft-03", Draft3Validator), ("draft-04", Draft4Validator), ("draft-06", Draft6Validator),
+    ("draft-07", Draft7Validator), ("2019-09", Draft201909Validator), ("2020-12", Draft202012Validator))
+_FAST_DRAFTS: dict[type[JsonSchemaValidator], str] = {Draft4Validator: "http://json-schema.org/draft-04/schema#",
+                Draft6Validator: "http://json-schema.org/draft-06/schema#",
+                Draft7Validator: "http://json-schema.org/draft-07/schema#"}
+
+
+class SchemaSource(Protocol):
+    """Where a Validator finds schemas: the Iglu Registry or the Wikimedia repositories."""
+
+    generation: int
+
+    def lookup(self, uri: str) -> Resolution: ...
+
+    def needs_fetch(self, uri: str) -> bool: ...
+
+
+def draft_for(schema: JsonDict, default: type[JsonSchemaValidator]) -> type[JsonSchemaValidator]:
+    """The validator class for the draft a schema's `$schema` names, else `default`."""
+    declared = schema.get("$schema")
+    if isinstance(declared, str):
+        for marker, cls in _DRAFTS:
+            if marker in declared:
+                return cls
+    return default
 
 
 class CompiledSchema:
     """A schema compiled once: a fast yes/no check where it is safe, jsonschema to explain failures."""
 
-    def __init__(self, schema: JsonDict) -> None:
-        self.full = Draft4Validator(schema, format_checker=_FORMATS)
-        self.fast = _compile_fast(schema)
+    def __init__(self, schema: JsonDict, draft: type[JsonSchemaValidator] = Draft4Validator) -> None:
+        self.schema = schema
+        self.full = draft(schema, format_checker=_FORMATS)
+        self.fast = _compile_fast(schema, draft)
 
     def errors(self, data: Any) -> list[ValidationError]:
         if self.fast is not None:
@@ -39,18 +78,20 @@ class CompiledSchema:
         return sorted(self.full.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
 
 
-def _compile_fast(schema: JsonDict) -> Callable[[Any], Any] | None:
+def _compile_fast(schema: JsonDict, draft: type[JsonSchemaValidator]) -> Callable[[Any], Any] | None:
     """fastjsonschema, only for schemas where it is known to agree with jsonschema.
 
     Its format checks differ from jsonschema's and it would fetch `$ref`s itself, so a schema
     that uses either stays with jsonschema alone (tests/test_validate.py checks the agreement).
     """
-    text = json.dumps(schema)
-    if '"format"' in text or '"$ref"' in text:
+    # `self` (Iglu's vendor/name/format/version) is metadata, not a keyword.
+    text = json.dumps({key: value for key, value in schema.items() if key != "self"})
+    meta_schema = _FAST_DRAFTS.get(draft)
+    if '"format"' in text or '"$ref"' in text or meta_schema is None:
         return None
-    draft4 = {**schema, "$schema": "http://json-schema.org/draft-04/schema#"}
+    pinned = {**schema, "$schema": meta_schema}
     try:
-        check: Callable[[Any], Any] = fastjsonschema.compile(draft4, use_default=False,
+        check: Callable[[Any], Any] = fastjsonschema.compile(pinned, use_default=False,
                                                              use_formats=False)
     except Exception:  # any schema it cannot compile is simply validated by jsonschema
         return None
@@ -60,8 +101,11 @@ def _compile_fast(schema: JsonDict) -> Callable[[Any], Any] | None:
 class Validator:
     """Validates data against the schema a URI names, memoizing results per (schema, data)."""
 
-    def __init__(self, registry: Registry) -> None:
+    def __init__(self, registry: SchemaSource,
+                 default_draft: type[JsonSchemaValidator] = Draft4Validator) -> None:
         self.registry = registry
+        #: The draft for schemas whose `$schema` names none: 4 for Iglu, 7 for Wikimedia.
+        self.default_draft = default_draft
         self._compiled: dict[str, CompiledSchema | Violation] = {}
         self._memo: OrderedDict[tuple[str, bytes], tuple[Violation, ...]] = OrderedDict()
         self._generation = registry.generation
@@ -101,9 +145,10 @@ class Validator:
             if self.registry.needs_fetch(uri):
                 self._unresolved.add(uri)  # a remote registry may still have it
             return Violation("", "", "resolve", resolution.explain())
+        draft = draft_for(resolution.schema, self.default_draft)
         try:
-            Draft4Validator.check_schema(resolution.schema)
-            compiled: CompiledSchema | Violation = CompiledSchema(resolution.schema)
+            draft.check_schema(resolution.schema)
+            compiled: CompiledSchema | Violation = CompiledSchema(resolution.schema, draft)
         except jsonschema.SchemaError as error:
             compiled = Violation("", "", "schema", f"the schema {uri} is itself invalid: "
                                  f"{_clip(error.message)}")

@@ -58,15 +58,19 @@ class SnowplowDecoder:
 
     # -- requests ----------------------------------------------------------------------------
 
-    def decode_get(self, raw: RawRequest) -> list[CapturedEvent]:
-        """A GET/HEAD `/i`, `/ice.png` or `/{vendor}/{version}`: one event in the query string."""
+    def decode_get(self, raw: RawRequest, nuid: str = "") -> list[CapturedEvent]:
+        """A GET/HEAD `/i`, `/ice.png` or `/{vendor}/{version}`: one event in the query string.
+
+        `nuid` is the network user id the collector assigned (cookie), recorded when the
+        tracker sent none.
+        """
         params = parse_query(raw.query)
         if not params:
             return [bad_request(raw, Violation("request", "", "required",
                                                "empty querystring: not a valid tracker protocol event"))]
-        return [self.decode_event(params, raw.received_at)]
+        return [self.decode_event(params, raw.received_at, nuid=nuid)]
 
-    def decode_post(self, raw: RawRequest) -> list[CapturedEvent]:
+    def decode_post(self, raw: RawRequest, nuid: str = "") -> list[CapturedEvent]:
         """A tp2 POST: a payload_data body of one or more events; query parameters win."""
         problems = list(_content_type_violations(raw))
         if not raw.body.strip():
@@ -78,7 +82,7 @@ class SnowplowDecoder:
         items, body_problems = self._payload_items(body)
         if items is None:
             return [bad_request(raw, *problems, *body_problems)]
-        return self._decode_items(raw, items, problems, body_problems)
+        return self._decode_items(raw, items, problems, body_problems, nuid)
 
     def _payload_items(self, body: Any) -> tuple[list[Any] | None, list[Violation]]:
         """The list of events in a payload_data body, or None and why the body is unusable."""
@@ -98,7 +102,7 @@ class SnowplowDecoder:
         return data, list(self.check(uri, data, label, memo=False))
 
     def _decode_items(self, raw: RawRequest, items: list[Any], problems: list[Violation],
-                      body_problems: list[Violation]) -> list[CapturedEvent]:
+                      body_problems: list[Violation], nuid: str) -> list[CapturedEvent]:
         overrides = parse_query(raw.query)
         per_item: dict[int, list[Violation]] = {}
         for violation in body_problems:
@@ -122,13 +126,13 @@ class SnowplowDecoder:
             if not isinstance(item, dict):
                 extra.append(Violation("payload_data", "", "type",
                                        f"event {index} is {type(item).__name__}, not an object"))
-            events.append(self.decode_event(params, raw.received_at, extra))
+            events.append(self.decode_event(params, raw.received_at, extra, nuid=nuid))
         return events
 
     # -- one event ---------------------------------------------------------------------------
 
     def decode_event(self, params: dict[str, Any], received_at: float,
-                     extra: list[Violation] | None = None) -> CapturedEvent:
+                     extra: list[Violation] | None = None, *, nuid: str = "") -> CapturedEvent:
         """One event from its parameters: type, name, decoded entities and every violation."""
         for legacy, modern in LEGACY_ALIASES.items():
             if legacy in params and modern not in params:
@@ -151,11 +155,15 @@ class SnowplowDecoder:
             violations.append(Violation("event", "/ue_pr", "required",
                                         "a self-describing event (e=ue) needs ue_pr or ue_px"))
         schema = event.schema if event else BUILTIN_SCHEMAS.get(event_type or "", "")
+        filled: tuple[str, ...] = ()
+        if nuid and "nuid" not in params:
+            params["nuid"] = nuid  # what Enrich records as network_userid
+            filled = ("nuid",)
         return CapturedEvent(
             protocol=PROTOCOL_SNOWPLOW, event_type=event_type or UNKNOWN_TYPE,
             name=_event_name(event_type, params, event), schema=schema,
             app_id=_text(params.get("aid")) or "", payload=params, entities=tuple(entities),
-            violations=tuple(violations), received_at=received_at)
+            violations=tuple(violations), received_at=received_at, filled=filled)
 
     def _envelope(self, source: str, value: str) -> _Envelope:
         key = (source, value)

@@ -1,0 +1,287 @@
+"""snowcatcher's own HTTP API under /snowcatcher/api/: events, wait, live stream, export, import, status."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from snowcatcher import __version__
+from snowcatcher.checks import EventCheck
+from snowcatcher.collector import INGESTOR, STORE
+from snowcatcher.enriched import enriched_event
+from snowcatcher.exchange import request_json, response_json, stored_json
+from snowcatcher.forward import FORWARD_STATS
+from snowcatcher.har import har_log
+from snowcatcher.importer import CaptureError, import_requests, read_capture
+from snowcatcher.live import PAGE, StoreWatch, latest_id, wait_for
+from snowcatcher.micro import counts, error_sentence, json_response
+from snowcatcher.model import PROTOCOL_SNOWPLOW, CapturedEvent
+from snowcatcher.query import Filter, FilterError
+from snowcatcher.store import Store
+
+PREFIX = "/snowcatcher/api"
+MAX_LIMIT = 1000
+MAX_WAIT = 600.0
+KEEP_ALIVE = 15.0
+ENDPOINTS = {
+    "GET /events?filter=&offset=&limit=&order=oldest|newest&after=ID": "events, paged",
+    "GET /events/{id}": "one event with its request and our answer",
+    "DELETE /events": "forget every event",
+    "GET /wait?filter=&count=1&timeout=10&context=&field=KEY=VALUE&after=ID&exact=1":
+        "block until events arrive; 504 with a report on timeout",
+    "GET /stream?filter=&after=ID": "Server-Sent Events, one per stored event",
+    "GET /export.ndjson?filter=": "events as NDJSON (with their requests, for import)",
+    "GET /export.har?filter=": "the requests as a HAR log",
+    "POST /import": "an NDJSON or HAR capture in the body, decoded and validated again",
+    "GET /status": "counts, the store and forwarding",
+}
+#: The long-lived requests (waits and streams), ended when the server shuts down.
+LIVE: web.AppKey[set[asyncio.Task[Any]]] = web.AppKey("live_requests")
+
+
+def install(app: web.Application) -> None:
+    app[LIVE] = set()
+    app.on_shutdown.append(_end_live_requests)
+    add = app.router.add_route
+    add("GET", PREFIX, _index)
+    add("GET", PREFIX + "/", _index)
+    add("GET", PREFIX + "/status", _status)
+    add("GET", PREFIX + "/events", _events)
+    add("DELETE", PREFIX + "/events", _reset)
+    add("GET", PREFIX + "/events/{id}", _event)
+    add("GET", PREFIX + "/wait", _wait)
+    add("GET", PREFIX + "/stream", _stream)
+    add("GET", PREFIX + "/export.ndjson", _export_ndjson)
+    add("GET", PREFIX + "/export.har", _export_har)
+    add("POST", PREFIX + "/import", _import)
+    for method in ("GET", "POST", "PUT", "DELETE", "PATCH"):
+        add(method, PREFIX + "/{tail:.*}", _unknown)
+
+
+# -- reading -------------------------------------------------------------------------------------
+
+
+async def _index(request: web.Request) -> web.Response:
+    return json_response({"snowcatcher": __version__, "endpoints": {
+        f"{key.split(' ', 1)[0]} {PREFIX}{key.split(' ', 1)[1]}": text
+        for key, text in ENDPOINTS.items()}})
+
+
+async def _status(request: web.Request) -> web.Response:
+    store = request.app[STORE]
+    totals = store.counts()
+    stats = request.app.get(FORWARD_STATS)
+    return json_response({
+        "version": __version__,
+        "store": {"path": str(store.path), "total": totals.total, "valid": totals.valid,
+                  "invalid": totals.invalid},
+        "micro": counts(store),
+        "forward": stats.to_json() if stats else {"enabled": False}})
+
+
+async def _events(request: web.Request) -> web.Response:
+    store = request.app[STORE]
+    where = _filter(request)
+    limit = _int(request, "limit", 100, 1, MAX_LIMIT)
+    after = _int(request, "after", -1, 0)
+    order = request.query.get("order", "oldest")
+    if order not in ("oldest", "newest"):
+        raise _bad(f"order must be oldest or newest, not {order!r}")
+    offset = _int(request, "offset", 0, 0)
+    if after >= 0:
+        events = store.after(after, where, limit)
+    else:
+        events = store.window(where, offset, limit, newest_first=order == "newest")
+    return json_response({"total": store.count(where), "offset": offset, "limit": limit,
+                          "order": order, "events": [event.to_json() for event in events],
+                          "next_after": max((event.id for event in events), default=max(after, 0))})
+
+
+async def _event(request: web.Request) -> web.Response:
+    store = request.app[STORE]
+    try:
+        event = store.get(int(request.match_info["id"]))
+    except ValueError:
+        event = None
+    if event is None:
+        return json_response({"error": f"no event {request.match_info['id']} in the store "
+                                       f"(it holds {store.count()} events)"}, status=404)
+    stored = store.request(event.request_id)
+    raw = stored.request if stored else None
+    return json_response({
+        "event": event.to_json(),
+        "errors": [error_sentence(v.entity, v.path, v.keyword, v.message) for v in event.violations],
+        "enriched": enriched_event(event, raw) if event.protocol == PROTOCOL_SNOWPLOW else None,
+        "request": request_json(stored.request) if stored else None,
+        "response": response_json(stored.response) if stored else None})
+
+
+async def _reset(request: web.Request) -> web.Response:
+    request.app[STORE].reset()
+    return json_response({"total": 0})
+
+
+# -- waiting and streaming -----------------------------------------------------------------------
+
+
+async def _wait(request: web.Request) -> web.Response:
+    store = request.app[STORE]
+    where = _filter(request)
+    try:
+        check = EventCheck.parse(request.query.getall("context", []), request.query.getall("field", []))
+    except ValueError as error:
+        raise _bad(str(error)) from None
+    count = _int(request, "count", 1, 0)
+    timeout = _float(request, "timeout", 10.0, 0.0, MAX_WAIT)
+    exact = request.query.get("exact", "") in ("1", "true", "yes")
+    with _live(request):
+        result = await wait_for(store, where, check, count, timeout,
+                                after=_int(request, "after", 0, 0), exact=exact)
+    return json_response(result.to_json(store, where, check), status=200 if result.ok else 504)
+
+
+async def _stream(request: web.Request) -> web.StreamResponse:
+    store = request.app[STORE]
+    where = _filter(request)
+    resume = request.headers.get("Last-Event-ID", "")
+    cursor = int(resume) if resume.isdigit() else _int(request, "after", -1, 0)
+    if cursor < 0:
+        cursor = latest_id(store)  # by default only what arrives from now on
+    response = web.StreamResponse(headers={"Content-Type": "text/event-stream",
+                                           "Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    await response.prepare(request)
+    with _live(request), StoreWatch(store) as watch, contextlib.suppress(ConnectionError):
+        await response.write(b"retry: 2000\n\n")
+        while True:
+            watch.clear()
+            page = store.after(cursor, where, PAGE)
+            for event in page:
+                cursor = event.id
+                await response.write(b"id: %d\nevent: event\ndata: %s\n\n"
+                                     % (event.id, orjson.dumps(event.to_json())))
+            if len(page) < PAGE and not await watch.wait(KEEP_ALIVE):
+                await response.write(b": keep-alive\n\n")  # finds closed connections, keeps proxies open
+    return response
+
+
+@contextlib.contextmanager
+def _live(request: web.Request) -> Iterator[None]:
+    task = asyncio.current_task()
+    live = request.app[LIVE]
+    if task is not None:
+        live.add(task)
+    try:
+        yield
+    finally:
+        if task is not None:
+            live.discard(task)
+
+
+async def _end_live_requests(app: web.Application) -> None:
+    live: set[asyncio.Task[Any]] = app[LIVE]
+    for task in list(live):
+        task.cancel()
+
+
+# -- export and import ---------------------------------------------------------------------------
+
+
+async def _export_ndjson(request: web.Request) -> web.StreamResponse:
+    store = request.app[STORE]
+    where = _filter(request)
+    response = web.StreamResponse(headers={
+        "Content-Type": "application/x-ndjson",
+        "Content-Disposition": 'attachment; filename="snowcatcher.ndjson"'})
+    await response.prepare(request)
+    written: set[int] = set()
+    for event in _oldest(store, where):
+        line = event.to_json()
+        if event.request_id not in written:  # the request goes with its first event only
+            written.add(event.request_id)
+            stored = store.request(event.request_id)
+            line["request"] = stored_json(stored) if stored else None
+        await response.write(orjson.dumps(line) + b"\n")
+    await response.write_eof()
+    return response
+
+
+async def _export_har(request: web.Request) -> web.Response:
+    store = request.app[STORE]
+    where = _filter(request)
+    nuids: dict[int, str] = {}
+    for event in _oldest(store, where):
+        nuid = event.payload.get("nuid") if "nuid" in event.filled else ""
+        nuids.setdefault(event.request_id, nuid if isinstance(nuid, str) else "")
+    stored = [item for item in map(store.request, nuids) if item is not None]
+    base = f"{request.scheme}://{request.host}"
+    return web.Response(body=orjson.dumps(har_log(stored, base, nuids)), content_type="application/json",
+                        headers={"Content-Disposition": 'attachment; filename="snowcatcher.har"'})
+
+
+async def _import(request: web.Request) -> web.Response:
+    try:
+        captured = read_capture(await request.read())
+    except CaptureError as error:
+        raise _bad(str(error)) from None
+    summary = await import_requests(request.app[STORE], request.app[INGESTOR], captured)
+    return json_response({**summary.to_json(), "message": summary.sentence()})
+
+
+async def _unknown(request: web.Request) -> web.Response:
+    return json_response({"error": f"no such endpoint: {request.method} {request.path}",
+                          "endpoints": sorted(f"{PREFIX}{key.split(' ', 1)[1].split('?')[0]}"
+                                              for key in ENDPOINTS)}, status=404)
+
+
+# -- parameters ----------------------------------------------------------------------------------
+
+
+def _oldest(store: Store, where: Filter) -> Iterator[CapturedEvent]:
+    cursor = 0
+    while page := store.after(cursor, where, PAGE):
+        yield from page
+        cursor = page[-1].id
+
+
+def _filter(request: web.Request) -> Filter:
+    try:
+        return Filter.parse(request.query.get("filter", ""))
+    except FilterError as error:
+        raise _bad(str(error)) from None
+
+
+def _int(request: web.Request, name: str, default: int, low: int, high: int | None = None) -> int:
+    text = request.query.get(name)
+    if text is None or text == "":
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise _bad(f"{name} must be a whole number, not {text!r}") from None
+    if value < low or (high is not None and value > high):
+        raise _bad(f"{name} must be between {low} and {high}" if high is not None
+                   else f"{name} must be {low} or more")
+    return value
+
+
+def _float(request: web.Request, name: str, default: float, low: float, high: float) -> float:
+    text = request.query.get(name)
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise _bad(f"{name} must be a number of seconds, not {text!r}") from None
+    if not low <= value <= high:
+        raise _bad(f"{name} must be between {low:g} and {high:g} seconds")
+    return value
+
+
+def _bad(message: str) -> web.HTTPBadRequest:
+    return web.HTTPBadRequest(text=orjson.dumps({"error": message}).decode(),
+                              content_type="application/json")

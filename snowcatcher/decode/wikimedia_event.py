@@ -1,0 +1,216 @@
+"""A Wikimedia event as EventGate handles it: fill server fields, load the schema, validate, check streams."""
+
+from __future__ import annotations
+
+import copy
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from snowcatcher.decode.ajv import AjvError, ajv_errors, errors_text, insecure_reasons
+from snowcatcher.model import PROTOCOL_EVENTGATE, CapturedEvent, Entity, JsonDict, Violation
+from snowcatcher.streams import StreamCheck
+from snowcatcher.validate import CompiledSchema, Validator
+
+SUCCESS, INVALID, ERROR = "success", "invalid", "error"
+_LEGACY_PREFIX = "analytics/legacy/"
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """EventGate's verdict on one event (its EventStatus): success, invalid or error."""
+
+    status: str
+    #: The event as EventGate would produce it: with the fields the server fills.
+    event: Any
+    errors: tuple[AjvError, ...] = ()
+    message: str = ""
+
+    def to_json(self) -> JsonDict:
+        """The item EventGate puts in the `invalid` or `error` list of its answer."""
+        if self.status == INVALID:
+            context: JsonDict = {"errors": [error.to_json() for error in self.errors],
+                                 "errorsText": errors_text(self.errors)}
+        else:
+            context = {"message": self.message}
+        return {"status": self.status, "event": self.event, "context": context}
+
+
+@dataclass(frozen=True, slots=True)
+class Processed:
+    """A processed event: what snowcatcher stores and what EventGate would answer about it."""
+
+    event: CapturedEvent
+    outcome: Outcome
+
+
+def iso_time(seconds: float) -> str:
+    """`2020-04-02T19:11:20.942Z`, the format JavaScript's toISOString() gives EventGate."""
+    millis = int(seconds * 1000) % 1000
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{millis:03d}Z"
+
+
+def schema_uri_of(event: JsonDict) -> str:
+    """`$schema`, or `meta.schema_uri` as eventgate-wikimedia also accepts."""
+    uri = event.get("$schema")
+    if isinstance(uri, str) and uri:
+        return uri
+    meta = event.get("meta")
+    fallback = meta.get("schema_uri") if isinstance(meta, dict) else None
+    return fallback if isinstance(fallback, str) else ""
+
+
+class EventProcessor:
+    """Runs EventGate's per-event steps; never raises (problems become an `error` outcome)."""
+
+    def __init__(self, validator: Validator, checks: Sequence[StreamCheck] = ()) -> None:
+        self.validator = validator
+        #: Run after the schema loads; the first message they return makes the event an error.
+        self.checks = list(checks)
+        self._insecure: dict[str, list[str]] = {}
+        self._generation = validator.registry.generation
+
+    def process(self, event: Any, received_at: float, *, protocol: str = PROTOCOL_EVENTGATE,
+                filled: tuple[str, ...] = (), source: str = "body") -> Processed:
+        try:
+            return self._process(event, received_at, protocol, filled, source)
+        except RecursionError:
+            problem = "the event is nested too deeply to process"
+        except Exception as error:  # one odd event must not lose the others in its batch
+            problem = f"snowcatcher could not process this event: {type(error).__name__}: {error}"
+        return self._failed(event, received_at, protocol, filled, source, problem, "internal")
+
+    def _process(self, event: Any, received_at: float, protocol: str, filled: tuple[str, ...],
+                 source: str) -> Processed:
+        if not isinstance(event, dict):
+            return self._failed(event, received_at, protocol, filled, source,
+                                f"An event must be a JSON object, not {_json_type(event)}.", "type")
+        event, more = fill_meta(event, received_at)
+        filled = (*filled, *more)
+        uri = schema_uri_of(event)
+        if not uri:
+            return self._failed(event, received_at, protocol, filled, source,
+                                "Could not find a schema URI in the event: set $schema "
+                                "(or meta.schema_uri).", "required")
+        if uri.lstrip("/").startswith(_LEGACY_PREFIX) and "dt" not in event:
+            # Legacy events carry the client's time in client_dt; dt is the time of receipt.
+            event["dt"] = iso_time(received_at)
+            filled = (*filled, "dt")
+        compiled = self.validator.compiled(uri)
+        if isinstance(compiled, Violation):
+            return self._unloadable(event, uri, compiled, received_at, protocol, filled, source)
+        defaults = apply_defaults(compiled.schema, event)
+        return self._validated(event, uri, compiled, received_at, protocol,
+                               (*filled, *defaults), source)
+
+    def _validated(self, event: JsonDict, uri: str, compiled: CompiledSchema, received_at: float,
+                   protocol: str, filled: tuple[str, ...], source: str) -> Processed:
+        entity = Entity("event", 0, uri, event, source)
+        errors = ajv_errors(compiled.errors(event))
+        violations = [Violation(entity.label, e.pointer, e.keyword, e.explained()) for e in errors]
+        insecure = self._security(uri, compiled.schema)
+        refused = [m for m in (check(event, uri, compiled.schema) for check in self.checks) if m]
+        violations.extend(Violation(entity.label, "", "secure", message) for message in insecure)
+        violations.extend(Violation(entity.label, "/meta/stream", "stream", message) for message in refused)
+        problems = [*insecure, *refused]
+        if problems:
+            outcome = Outcome(ERROR, event, tuple(errors), problems[0])
+        else:
+            outcome = Outcome(INVALID if errors else SUCCESS, event, tuple(errors))
+        return Processed(_captured(event, uri, protocol, received_at, (entity,), violations, filled),
+                         outcome)
+
+    def _unloadable(self, event: JsonDict, uri: str, problem: Violation, received_at: float,
+                    protocol: str, filled: tuple[str, ...], source: str) -> Processed:
+        entity = Entity("event", 0, uri, event, source)
+        if problem.keyword == "resolve":
+            message = f"Failed loading schema at {uri}"
+        else:
+            message = f"Failed compiling schema at {uri}: {problem.message}"
+        resolution = self.validator.registry.lookup(uri)
+        refused = problem.keyword == "resolve" and not resolution.places
+        detail = f"schema URI {uri} refused: {resolution.error}" if refused else problem.message
+        violation = Violation(entity.label, "", problem.keyword, detail)
+        return Processed(_captured(event, uri, protocol, received_at, (entity,), [violation], filled),
+                         Outcome(ERROR, event, (), message))
+
+    def _failed(self, event: Any, received_at: float, protocol: str, filled: tuple[str, ...],
+                source: str, message: str, keyword: str) -> Processed:
+        data = event if isinstance(event, dict) else {"event": event}
+        violation = Violation("event", "", keyword, message)
+        uri = schema_uri_of(data)
+        entities = (Entity("event", 0, uri, data, source),) if uri else ()
+        return Processed(_captured(data, uri, protocol, received_at, entities, [violation], filled),
+                         Outcome(ERROR, event, (), message))
+
+    def _security(self, uri: str, schema: JsonDict) -> list[str]:
+        """EventGate refuses to compile schemas that break AJV's security rules; say so once."""
+        if self._generation != self.validator.registry.generation:
+            self._insecure.clear()
+            self._generation = self.validator.registry.generation
+        reasons = self._insecure.get(uri)
+        if reasons is None:
+            reasons = self._insecure[uri] = insecure_reasons(schema)
+        if not reasons:
+            return []
+        shown = "; ".join(reasons[:3]) + (f"; and {len(reasons) - 3} more" if len(reasons) > 3 else "")
+        return [f"Schema at {uri} is not secure for compilation ({shown})"]
+
+
+def fill_meta(event: JsonDict, received_at: float) -> tuple[JsonDict, tuple[str, ...]]:
+    """A copy of the event with `meta.id` and `meta.dt` set when missing, as EventGate does."""
+    event = copy.deepcopy(event)
+    filled = [] if "meta" in event else ["meta"]
+    meta = event.setdefault("meta", {})
+    if not isinstance(meta, dict):
+        return event, ()  # the schema will say what is wrong with it
+    if "id" not in meta:
+        meta["id"] = str(uuid.uuid4())
+        filled.append("meta.id")
+    if "dt" not in meta:
+        meta["dt"] = iso_time(received_at)
+        filled.append("meta.dt")
+    return event, tuple(filled)
+
+
+def apply_defaults(schema: Any, data: Any, prefix: str = "") -> tuple[str, ...]:
+    """Set missing properties that declare a `default`, in place (EventGate runs AJV with
+    useDefaults); returns the dotted paths it set."""
+    if not (isinstance(schema, dict) and isinstance(data, dict)):
+        return ()
+    filled: list[str] = []
+    properties = schema.get("properties")
+    for name, sub in (properties.items() if isinstance(properties, dict) else ()):
+        if not isinstance(sub, dict):
+            continue
+        if name not in data and "default" in sub:
+            data[name] = copy.deepcopy(sub["default"])
+            filled.append(prefix + name)
+        elif name in data:
+            filled.extend(apply_defaults(sub, data[name], f"{prefix}{name}."))
+    return tuple(filled)
+
+
+def _captured(event: JsonDict, uri: str, protocol: str, received_at: float,
+              entities: tuple[Entity, ...], violations: list[Violation],
+              filled: tuple[str, ...]) -> CapturedEvent:
+    meta = event.get("meta")
+    meta = meta if isinstance(meta, dict) else {}
+    stream = meta.get("stream")
+    app = event.get("wiki") or meta.get("domain") or ""
+    return CapturedEvent(protocol=protocol, event_type="event",
+                         name=stream if isinstance(stream, str) else "", schema=uri,
+                         app_id=app if isinstance(app, str) else "", payload=event, entities=entities,
+                         violations=tuple(violations), received_at=received_at, filled=filled)
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if value is None:
+        return "null"
+    if isinstance(value, list):
+        return "an array"
+    return "a string" if isinstance(value, str) else "a number"

@@ -1,0 +1,257 @@
+"""`snowcatcher expect`: assert that a running snowcatcher received the expected events; exit 0 or 1."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+import yaml
+
+from snowcatcher.text import inert
+
+DEFAULT_URL = "http://127.0.0.1:9090"
+DEFAULT_TIMEOUT = 10.0
+_CHECK_KEYS = {"name", "filter", "count", "exact", "timeout", "contexts", "fields"}
+_FILE_KEYS = {"url", "timeout", "no_invalid", "expect"}
+
+
+class ExpectError(ValueError):
+    """An expectation that cannot be run (bad file, bad argument); the message says why."""
+
+
+@dataclass
+class Expectation:
+    """One check: at least (or exactly) `count` events matching a filter, contexts and field values."""
+
+    filter: str = ""
+    count: int = 1
+    exact: bool = False
+    timeout: float = DEFAULT_TIMEOUT
+    contexts: list[str] = field(default_factory=list)
+    fields: dict[str, str] = field(default_factory=dict)
+    label: str = ""
+
+    def title(self) -> str:
+        words = [f"filter {self.filter!r}" if self.filter else "any event"]
+        words += [f"context {name}" for name in self.contexts]
+        words += [f"{key}={value}" for key, value in self.fields.items()]
+        text = ", ".join(words)
+        return f"{self.label} ({text})" if self.label else text
+
+
+@dataclass
+class Outcome:
+    passed: bool
+    headline: str
+    details: list[str] = field(default_factory=list)
+
+
+# -- running -------------------------------------------------------------------------------------
+
+
+def run_expectation(url: str, check: Expectation) -> Outcome:
+    params: list[tuple[str, str]] = [("filter", check.filter), ("count", str(check.count)),
+                                     ("timeout", f"{check.timeout:g}")]
+    params += [("context", name) for name in check.contexts]
+    params += [("field", f"{key}={value}") for key, value in check.fields.items()]
+    if check.exact:
+        params.append(("exact", "1"))
+    status, report = _get(url, "/snowcatcher/api/wait", params, check.timeout + 10)
+    wanted = f"{'exactly' if check.exact else 'at least'} {check.count}"
+    if status not in (200, 504):
+        return Outcome(False, f"{check.title()}: {report.get('error', f'HTTP {status}')}")
+    found = int(report.get("found", 0))
+    waited = float(report.get("waited", 0.0))
+    headline = f"{check.title()}: {found} matching event(s), wanted {wanted} (waited {waited:.1f}s)"
+    if status == 200:
+        return Outcome(True, headline, [_line(event) for event in report.get("events", [])[:5]])
+    return Outcome(False, headline, _failure_details(report))
+
+
+def _failure_details(report: dict[str, Any]) -> list[str]:
+    details = [f"events matching the filter: {report.get('matching_filter', '?')} "
+               f"(the store holds {report.get('store_total', '?')})"]
+    misses = report.get("near_misses") or []
+    if misses:
+        details.append("matched the filter but failed a check:")
+        details += [f"  {_line(miss)}: {'; '.join(miss.get('problems', []))}" for miss in misses]
+    recent = report.get("recent") or []
+    if recent:
+        details.append("latest events in the store:")
+        details += [f"  {_line(event)}" for event in recent]
+    return details
+
+
+def run_no_invalid(url: str, scope: str) -> Outcome:
+    where = f"invalid {scope}".strip()
+    status, report = _get(url, "/snowcatcher/api/events", [("filter", where), ("limit", "10"),
+                                                          ("order", "newest")], 30)
+    if status != 200:
+        return Outcome(False, f"no invalid events: {report.get('error', f'HTTP {status}')}")
+    total = int(report.get("total", 0))
+    label = f"no invalid events{f' among {scope!r}' if scope else ''}"
+    if not total:
+        return Outcome(True, f"{label}: none")
+    details = [f"{_line(event)}: {'; '.join(v.get('message', '') for v in event.get('violations', []))}"
+               for event in report.get("events", [])]
+    return Outcome(False, f"{label}: {total} invalid event(s)", details)
+
+
+def _line(event: dict[str, Any]) -> str:
+    mark = "valid" if event.get("valid") else "INVALID"
+    return (f"#{event.get('id')} {event.get('event_type', '')} {event.get('name') or '-'} "
+            f"app={event.get('app_id') or '-'} ({mark})")
+
+
+def _get(url: str, path: str, params: list[tuple[str, str]], timeout: float) -> tuple[int, dict[str, Any]]:
+    address = f"{url.rstrip('/')}{path}?{urllib.parse.urlencode(params)}"
+    try:
+        with urllib.request.urlopen(address, timeout=timeout) as answer:
+            return answer.status, json.loads(answer.read())
+    except urllib.error.HTTPError as error:
+        try:
+            return error.code, json.loads(error.read())
+        except ValueError:
+            return error.code, {"error": f"{url} answered HTTP {error.code} {error.reason}"}
+    except (urllib.error.URLError, OSError) as error:
+        reason = getattr(error, "reason", error)
+        return 0, {"error": f"cannot reach snowcatcher at {url}: {reason} (is it running? "
+                            "start it with `snowcatcher --headless`)"}
+    except ValueError:
+        return 0, {"error": f"{url} did not answer JSON: is it a snowcatcher?"}
+
+
+# -- the expectations file -----------------------------------------------------------------------
+
+
+def load_file(path: Path) -> tuple[dict[str, Any], list[Expectation]]:
+    """The settings and checks of an expectations YAML file."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as error:
+        raise ExpectError(f"cannot read {path}: {error}") from None
+    if not isinstance(data, dict):
+        raise ExpectError(f"{path}: the file must be a mapping with an `expect:` list")
+    _no_unknown(data, _FILE_KEYS, str(path))
+    items = data.get("expect") or []
+    if not isinstance(items, list):
+        raise ExpectError(f"{path}: `expect` must be a list of checks")
+    timeout = _number(data.get("timeout", DEFAULT_TIMEOUT), f"{path}: timeout")
+    return data, [_expectation(item, f"{path}: check {n + 1}", timeout) for n, item in enumerate(items)]
+
+
+def _expectation(item: Any, where: str, timeout: float) -> Expectation:
+    if isinstance(item, str):
+        item = {"filter": item}
+    if not isinstance(item, dict):
+        raise ExpectError(f"{where} must be a filter string or a mapping")
+    _no_unknown(item, _CHECK_KEYS, where)
+    contexts = item.get("contexts") or []
+    fields = item.get("fields") or {}
+    if not isinstance(contexts, list) or not isinstance(fields, dict):
+        raise ExpectError(f"{where}: contexts must be a list and fields a mapping")
+    return Expectation(filter=str(item.get("filter") or ""), count=int(item.get("count", 1)),
+                       exact=bool(item.get("exact", False)),
+                       timeout=_number(item.get("timeout", timeout), f"{where}: timeout"),
+                       contexts=[str(c) for c in contexts],
+                       fields={str(k): _scalar(v) for k, v in fields.items()},
+                       label=str(item.get("name") or ""))
+
+
+def _no_unknown(data: dict[str, Any], allowed: set[str], where: str) -> None:
+    unknown = sorted(set(map(str, data)) - allowed)
+    if unknown:
+        raise ExpectError(f"{where}: unknown key(s) {', '.join(unknown)}; use {', '.join(sorted(allowed))}")
+
+
+def _number(value: Any, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ExpectError(f"{where} must be a number of seconds")
+    return float(value)
+
+
+def _scalar(value: Any) -> str:
+    """YAML turns `value: 2` into an int and `plan: null` into None; compare them as JSON text."""
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+# -- command line --------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="snowcatcher expect",
+        description="Assert that a running snowcatcher received the expected events. Exits 0 when "
+                    "every check passes, 1 otherwise, with a report for the CI log.")
+    parser.add_argument("filter", nargs="?", default=None,
+                        help="events to wait for, in the filter language (e.g. 'name:i_code_* app:gitlab')")
+    parser.add_argument("--url", help=f"the snowcatcher to ask (default {DEFAULT_URL})")
+    parser.add_argument("--count", type=int, default=1, help="how many must arrive (default 1)")
+    parser.add_argument("--exact", action="store_true", help="exactly --count, not at least")
+    parser.add_argument("--timeout", type=float, default=None,
+                        help=f"seconds to wait for them (default {DEFAULT_TIMEOUT:g})")
+    parser.add_argument("--context", action="append", default=[], metavar="SCHEMA",
+                        help="a context each event must carry: a schema name or URI prefix; repeatable")
+    parser.add_argument("--field", action="append", default=[], metavar="KEY=VALUE",
+                        help="a value each event must have (se_label=x, gitlab_standard.realm=saas, "
+                             "`*` is a wildcard); repeatable")
+    parser.add_argument("--no-invalid", action="store_true", help="also fail if any event is invalid")
+    parser.add_argument("--file", "-f", type=Path, help="an expectations YAML file with several checks")
+    return parser
+
+
+def main(argv: Sequence[str], out: TextIO | None = None) -> int:
+    out = out or sys.stdout
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        url, checks, no_invalid = _plan(args)
+    except ExpectError as error:
+        parser.error(str(error))
+    print(f"snowcatcher expect: asking {url}", file=out)
+    outcomes = [run_expectation(url, check) for check in checks]
+    if no_invalid is not None:
+        outcomes.append(run_no_invalid(url, no_invalid))
+    for outcome in outcomes:
+        print(inert(f"{'PASS' if outcome.passed else 'FAIL'}  {outcome.headline}"), file=out)
+        for detail in outcome.details:
+            print(inert(f"      {detail}"), file=out)
+    failed = sum(not outcome.passed for outcome in outcomes)
+    print(f"{failed} of {len(outcomes)} checks failed" if failed else f"all {len(outcomes)} checks passed",
+          file=out)
+    return 1 if failed else 0
+
+
+def _plan(args: argparse.Namespace) -> tuple[str, list[Expectation], str | None]:
+    """The URL, the checks and the scope of the no-invalid check (None: no such check)."""
+    settings: dict[str, Any] = {}
+    checks: list[Expectation] = []
+    if args.file is not None:
+        settings, checks = load_file(args.file)
+    if args.filter is not None or args.context or args.field or (not checks and not args.no_invalid):
+        checks.append(Expectation(filter=args.filter or "", count=args.count, exact=args.exact,
+                                  timeout=args.timeout if args.timeout is not None else DEFAULT_TIMEOUT,
+                                  contexts=args.context, fields=dict(_pairs(args.field))))
+    if any(check.count < 0 for check in checks):
+        raise ExpectError("--count must be 0 or more")
+    wanted = settings.get("no_invalid")
+    no_invalid = "" if args.no_invalid or wanted is True else (wanted if isinstance(wanted, str) else None)
+    return str(args.url or settings.get("url") or DEFAULT_URL), checks, no_invalid
+
+
+def _pairs(items: list[str]) -> list[tuple[str, str]]:
+    pairs = []
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ExpectError(f"--field {item!r} must look like KEY=VALUE")
+        pairs.append((key, value))
+    return pairs

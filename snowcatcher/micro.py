@@ -1,0 +1,243 @@
+"""Snowplow Micro's read API (/micro/*): the same paths, methods and JSON shapes, over our store."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from snowcatcher import __version__
+from snowcatcher.collector import INGESTOR, STORE, TP2_PATH
+from snowcatcher.enriched import enriched_event, iso_time
+from snowcatcher.model import BAD_REQUEST, PROTOCOL_SNOWPLOW, CapturedEvent, JsonDict, RawRequest
+from snowcatcher.query import Filter
+from snowcatcher.registry import SchemaKey
+from snowcatcher.store import Store
+
+ENDPOINTS = ("/micro/all", "/micro/good", "/micro/bad", "/micro/reset",
+             "/micro/iglu/{vendor}/{name}/jsonschema/{version}")
+_PAGE = 500
+_SOURCE = {"name": f"snowcatcher-{__version__}", "encoding": "UTF-8", "hostname": socket.gethostname()}
+_GENERIC_VALIDATION = "Error while validating the event."
+_GENERIC_EXTRACTION = "Error while extracting event(s) from collector payload and validating it/them."
+
+
+class BadFilter(ValueError):
+    """A POST body that is not a usable Micro filter; the message says why."""
+
+
+def install(app: web.Application) -> None:
+    """Add the /micro/* routes (Micro answers GET and POST on all, good, bad and reset)."""
+    for method in ("GET", "POST"):
+        app.router.add_route(method, "/micro/all", _all)
+        app.router.add_route(method, "/micro/good", _good)
+        app.router.add_route(method, "/micro/bad", _bad)
+        app.router.add_route(method, "/micro/reset", _reset)
+    app.router.add_get("/micro/iglu/{vendor}/{name}/{format}/{version}", _iglu)
+    # Not "*": OPTIONS must still reach the collector's CORS preflight.
+    for method in ("GET", "POST", "PUT", "DELETE", "PATCH"):
+        app.router.add_route(method, "/micro{tail:(/.*)?}", _unsupported)
+
+
+def counts(store: Store) -> JsonDict:
+    """Micro's summary: Snowplow events only, good = valid, bad = invalid."""
+    good = store.count(Filter.exact(protocol=PROTOCOL_SNOWPLOW, valid=True))
+    bad = store.count(Filter.exact(protocol=PROTOCOL_SNOWPLOW, valid=False))
+    return {"total": good + bad, "good": good, "bad": bad}
+
+
+# -- handlers ------------------------------------------------------------------------------------
+
+
+async def _all(request: web.Request) -> web.Response:
+    return json_response(counts(request.app[STORE]))
+
+
+async def _reset(request: web.Request) -> web.Response:
+    store = request.app[STORE]
+    store.reset()
+    return json_response(counts(store))
+
+
+async def _good(request: web.Request) -> web.StreamResponse:
+    try:
+        filters = await _filters(request, {"event_type": str, "schema": str, "contexts": list,
+                                           "limit": int})
+    except BadFilter as error:
+        return json_response({"error": str(error)}, status=400)
+    where = Filter.exact(protocol=PROTOCOL_SNOWPLOW, valid=True, event_type=filters.get("event_type"),
+                         schema=filters.get("schema"), contexts=filters.get("contexts", ()))
+    store = request.app[STORE]
+    items = (good_event(event, _request_of(store, event)) for event in _newest(store, where))
+    return await _stream_array(request, items, filters.get("limit"))
+
+
+async def _bad(request: web.Request) -> web.StreamResponse:
+    try:
+        filters = await _filters(request, {"vendor": str, "version": str, "limit": int})
+    except BadFilter as error:
+        return json_response({"error": str(error)}, status=400)
+    store = request.app[STORE]
+    wanted = (filters.get("vendor"), filters.get("version"))
+
+    def matches(raw: RawRequest | None) -> bool:
+        vendor, version = api_of(raw.path if raw else "")
+        return (wanted[0] in (None, vendor)) and (wanted[1] in (None, version))
+
+    where = Filter.exact(protocol=PROTOCOL_SNOWPLOW, valid=False)
+    pairs = ((event, _request_of(store, event)) for event in _newest(store, where))
+    items = (bad_event(event, raw) for event, raw in pairs if matches(raw))
+    return await _stream_array(request, items, filters.get("limit"))
+
+
+async def _iglu(request: web.Request) -> web.Response:
+    info = request.match_info
+    uri = f"iglu:{info['vendor']}/{info['name']}/{info['format']}/{info['version']}"
+    if SchemaKey.parse(uri) is None:
+        return web.Response(status=404, text=(
+            f"{uri} is not a valid schema key: the path must be "
+            "/micro/iglu/{vendor}/{name}/jsonschema/{MODEL-REVISION-ADDITION}, e.g. .../1-0-0"))
+    registry = request.app[INGESTOR].registry
+    resolution = registry.lookup(uri)
+    if not resolution.found and registry.needs_fetch(uri):
+        await registry.fetch([uri])
+        resolution = registry.lookup(uri)
+    if resolution.schema is None:
+        return json_response({"error": resolution.explain(), "uri": uri,
+                              "lookedIn": list(resolution.places)}, status=404)
+    return json_response(resolution.schema)
+
+
+async def _unsupported(request: web.Request) -> web.Response:
+    text = (f"snowcatcher does not serve {request.method} {request.path}. Supported endpoints: "
+            f"{', '.join(ENDPOINTS)}; snowcatcher's own API is under /snowcatcher/api/")
+    return web.Response(status=404, text=text)
+
+
+# -- shapes --------------------------------------------------------------------------------------
+
+
+def api_of(path: str) -> tuple[str, str]:
+    """The collector API a path names: `/i` is tp1, `/{vendor}/{version}` names itself."""
+    if path in ("/i", "/ice.png"):
+        return "com.snowplowanalytics.snowplow", "tp1"
+    parts = path.strip("/").split("/")
+    if len(parts) == 2:
+        return parts[0], parts[1]
+    return api_of(TP2_PATH) if path == TP2_PATH else ("", "")
+
+
+def good_event(event: CapturedEvent, raw: RawRequest | None) -> JsonDict:
+    """Micro's GoodEvent."""
+    return {"rawEvent": raw_event(event, raw), "eventType": event.event_type,
+            "schema": event.schema or None, "contexts": event.contexts,
+            "event": enriched_event(event, raw), "incomplete": False}
+
+
+def bad_event(event: CapturedEvent, raw: RawRequest | None) -> JsonDict:
+    """Micro's BadEvent, with errors as sentences and the violations as data besides."""
+    undecodable = event.event_type == BAD_REQUEST
+    errors = [_GENERIC_EXTRACTION if undecodable else _GENERIC_VALIDATION]
+    errors.extend(error_sentence(v.entity, v.path, v.keyword, v.message) for v in event.violations)
+    return {"collectorPayload": collector_payload(raw) if raw else None,
+            "rawEvent": None if undecodable else raw_event(event, raw),
+            "errors": errors, "violations": [v.to_json() for v in event.violations]}
+
+
+def error_sentence(entity: str, path: str, keyword: str, message: str) -> str:
+    """One violation as a sentence naming the entity, the path inside it and the rule that failed."""
+    where = f"{entity} at {path}" if path else entity
+    return f"{where}: {message.rstrip('.')} (rule: {keyword})."
+
+
+def raw_event(event: CapturedEvent, raw: RawRequest | None) -> JsonDict:
+    vendor, version = api_of(raw.path if raw else "")
+    params = {k: v if isinstance(v, str) else _dumps(v).decode() for k, v in event.payload.items()
+              if k not in event.filled}
+    return {"api": {"vendor": vendor, "version": version}, "parameters": params,
+            "contentType": (raw.header("Content-Type") or None) if raw else None,
+            "source": _SOURCE, "context": _context(event.payload.get("nuid"), raw, event.received_at)}
+
+
+def collector_payload(raw: RawRequest) -> JsonDict:
+    vendor, version = api_of(raw.path)
+    query = [pair for pair in raw.query.split("&") if pair]
+    body = raw.body.decode("utf-8", errors="replace") if raw.body else None
+    return {"api": {"vendor": vendor, "version": version}, "querystring": query,
+            "contentType": raw.header("Content-Type") or None, "body": body, "source": _SOURCE,
+            "context": _context(None, raw, raw.received_at)}
+
+
+def _context(nuid: Any, raw: RawRequest | None, received_at: float) -> JsonDict:
+    anonymous = raw is not None and raw.header("SP-Anonymous") == "*"
+    headers = [] if raw is None else [f"{name}: {value}" for name, value in raw.headers
+                                      if not (anonymous and name.lower() == "cookie")]
+    return {"timestamp": iso_time(received_at), "ipAddress": (raw.remote or None) if raw else None,
+            "useragent": (raw.header("User-Agent") or None) if raw else None,
+            "refererUri": (raw.header("Referer") or None) if raw else None,
+            "headers": headers, "userId": nuid if isinstance(nuid, str) else None}
+
+
+# -- helpers -------------------------------------------------------------------------------------
+
+
+async def _filters(request: web.Request, allowed: dict[str, type]) -> dict[str, Any]:
+    """The JSON filters of a POST (GET has none), type-checked; unknown keys are ignored as in Micro."""
+    if request.method != "POST" or not request.can_read_body:
+        return {}
+    try:
+        body = orjson.loads(await request.read() or b"{}")
+    except orjson.JSONDecodeError as error:
+        raise BadFilter(f"the filter must be a JSON object: {error}") from None
+    if not isinstance(body, dict):
+        raise BadFilter("the filter must be a JSON object such as {\"event_type\": \"struct\"}")
+    found: dict[str, Any] = {}
+    for key, kind in allowed.items():
+        value = body.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, kind) or isinstance(value, bool) or (
+                isinstance(value, list) and not all(isinstance(item, str) for item in value)):
+            shape = "a list of schema URIs" if kind is list else kind.__name__
+            raise BadFilter(f"{key} must be {shape}, got {_dumps(value).decode()}")
+        found[key] = value
+    if found.get("limit", 0) < 0:
+        raise BadFilter("limit must be 0 or more")
+    return found
+
+
+def _newest(store: Store, where: Filter) -> Iterator[CapturedEvent]:
+    offset = 0
+    while page := store.window(where, offset, _PAGE, newest_first=True):
+        yield from page
+        offset += len(page)
+
+
+def _request_of(store: Store, event: CapturedEvent) -> RawRequest | None:
+    stored = store.request(event.request_id)
+    return stored.request if stored else None
+
+
+async def _stream_array(request: web.Request, items: Iterator[JsonDict],
+                        limit: int | None) -> web.StreamResponse:
+    """A JSON array written as it is produced, so that a big store never sits in memory twice."""
+    response = web.StreamResponse(headers={"Content-Type": "application/json"})
+    await response.prepare(request)
+    await response.write(b"[")
+    for count, item in enumerate(items):
+        if limit is not None and count >= limit:
+            break
+        await response.write((b"," if count else b"") + _dumps(item))
+    await response.write(b"]")
+    await response.write_eof()
+    return response
+
+
+_dumps: Callable[[Any], bytes] = orjson.dumps
+
+
+def json_response(value: Any, status: int = 200) -> web.Response:
+    return web.Response(body=orjson.dumps(value), status=status, content_type="application/json")

@@ -1,0 +1,92 @@
+"""--streams FILE: which streams exist and which schema title each takes, checked like eventgate-wikimedia."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from snowcatcher.materialize import parse_document
+from snowcatcher.model import JsonDict
+
+#: (event, its `$schema`, the schema) -> an EventGate error message, or None when the event may pass.
+#: The stream configuration is one such check; tests add one that plays EventGate's test factory.
+StreamCheck = Callable[[JsonDict, str, JsonDict], str | None]
+
+
+class StreamConfigError(ValueError):
+    """A --streams file that cannot be used; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class StreamRule:
+    """One configured stream: an exact name or a `/regex/`, and the schema title it takes."""
+
+    key: str
+    schema_title: str
+    pattern: re.Pattern[str] | None = None
+
+    def matches(self, stream: str) -> bool:
+        return self.pattern.search(stream) is not None if self.pattern else stream == self.key
+
+
+@dataclass(frozen=True, slots=True)
+class StreamConfig:
+    """The configured streams; exact names win over patterns, as in EventStreamConfig."""
+
+    rules: tuple[StreamRule, ...]
+
+    @classmethod
+    def load(cls, path: Path) -> StreamConfig:
+        """Read a YAML or JSON file: `{stream: {schema_title: ...}}`, the `streams` object of
+        `api.php?action=streamconfigs`, or a `$wgEventStreams`-style list of `{stream: ...}`."""
+        try:
+            document = parse_document(path.read_bytes())
+        except (OSError, yaml.YAMLError) as error:
+            raise StreamConfigError(f"cannot read the stream configuration {path}: {error}") from None
+        return cls.from_document(document, str(path))
+
+    @classmethod
+    def from_document(cls, document: Any, where: str = "stream configuration") -> StreamConfig:
+        if isinstance(document, dict) and isinstance(document.get("streams"), dict | list):
+            document = document["streams"]
+        if isinstance(document, list):
+            document = {str(item.get("stream")): item for item in document if isinstance(item, dict)}
+        if not isinstance(document, dict):
+            raise StreamConfigError(f"{where}: expected a mapping of stream names to settings")
+        return cls(tuple(_rule(str(key), settings, where) for key, settings in document.items()))
+
+    def find(self, stream: str) -> StreamRule | None:
+        exact = next((rule for rule in self.rules if rule.pattern is None and rule.matches(stream)), None)
+        return exact or next((rule for rule in self.rules if rule.matches(stream)), None)
+
+    def __call__(self, event: JsonDict, schema_uri: str, schema: JsonDict) -> str | None:
+        """eventgate-wikimedia's stream check, with its wording."""
+        meta = event.get("meta")
+        stream = meta.get("stream") if isinstance(meta, dict) else None
+        event_id = meta.get("id") if isinstance(meta, dict) else None
+        head = (f"event {event_id} of schema at {schema_uri} destined to stream {stream} "
+                "is not allowed in stream")
+        rule = self.find(stream) if isinstance(stream, str) else None
+        if rule is None:
+            return f"{head}; {stream} is not a configured stream."
+        title = schema.get("title")
+        if rule.schema_title and title != rule.schema_title:
+            return f"{head}; schema title must be {rule.schema_title}."
+        return None
+
+
+def _rule(key: str, settings: Any, where: str) -> StreamRule:
+    title = settings.get("schema_title", "") if isinstance(settings, dict) else ""
+    if not isinstance(title, str):
+        raise StreamConfigError(f"{where}: stream {key}: schema_title must be a string")
+    if len(key) > 2 and key.startswith("/") and key.endswith("/"):
+        try:
+            return StreamRule(key, title, re.compile(key[1:-1]))
+        except re.error as error:
+            raise StreamConfigError(f"{where}: stream {key} is not a valid regex: {error}") from None
+    return StreamRule(key, title)

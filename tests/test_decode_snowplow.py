@@ -1,0 +1,136 @@
+"""Decoding the tracker protocol: event types, encodings, batches, and every problem as a violation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlencode
+
+import orjson
+import pytest
+
+from snowcatcher import samples
+from snowcatcher.decode.base64url import encode
+from snowcatcher.ingest import Ingestor
+from tests.decoding import get, ingestor, keywords, post
+
+
+@pytest.fixture
+def ingest(iglu: Path) -> Ingestor:
+    return ingestor(iglu)
+
+
+@pytest.mark.parametrize(("e", "event_type"), [
+    ("pv", "page_view"), ("pp", "page_ping"), ("se", "struct"), ("ev", "struct"),
+    ("ue", "unstruct"), ("tr", "transaction"), ("ti", "transaction_item"), ("ad", "ad_impression")])
+def test_event_types_use_micro_names(ingest: Ingestor, e: str, event_type: str) -> None:
+    [event] = get(ingest, urlencode({"e": e, "tv": "t", "p": "web"}))
+    assert event.event_type == event_type
+
+
+def test_unknown_and_missing_event_type_are_violations(ingest: Ingestor) -> None:
+    [unknown] = get(ingest, "e=zz&p=web&tv=t")
+    assert unknown.event_type == "unknown"
+    assert unknown.violations[0].path == "/e"
+    assert "'zz' is not a valid event type" in unknown.violations[0].message
+    [missing] = get(ingest, "p=web&tv=t&aid=x")
+    assert missing.event_type == "unknown" and "e is missing" in missing.violations[0].message
+
+
+def test_gitlab_struct_event_decodes_its_contexts(ingest: Ingestor) -> None:
+    [event] = post(ingest, samples.body(samples.gitlab_struct_event("i_code_review_user_approve_mr")))
+    assert event.valid, event.violations
+    assert (event.event_type, event.name, event.app_id) == (
+        "struct", "i_code_review_user_approve_mr", "gitlab")
+    standard = event.entities[0]
+    assert standard.schema == samples.GITLAB_STANDARD and standard.role == "context"
+    assert standard.data["project_id"] == 7 and standard.source == "cx"
+
+
+def test_plain_and_base64_forms_decode_alike(ingest: Ingestor) -> None:
+    link = {"schema": samples.UNSTRUCT, "data": {"schema": samples.LINK_CLICK,
+                                                 "data": {"targetUrl": "http://gdk.test/"}}}
+    context = samples.contexts((samples.WEB_PAGE, {"id": "c0ffee00-1d6f-4a6a-b4fd-93e8cbd8b57f"}))
+    base = {"e": "ue", "tv": "js-4", "p": "web"}
+    plain = {**base, "ue_pr": orjson.dumps(link).decode(), "co": orjson.dumps(context).decode()}
+    encoded = {**base, "ue_px": encode(orjson.dumps(link)), "cx": encode(orjson.dumps(context))}
+    [a], [b] = post(ingest, samples.body(plain)), get(ingest, urlencode(encoded))
+    assert a.valid and b.valid
+    assert a.entities[0].data == b.entities[0].data == {"targetUrl": "http://gdk.test/"}
+    assert [e.schema for e in a.entities] == [e.schema for e in b.entities]
+    assert (a.name, a.schema) == ("link_click", samples.LINK_CLICK)
+
+
+def test_empty_cx_means_no_contexts(ingest: Ingestor) -> None:
+    [event] = get(ingest, "e=pp&tv=js&p=web&cx=")
+    assert event.valid and event.entities == ()
+
+
+def test_a_body_of_several_events_gives_several_events(ingest: Ingestor) -> None:
+    events = post(ingest, samples.body(samples.page_view(), samples.link_click(),
+                                       samples.gitlab_struct_event()))
+    assert [e.event_type for e in events] == ["page_view", "unstruct", "struct"]
+    assert all(e.valid for e in events), [e.violations for e in events]
+
+
+def test_broken_base64_names_the_offset(ingest: Ingestor) -> None:
+    [event] = get(ingest, "e=pv&tv=js&p=web&cx=eyJzY2hlbWEi*OiJ")
+    assert event.violations[0].message == (
+        "cx: invalid base64url at offset 12: '*' is not in the base64 alphabet")
+
+
+def test_broken_json_in_co_is_a_violation(ingest: Ingestor) -> None:
+    [event] = get(ingest, urlencode({"e": "pv", "tv": "js", "p": "web", "co": "{[-"}))
+    assert keywords(event) == ["json"] and event.violations[0].message.startswith("co: invalid JSON")
+
+
+def test_schema_violation_points_at_the_field(ingest: Ingestor) -> None:
+    [event] = post(ingest, samples.body(samples.gitlab_struct_event(realm="moon")))
+    [violation] = event.violations
+    assert violation.entity == f"contexts[0] {samples.GITLAB_STANDARD}"
+    assert (violation.path, violation.keyword) == ("/realm", "enum")
+    assert "'moon'" in violation.message
+
+
+def test_unresolvable_schema_says_where_it_looked(ingest: Ingestor, iglu: Path) -> None:
+    context = samples.contexts(("iglu:com.acme/nowhere/jsonschema/1-0-0", {"a": 1}))
+    [event] = get(ingest, urlencode({"e": "pv", "tv": "js", "p": "web",
+                                     "co": orjson.dumps(context).decode()}))
+    [violation] = event.violations
+    assert violation.keyword == "resolve"
+    assert "iglu:com.acme/nowhere/jsonschema/1-0-0" in violation.message and str(iglu) in violation.message
+
+
+def test_tracker_field_formats_are_checked(ingest: Ingestor) -> None:
+    [event] = get(ingest, "e=se&tv=js&p=phone&dtm=yesterday&se_va=lots&eid=nope")
+    messages = {v.path: v.message for v in event.violations}
+    assert "must be a time in milliseconds" in messages["/dtm"]
+    assert "must be a number" in messages["/se_va"]
+    assert "must be a UUID" in messages["/eid"]
+    assert "'phone' is not a supported platform" in messages["/p"]
+
+
+def test_non_ascii_text_survives(ingest: Ingestor) -> None:
+    [event] = get(ingest, urlencode({"e": "se", "tv": "js", "p": "web", "se_la": "Χαριτίνη ✓"}))
+    assert event.payload["se_la"] == "Χαριτίνη ✓" and event.valid
+
+
+def test_wrong_content_type_still_decodes_but_is_flagged(ingest: Ingestor) -> None:
+    [event] = post(ingest, samples.body(samples.page_view()), content_type="text/plain")
+    assert event.event_type == "page_view"
+    assert keywords(event) == ["content-type"]
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    (b"", "empty body"),
+    (b"{not json", "the body is not valid JSON"),
+    (b"\xff\xfe", "not UTF-8 at byte 0"),
+    (b'{"a": 1}', "not a self-describing JSON"),
+])
+def test_undecodable_bodies_become_bad_requests(ingest: Ingestor, body: bytes, message: str) -> None:
+    [event] = post(ingest, body)
+    assert event.event_type == "bad_request" and message in event.violations[-1].message
+
+
+def test_deep_nesting_is_a_violation_not_a_crash(ingest: Ingestor) -> None:
+    [event] = post(ingest, b"[" * 10_000 + b"]" * 10_000)
+    assert event.event_type == "bad_request" and not event.valid

@@ -1,0 +1,25 @@
+"""Nothing outside snowcatcher/tui imports Textual: the core stays usable headless and in tests."""
+
+from __future__ import annotations
+
+import pkgutil
+import subprocess
+import sys
+
+import snowcatcher
+from tests.conftest import ROOT
+
+
+def core_modules() -> list[str]:
+    return [module.name for module in pkgutil.walk_packages(snowcatcher.__path__, "snowcatcher.")
+            if not module.name.startswith("snowcatcher.tui") and module.name != "snowcatcher.__main__"]
+
+
+def test_core_modules_do_not_import_textual() -> None:
+    modules = core_modules()
+    assert "snowcatcher.collector" in modules and "snowcatcher.cli" in modules
+    code = ("import sys\n" + "".join(f"import {name}\n" for name in modules)
+            + "print([m for m in sys.modules if m == 'textual' or m.startswith('textual.')])")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                            check=True)
+    assert result.stdout.strip() == "[]"

@@ -1,0 +1,126 @@
+"""The SQLite store: group commit, windows, filters, counts, subscribers, persistence."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from snowcatcher.model import CapturedEvent, Entity, RawRequest, Response, Violation
+from snowcatcher.query import Filter
+from snowcatcher.store import Store, StoreError
+
+
+def event(name: str, *, valid: bool = True, event_type: str = "struct", app: str = "gitlab",
+          contexts: Sequence[str] = ()) -> CapturedEvent:
+    entities = tuple(Entity("context", i, uri, {"i": i}, "cx") for i, uri in enumerate(contexts))
+    violations = () if valid else (Violation("contexts[0] x", "/realm", "enum", "bad realm"),)
+    return CapturedEvent("snowplow", event_type, name, "", app, {"e": "se", "se_ac": name},
+                         entities, violations, received_at=time.time())
+
+
+def request(body: bytes = b"{}") -> RawRequest:
+    return RawRequest("POST", "/tp2", "", (("Content-Type", "application/json"),), body, time.time())
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    store = Store(tmp_path / "capture.sqlite")
+    yield store  # type: ignore[misc]
+    store.close()
+
+
+async def test_concurrent_appends_share_a_commit_and_keep_order(store: Store) -> None:
+    results = await asyncio.gather(*(store.append(request(), Response(200), [event(f"e{i}")])
+                                     for i in range(50)))
+    assert [r[0].id for r in results] == list(range(1, 51))
+    assert [e.name for e in store.window(limit=100)] == [f"e{i}" for i in range(50)]
+
+
+async def test_events_keep_their_request_and_position(store: Store) -> None:
+    [first, second] = await store.append(request(b"body"), Response(200, b"ok"), [event("a"), event("b")])
+    assert (first.request_id, first.index, second.index) == (second.request_id, 0, 1)
+    stored = store.request(first.request_id)
+    assert stored is not None and stored.request.body == b"body" and stored.response.body == b"ok"
+
+
+def test_large_bodies_round_trip(store: Store) -> None:
+    body = b'{"x": "' + b"abc" * 10_000 + b'"}'
+    [stored] = store.append_now(request(body), Response(200), [event("big")])
+    assert store.request(stored.request_id).request.body == body  # type: ignore[union-attr]
+
+
+def test_filters_counts_and_windows(store: Store) -> None:
+    store.append_now(request(), Response(200), [
+        event("i_code_review_approve", contexts=["iglu:com.gitlab/gitlab_standard/jsonschema/1-1-1"]),
+        event("i_search", valid=False),
+        event("/dashboard", event_type="page_view", app="other")])
+    assert store.counts().total == 3 and store.counts().invalid == 1
+    assert store.count(Filter.parse("invalid")) == 1
+    assert store.count(Filter.parse("type:page_view")) == 1
+    assert store.count(Filter.parse("name:i_*")) == 2
+    assert store.count(Filter.parse("schema:gitlab_standard")) == 1
+    assert store.count(Filter.parse("app:gitlab -invalid")) == 1
+    assert [e.name for e in store.window(Filter.parse("name:i_*"), newest_first=True)] == [
+        "i_search", "i_code_review_approve"]
+    assert [e.name for e in store.after(1)] == ["i_search", "/dashboard"]
+
+
+def test_entities_and_violations_round_trip(store: Store) -> None:
+    original = event("x", valid=False, contexts=["iglu:a/b/jsonschema/1-0-0", "iglu:a/c/jsonschema/1-0-0"])
+    [stored] = store.append_now(request(), Response(200), [original])
+    again = store.get(stored.id)
+    assert again is not None
+    assert again.entities == original.entities and again.violations == original.violations
+    assert again.contexts == ["iglu:a/b/jsonschema/1-0-0", "iglu:a/c/jsonschema/1-0-0"]
+
+
+def test_subscribers_hear_every_batch(store: Store) -> None:
+    heard: list[str] = []
+    unsubscribe = store.subscribe(lambda events: heard.extend(e.name for e in events))
+    store.append_now(request(), Response(200), [event("a"), event("b")])
+    unsubscribe()
+    store.append_now(request(), Response(200), [event("c")])
+    assert heard == ["a", "b"]
+
+
+def test_revalidation_updates_validity(store: Store) -> None:
+    [stored] = store.append_now(request(), Response(200), [event("x", valid=False)])
+    store.update_violations([(stored.id, ())])
+    assert store.get(stored.id).valid and store.counts().invalid == 0  # type: ignore[union-attr]
+
+
+def test_a_kept_database_reopens_with_its_events(tmp_path: Path) -> None:
+    path = tmp_path / "kept.sqlite"
+    first = Store(path)
+    first.append_now(request(), Response(200), [event("a"), event("b", valid=False)])
+    first.close()
+    second = Store(path)
+    assert second.counts().total == 2 and second.counts().invalid == 1
+    [new] = second.append_now(request(), Response(200), [event("c")])
+    assert new.id == 3
+    second.close()
+    assert path.exists()
+
+
+def test_the_default_capture_is_fresh_and_removed() -> None:
+    store = Store()
+    store.append_now(request(), Response(200), [event("a")])
+    path = store.path
+    store.close()
+    assert not path.exists() and Store().counts().total == 0
+
+
+def test_reset_forgets_everything(store: Store) -> None:
+    store.append_now(request(), Response(200), [event("a")])
+    store.reset()
+    assert store.counts().total == 0 and store.window() == []
+
+
+def test_an_unusable_database_is_a_clear_error(tmp_path: Path) -> None:
+    folder = tmp_path / "missing" / "capture.sqlite"
+    with pytest.raises(StoreError, match="cannot open the database"):
+        Store(folder)
