@@ -94,8 +94,7 @@ class EntityTree(Tree[Violation | None]):
 
 
 def _mark_valid(label: Text, valid: bool) -> Text:
-    if valid:
-        label.append("  ✓", style="green")
+    label.append("  ✓" if valid else "  ✗", style="green" if valid else "bold red")
     return label
 
 

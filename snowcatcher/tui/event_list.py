@@ -27,7 +27,7 @@ PROTOCOLS = {"snowplow": "sp", "eventgate": "eg", "eventlogging": "el"}
 #: (title, width) of the fixed columns; the name and the last column share what is left.
 DEFAULT_COLUMNS = (("time", 12), ("", 1), ("", 2), ("type", 10), ("name", 0), ("app_id", 12),
                    ("first violation", -1))
-GITLAB_COLUMNS = (("time", 12), ("", 1), ("event name", 0), ("category", 24), ("user_id", 10),
+GITLAB_COLUMNS = (("time", 12), ("", 1), ("event name", 34), ("category", 22), ("user_id", 10),
                   ("namespace", 9), ("project", 9), ("plan", 8), ("label", 12), ("property", 12),
                   ("value", 6), ("extra", -1))
 
