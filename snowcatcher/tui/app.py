@@ -1,0 +1,251 @@
+"""SnowcatcherApp: wires the store, the in-process collector and the widgets; bindings and commands."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections import deque
+from collections.abc import Iterable, Sequence
+from functools import partial
+from pathlib import Path
+from typing import ClassVar
+
+from textual import on, work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.widgets import Footer, Input
+
+from snowcatcher.cli import listen_error
+from snowcatcher.model import CapturedEvent
+from snowcatcher.query import Filter
+from snowcatcher.server import Settings, Snowcatcher
+from snowcatcher.store import Store, StoreError
+from snowcatcher.tui import actions
+from snowcatcher.tui.chrome import ConfirmClear, FilterBar, StatusBar
+from snowcatcher.tui.event_detail import TABS, EventDetail
+from snowcatcher.tui.event_list import EventList
+from snowcatcher.tui.messages import EventHighlighted, EventsStored, ViewChanged
+
+
+def _binding(key: str, action: str, description: str, tooltip: str, **kw: object) -> Binding:
+    return Binding(key, action, description, tooltip=tooltip, id=action.split("(")[0], **kw)  # type: ignore[arg-type]
+
+
+class SnowcatcherApp(App[int]):
+    """Watch events arrive live, read their decoded trees, see every violation."""
+
+    TITLE = "snowcatcher"
+    CSS_PATH = Path(__file__).parent / "snowcatcher.tcss"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        _binding("slash", "filter", "filter", "Filter the list: text, type:, name:, schema:, app:, "
+                 "stream:, invalid, -negation"),
+        _binding("v", "invalid_only", "invalid only", "Show only events with violations (toggle)"),
+        _binding("f", "follow", "follow", "Keep the newest event selected as events arrive (toggle)"),
+        _binding("p", "pause", "pause", "Freeze the display; capture goes on (toggle)"),
+        _binding("g", "gitlab_columns", "GitLab", "GitLab columns: internal event name, user, "
+                 "namespace, project, plan, extra (toggle)"),
+        _binding("y", "copy_json", "copy", "Copy the selected event as JSON"),
+        _binding("Y", "copy_curl", "curl", "Copy a curl command that replays the selected event's request"),
+        _binding("e", "export", "export", "Export the shown events as NDJSON"),
+        _binding("r", "revalidate", "revalidate", "Re-read schemas from disk and re-check every event"),
+        _binding("c", "clear", "clear", "Forget every captured event (asks first)"),
+        _binding("q", "quit", "quit", "Stop the collector and quit"),
+        Binding("enter", "open_detail", "details", show=False, tooltip="Look inside the selected event"),
+        Binding("escape", "back_to_list", "back", show=False, tooltip="Back to the event list"),
+        *[Binding(str(n), f"tab('{tab}')", tab, show=False) for n, tab in enumerate(TABS, 1)],
+    ]
+
+    def __init__(self, store: Store, *, server: Snowcatcher | None = None,
+                 revalidate: actions.Revalidate | None = None,
+                 export_dir: Path | None = None, address: str = "") -> None:
+        super().__init__()
+        self.store = store
+        self.server = server
+        self.revalidate = revalidate or getattr(server, "revalidate", None)
+        self.export_dir = export_dir or Path.cwd()
+        self.address = address
+        self.filter_text = ""
+        self.invalid_only = False
+        self._rates: deque[tuple[float, int]] = deque(maxlen=6)
+        self._detail_timer: Timer | None = None
+        self._unsubscribe = store.subscribe(self._on_stored)
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar(id="status")
+        yield EventList(self.store, id="events")
+        yield EventDetail(self.store, id="detail")
+        yield FilterBar(id="filter-bar")
+        yield Footer()
+
+    async def on_mount(self) -> None:
+        self.query_one(FilterBar).display = False
+        self.query_one(EventList).border_title = "events"
+        self.query_one(EventList).focus()
+        if self.server is not None:
+            try:
+                await self.server.start()
+            except OSError as error:
+                self.exit(2, message=f"snowcatcher: {listen_error(self.server.settings, error)}")
+                return
+            self.address = f"listening on {self.server.url}"
+        self.set_interval(1.0, self._tick)
+        self._tick()
+
+    async def on_unmount(self) -> None:
+        self._unsubscribe()
+        if self.server is not None:
+            await self.server.stop()
+
+    # -- the store bridge --------------------------------------------------------------------
+
+    def _on_stored(self, events: Sequence[CapturedEvent]) -> None:
+        self.post_message(EventsStored(events[-1].id))
+
+    def on_events_stored(self, message: EventsStored) -> None:
+        for events in self.query(EventList):
+            events.notice_new()
+
+    def on_view_changed(self, message: ViewChanged) -> None:
+        self._show_status()
+
+    def on_event_highlighted(self, message: EventHighlighted) -> None:
+        if self._detail_timer is not None:
+            self._detail_timer.stop()
+        self._detail_timer = self.set_timer(0.05, lambda: self._show_detail(message.event_id))
+
+    def _show_detail(self, event_id: int | None) -> None:
+        self.query_one(EventDetail).event_id = event_id
+
+    def _tick(self) -> None:
+        self._rates.append((time.monotonic(), self.store.counts().total))
+        self._show_status()
+
+    def _show_status(self) -> None:
+        (start, first), (end, last) = self._rates[0], self._rates[-1]
+        rate = (last - first) / (end - start) if end > start else 0.0
+        events = self.query_one(EventList)
+        self.query_one(StatusBar).show(
+            address=self.address, counts=self.store.counts(), rate=max(rate, 0.0),
+            shown=events.total, following=events.following, paused=events.paused,
+            pending=events.pending, where=str(events.where.text))
+
+    # -- filtering ---------------------------------------------------------------------------
+
+    def action_filter(self) -> None:
+        self.query_one(FilterBar).open(self.filter_text)
+
+    @on(Input.Submitted, "#filter-input")
+    def _filter_submitted(self, message: Input.Submitted) -> None:
+        bar = self.query_one(FilterBar)
+        if bar.parse() is not None:
+            self.filter_text = message.value.strip()
+            bar.action_close()
+            self._apply_filter()
+            self.query_one(EventList).focus()
+
+    def action_invalid_only(self) -> None:
+        self.invalid_only = not self.invalid_only
+        self._apply_filter()
+
+    def _apply_filter(self) -> None:
+        text = f"{self.filter_text} invalid".strip() if self.invalid_only else self.filter_text
+        self.query_one(EventList).set_filter(Filter.parse(text))
+        self._show_status()
+
+    # -- toggles and actions -----------------------------------------------------------------
+
+    def action_follow(self) -> None:
+        events = self.query_one(EventList)
+        events.set_following(not events.following)
+
+    def action_pause(self) -> None:
+        events = self.query_one(EventList)
+        events.set_paused(not events.paused)
+
+    def action_gitlab_columns(self) -> None:
+        events = self.query_one(EventList)
+        events.gitlab_columns = not events.gitlab_columns
+        events.refresh()
+
+    def action_open_detail(self) -> None:
+        self.query_one(EventDetail).focus_active()
+
+    def action_back_to_list(self) -> None:
+        self.query_one(EventList).focus()
+
+    def action_tab(self, tab: str) -> None:
+        self.query_one(EventDetail).show_tab(tab)
+
+    def action_copy_json(self) -> None:
+        event = self.query_one(EventList).selected
+        if event is None:
+            self.notify("No event selected.", severity="warning")
+            return
+        self.copy_to_clipboard(actions.event_json(event))
+        self.notify(f"Copied event #{event.id} as JSON.", markup=False)
+
+    def action_copy_curl(self) -> None:
+        event = self.query_one(EventList).selected
+        stored = self.store.request(event.request_id) if event else None
+        if stored is None:
+            self.notify("No request to replay.", severity="warning")
+            return
+        base = self.address.removeprefix("listening on ") or "http://127.0.0.1:9090"
+        self.copy_to_clipboard(actions.curl_command(stored, base))
+        self.notify(f"Copied a curl command replaying request #{stored.request.id}.", markup=False)
+
+    @work(exclusive=True, group="export")
+    async def action_export(self) -> None:
+        where = self.query_one(EventList).where
+        try:
+            path, count = await actions.export_ndjson(self.store, where, self.export_dir)
+        except OSError as error:
+            self.notify(f"Export failed: {error}", severity="error", markup=False)
+            return
+        self.notify(f"Exported {count:,} events to {path}", markup=False)
+
+    @work(exclusive=True, group="schemas")
+    async def action_revalidate(self) -> None:
+        if self.revalidate is None:
+            self.notify("Re-validation is not available here.", severity="warning")
+            return
+        self.notify("Re-reading schemas and re-checking every event…")
+        changed = await actions.run_revalidate(self.revalidate)
+        events = self.query_one(EventList)
+        events.reload(keep_id=events.selected_id)
+        self._show_detail(events.selected_id)
+        self._show_status()
+        self.notify(f"Re-validated: {changed:,} events changed.", markup=False)
+
+    def action_clear(self) -> None:
+        self.push_screen(ConfirmClear(self.store.counts().total), self._cleared)
+
+    def _cleared(self, confirmed: bool | None) -> None:
+        if confirmed:
+            self.store.reset()
+            self.query_one(EventList).reload()
+            self._show_detail(None)
+            self._show_status()
+            self.notify("Cleared every captured event.")
+
+    # -- command palette ---------------------------------------------------------------------
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for binding in self.BINDINGS:
+            if isinstance(binding, Binding) and binding.tooltip:
+                yield SystemCommand(binding.description.capitalize(), binding.tooltip,
+                                    partial(self.call_later, self.run_action, binding.action))
+
+
+def run_tui(settings: Settings, *, revalidate: actions.Revalidate | None = None) -> int:
+    """Run the TUI with the collector for `settings` served in-process; returns the exit code."""
+    try:
+        server = Snowcatcher(settings)
+    except StoreError as error:
+        print(f"snowcatcher: {error}", file=sys.stderr)
+        return 2
+    app = SnowcatcherApp(server.store, server=server, revalidate=revalidate)
+    return app.run() or 0

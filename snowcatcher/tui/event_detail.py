@@ -1,0 +1,112 @@
+"""The detail pane: Overview, Entities, Violations, Raw, HTTP and GitLab tabs for the selected event."""
+
+from __future__ import annotations
+
+from rich.console import RenderableType
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical, VerticalScroll
+from textual.reactive import reactive
+from textual.widgets import OptionList, Static, TabbedContent, TabPane
+from textual.widgets.option_list import Option
+
+from snowcatcher.model import CapturedEvent
+from snowcatcher.store import Store
+from snowcatcher.tui import views
+from snowcatcher.tui.entity_tree import EntityTree
+from snowcatcher.tui.safe import clean
+
+TABS = ("overview", "entities", "violations", "raw", "http", "gitlab")
+
+
+class EventDetail(Vertical):
+    """Everything about one event; set `event_id` and the tabs follow (a reactive and its watcher)."""
+
+    event_id: reactive[int | None] = reactive(None, always_update=True)
+
+    def __init__(self, store: Store, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.store = store
+        self.event: CapturedEvent | None = None
+
+    def compose(self) -> ComposeResult:
+        with TabbedContent(id="tabs"):
+            for tab, title in zip(TABS, ("Overview", "Entities", "Violations", "Raw", "HTTP",
+                                         "GitLab"), strict=True):
+                with TabPane(title, id=tab):
+                    yield from self._body(tab)
+
+    def _body(self, tab: str) -> ComposeResult:
+        if tab == "entities":
+            yield EntityTree(id="entity-tree")
+        elif tab == "violations":
+            yield OptionList(id="violation-list")
+        else:
+            with VerticalScroll():
+                yield Static(id=f"{tab}-body")
+
+    def watch_event_id(self, event_id: int | None) -> None:
+        self.event = self.store.get(event_id) if event_id is not None else None
+        self._fill(self.event)
+
+    def _fill(self, event: CapturedEvent | None) -> None:
+        tree = self.query_one(EntityTree)
+        tree.error_style = f"bold {self.app.theme_variables.get('error', 'red')}"
+        tree.show(event)
+        self._fill_violations(event)
+        empty = Text("No event selected.", style="dim")
+        stored = self.store.request(event.request_id) if event else None
+        self._set("overview", views.overview(event) if event else empty)
+        self._set("raw", views.raw(stored, self.app.current_theme.dark) if event else empty)
+        self._set("http", views.http(stored) if event else empty)
+        self._set("gitlab", views.gitlab_panel(event) if event else empty)
+
+    def _set(self, tab: str, renderable: RenderableType) -> None:
+        self.query_one(f"#{tab}-body", Static).update(renderable)
+
+    def _fill_violations(self, event: CapturedEvent | None) -> None:
+        options = self.query_one("#violation-list", OptionList)
+        options.clear_options()
+        violations = event.violations if event else ()
+        for index, violation in enumerate(violations):
+            prompt = Text("✗ ", style="bold red")
+            prompt.append(clean(violation.short()))
+            prompt.append(f"  [{clean(violation.keyword)}]", style="dim")
+            options.add_option(Option(prompt, id=str(index)))
+        if event is not None and not violations:
+            options.add_option(Option(Text("✓ No violations.", style="green"), disabled=True))
+        tabs = self.query_one(TabbedContent)
+        tabs.get_tab("violations").label = f"Violations ({len(violations)})"
+
+    def on_option_list_option_selected(self, message: OptionList.OptionSelected) -> None:
+        """Choosing a violation jumps to its node in the Entities tree."""
+        message.stop()
+        if self.event is not None and message.option.id is not None:
+            self.jump_to(int(message.option.id))
+
+    def jump_to(self, index: int) -> None:
+        """Show violation `index` in place in the Entities tree."""
+        assert self.event is not None
+        tree = self.query_one(EntityTree)
+        node = tree.node_for(self.event.violations[index])
+        self.query_one(TabbedContent).active = "entities"
+        if node is not None:
+            tree.move_cursor(node)
+            self.call_after_refresh(tree.scroll_to_node, node)
+        tree.focus()
+
+    def show_tab(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = tab
+
+    def focus_active(self) -> None:
+        """Move the focus into the active tab (the tree, the violation list or the scrolled text)."""
+        tab = self.query_one(TabbedContent).active
+        if tab == "entities":
+            self.query_one(EntityTree).focus()
+        elif tab == "violations":
+            options = self.query_one("#violation-list", OptionList)
+            if options.option_count and options.highlighted is None:
+                options.highlighted = 0
+            options.focus()
+        else:
+            self.query_one(f"#{tab} VerticalScroll", VerticalScroll).focus()

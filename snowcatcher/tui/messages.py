@@ -1,0 +1,37 @@
+"""The small messages the TUI's widgets and the store bridge exchange."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.message import Message
+
+
+@dataclass
+class EventsStored(Message):
+    """The store holds new events (posted from the store's subscriber; the latest one wins)."""
+
+    last_id: int
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, EventsStored)
+
+
+@dataclass
+class EventHighlighted(Message):
+    """The list's cursor moved onto an event (None when the list is empty)."""
+
+    event_id: int | None
+
+
+@dataclass
+class ViewChanged(Message):
+    """The list's shown count, follow or pause state changed; the header redraws."""
+
+    shown: int
+    following: bool
+    paused: bool
+    pending: int
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, ViewChanged)

@@ -1,0 +1,118 @@
+"""Rich renderables for the detail tabs: Overview, Raw, HTTP and GitLab, built only from cleaned Text."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qsl
+
+import orjson
+from rich.console import Group, RenderableType
+from rich.syntax import Syntax
+from rich.table import Table
+from rich.text import Text
+
+from snowcatcher.model import CapturedEvent
+from snowcatcher.store import StoredRequest
+from snowcatcher.tui import fields, gitlab
+from snowcatcher.tui.safe import clean, json_scalar, pretty_json, text
+
+MAX_BODY = 200_000
+
+
+def _grid() -> Table:
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column(overflow="fold")
+    return table
+
+
+def _heading(title: str) -> Text:
+    return Text(title, style="bold underline")
+
+
+def overview(event: CapturedEvent) -> RenderableType:
+    """Parameters under human names, grouped into event, app, user, page, browser and timestamps."""
+    parts: list[RenderableType] = [summary_line(event)]
+    for group, rows in fields.grouped(event):
+        table = Table.grid(padding=(0, 2))
+        table.add_column(style="bold", no_wrap=True)
+        table.add_column(style="dim", no_wrap=True)
+        table.add_column(overflow="fold")
+        for human, key, value in rows:
+            table.add_row(text(human), text(key if key != human else ""), text(value))
+        parts += [Text(""), _heading(group), table]
+    return Group(*parts)
+
+
+def summary_line(event: CapturedEvent) -> Text:
+    """`✓ struct  i_code_review_user_approve_mr  (snowplow, app gitlab)` for the top of Overview."""
+    line = Text("✓ valid  " if event.valid else f"✗ {len(event.violations)} violation(s)  ",
+                style="bold green" if event.valid else "bold red")
+    line.append_text(text(event.event_type, "bold"))
+    line.append("  ")
+    line.append_text(text(event.name, "bold"))
+    line.append(f"  ({clean(event.protocol)}, app {clean(event.app_id) or '-'}, #{event.id})",
+                style="dim")
+    return line
+
+
+def raw(stored: StoredRequest | None, dark: bool) -> RenderableType:
+    """The request body (pretty JSON when it is JSON) or its query string, Pygments-highlighted."""
+    if stored is None:
+        return Text("The request is no longer stored.", style="dim")
+    request = stored.request
+    theme = "monokai" if dark else "default"
+    parts: list[RenderableType] = []
+    if request.query:
+        parts.append(_heading(f"query string ({len(request.query)} bytes)"))
+        parameters = dict(parse_qsl(request.query, keep_blank_values=True))
+        parts.append(Syntax(pretty_json(parameters), "json", theme=theme, word_wrap=True))
+    if request.body:
+        parts.append(_heading(f"body ({len(request.body)} bytes)"))
+        parts.append(_body(request.body, theme))
+    return Group(*parts) if parts else Text("Empty request: no query string, no body.", style="dim")
+
+
+def _body(body: bytes, theme: str) -> RenderableType:
+    try:
+        code, lexer = pretty_json(orjson.loads(body)), "json"
+    except orjson.JSONDecodeError:
+        code, lexer = clean(body[:MAX_BODY].decode("utf-8", "replace"), multiline=True), "text"
+    return Syntax(code[:MAX_BODY], lexer, theme=theme, word_wrap=True)
+
+
+def http(stored: StoredRequest | None) -> RenderableType:
+    """Method, path, headers, the remote address, and the answer the collector gave."""
+    if stored is None:
+        return Text("The request is no longer stored.", style="dim")
+    request, response = stored.request, stored.response
+    table = _grid()
+    table.add_row("request", text(f"{request.method} {request.path}"
+                                  + (f"?{request.query}" if request.query else "")))
+    table.add_row("from", text(request.remote or "-"))
+    table.add_row("received", Text(fields.readable_time(request.received_at)))
+    headers = _grid()
+    for name, value in request.headers:
+        headers.add_row(text(name), text(value))
+    answer = _grid()
+    answer.add_row("status", text(f"{response.status} {response.reason or ''}".rstrip()))
+    answer.add_row("content type", text(response.content_type))
+    answer.add_row("body", text(response.body[:2000].decode("utf-8", "replace") or "(empty)"))
+    return Group(table, Text(""), _heading("headers"), headers, Text(""),
+                 _heading("our answer"), answer)
+
+
+def gitlab_panel(event: CapturedEvent) -> RenderableType:
+    """monitor.rb's view of a GitLab internal event: name, category, ids, plan and extra."""
+    if not gitlab.is_gitlab(event):
+        return Text("Not a GitLab internal event: it has no gitlab_standard context.", style="dim")
+    table = _grid()
+    for name, value in gitlab.summary(event):
+        table.add_row(name, text(_plain(value)))
+    return Group(_heading("GitLab internal event"), table)
+
+
+def _plain(value: Any) -> str:
+    if value is None:
+        return "null"
+    return value if isinstance(value, str) else json_scalar(value)

@@ -1,0 +1,64 @@
+"""Snapshot tests: the main screen, every detail tab, a filtered view and the GitLab columns."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+
+from snowcatcher.store import Store
+from snowcatcher.tui.app import SnowcatcherApp
+from tests.tui import samples
+
+SIZE = (150, 44)
+SnapCompare = Callable[..., bool]
+
+
+def make_app() -> SnowcatcherApp:
+    """The app over a store of fixed sample events, with a fixed address (no collector: no port)."""
+    store = Store()
+    samples.fill(store, samples.mixed(24))
+    return SnowcatcherApp(store, address="listening on http://127.0.0.1:9090")
+
+
+async def settle(pilot: Pilot[Any]) -> None:
+    await pilot.pause(0.2)
+
+
+def test_main_screen(snap_compare: SnapCompare) -> None:
+    assert snap_compare(make_app(), terminal_size=SIZE, run_before=settle)
+
+
+@pytest.mark.parametrize("tab", ["1", "2", "3", "4", "5", "6"])
+def test_detail_tabs_of_an_invalid_gitlab_event(snap_compare: SnapCompare, tab: str) -> None:
+    async def select(pilot: Pilot[Any]) -> None:
+        await pilot.press("up", "up", "up", tab)  # i_quickactions_approve, realm "moon"
+        await settle(pilot)
+
+    assert snap_compare(make_app(), terminal_size=SIZE, run_before=select)
+
+
+def test_wikimedia_violation_in_place(snap_compare: SnapCompare) -> None:
+    async def select(pilot: Pilot[Any]) -> None:
+        await pilot.press("up", "2")
+        await settle(pilot)
+
+    assert snap_compare(make_app(), terminal_size=SIZE, run_before=select)
+
+
+def test_filtered_view(snap_compare: SnapCompare) -> None:
+    async def filter_(pilot: Pilot[Any]) -> None:
+        await pilot.press("slash", *"schema:gitlab_standard", "enter", "v")
+        await settle(pilot)
+
+    assert snap_compare(make_app(), terminal_size=SIZE, run_before=filter_)
+
+
+def test_gitlab_columns(snap_compare: SnapCompare) -> None:
+    async def columns(pilot: Pilot[Any]) -> None:
+        await pilot.press("slash", *"app:gitlab", "enter", "g", "6")
+        await settle(pilot)
+
+    assert snap_compare(make_app(), terminal_size=SIZE, run_before=columns)
