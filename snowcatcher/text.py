@@ -3,22 +3,29 @@
 from __future__ import annotations
 
 import logging
-import re
 
-# C0 and C1 controls (ESC starts ANSI/OSC sequences), DEL, and the bidi embedding, override and
-# isolate characters that can make text display differently from what it is.
-_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-
-
-def inert(text: str, *, newlines: bool = False) -> str:
-    """`text` with every unsafe character shown as a visible escape such as `\\x1b`."""
-    cleaned = _UNSAFE.sub(_escape, text)
-    return cleaned if newlines else cleaned.replace("\n", "\\n").replace("\t", " ")
+# C0 and C1 controls (ESC starts ANSI/OSC sequences), DEL, the bidi embedding, override and isolate
+# characters that make text display differently from what it is, and invisible separators.
+_BIDI = [0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A)]
+_INVISIBLE = [0x00AD, 0x200B, 0x200C, 0x200D, 0x2028, 0x2029, 0xFEFF]
 
 
-def _escape(match: re.Match[str]) -> str:
-    code = ord(match.group())
+def _escape(code: int) -> str:
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+_ONE_LINE = {code: _escape(code) for code in [*range(0x00, 0x20), *range(0x7F, 0xA0), *_BIDI,
+                                               *_INVISIBLE]}
+_MULTILINE = {code: text for code, text in _ONE_LINE.items() if code not in (0x09, 0x0A)}
+
+
+def inert(value: object, *, newlines: bool = False) -> str:
+    """The text of `value` with every unsafe character shown as a visible escape such as `\\x1b`.
+
+    With `newlines`, line breaks and tabs are kept (multi-line views and logs).
+    """
+    text = value if isinstance(value, str) else str(value)
+    return text.translate(_MULTILINE if newlines else _ONE_LINE)
 
 
 class InertFormatter(logging.Formatter):

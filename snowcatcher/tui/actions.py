@@ -12,10 +12,11 @@ import orjson
 
 from snowcatcher.model import CapturedEvent
 from snowcatcher.query import Filter
+from snowcatcher.revalidate import RevalidationReport
 from snowcatcher.store import Store, StoredRequest
 
 #: Re-validation the engine provides: re-read schemas, re-check every event, return how many changed.
-Revalidate = Callable[[], Awaitable[int] | int]
+Revalidate = Callable[[], Awaitable[RevalidationReport]]
 _REPLAYED_HEADERS = ("content-type", "user-agent", "origin", "referer", "cookie")
 
 
@@ -50,7 +51,3 @@ async def export_ndjson(store: Store, where: Filter, directory: Path) -> tuple[P
     return path, written
 
 
-async def run_revalidate(revalidate: Revalidate) -> int:
-    """Call the engine's re-validation, awaiting it when it is a coroutine."""
-    result = revalidate()
-    return await result if isinstance(result, Awaitable) else result

@@ -212,12 +212,12 @@ class SnowcatcherApp(App[int]):
             self.notify("Re-validation is not available here.", severity="warning")
             return
         self.notify("Re-reading schemas and re-checking every event…")
-        changed = await actions.run_revalidate(self.revalidate)
+        report = await self.revalidate()
         events = self.query_one(EventList)
         events.reload(keep_id=events.selected_id)
         self._show_detail(events.selected_id)
         self._show_status()
-        self.notify(f"Re-validated: {changed:,} events changed.", markup=False)
+        self.notify(report.summary().capitalize() + ".", markup=False)
 
     def action_clear(self) -> None:
         self.push_screen(ConfirmClear(self.store.counts().total), self._cleared)
