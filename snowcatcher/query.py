@@ -123,4 +123,7 @@ def _compile_term(term: str) -> tuple[str, list[str]]:
         clause = "name = ? COLLATE NOCASE" if exact else "name LIKE ? ESCAPE '\\'"
         return f"protocol != 'snowplow' AND {clause}", [value if exact else pattern]
     schema_like = f"%{pattern}%" if "*" in value else pattern
-    return "schema LIKE ? ESCAPE '\\' OR contexts LIKE ? ESCAPE '\\'", [schema_like, schema_like]
+    # The store keeps every distinct (schema, contexts) pair in schema_sets: the pattern is tested
+    # on those few, and the events of the matching pairs are found in the events_by_schemas index.
+    return ("(schema, contexts) IN (SELECT schema, contexts FROM schema_sets"
+            " WHERE schema LIKE ? ESCAPE '\\' OR contexts LIKE ? ESCAPE '\\')", [schema_like, schema_like])

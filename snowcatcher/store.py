@@ -10,6 +10,7 @@ import tempfile
 import threading
 import zlib
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -61,6 +62,14 @@ CREATE TABLE IF NOT EXISTS entity_sets (
     id INTEGER PRIMARY KEY,
     entities TEXT NOT NULL
 );
+-- Every distinct (schema, contexts) pair of the events: a handful, even at a million events.
+-- `schema:` filters test their pattern on these and then look the matching pairs up in
+-- events_by_schemas, instead of testing it on every event (see query.py).
+CREATE TABLE IF NOT EXISTS schema_sets (
+    schema TEXT NOT NULL,
+    contexts TEXT NOT NULL,
+    PRIMARY KEY (schema, contexts)
+) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS events_by_request ON events (request_id);
 """
 
@@ -81,6 +90,10 @@ _EVENT_COLUMNS = ("events.id, request_id, idx, received_at, protocol, event_type
 _EVENTS = "events LEFT JOIN entity_sets ON entity_sets.id = events.entity_set"
 #: How many distinct entity sets the writer remembers, to store each only once.
 _ENTITY_SET_MEMORY = 4096
+#: How many filters' counts the store remembers (see Store.count).
+_COUNT_MEMORY = 32
+#: PRAGMA user_version once schema_sets holds the pairs of every event.
+_SCHEMA_SETS_VERSION = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +146,7 @@ class Store:
             self._db.execute("PRAGMA wal_autocheckpoint=0")
             self._db.executescript(_SCHEMA)
             self._db.executescript(_VIEW_INDEXES)
+            self._fill_schema_sets()
             # Prove now that we can write: a read-only file otherwise opens fine and only the
             # first event fails, with every request answered 500.
             self._db.execute("BEGIN IMMEDIATE")
@@ -145,8 +159,14 @@ class Store:
         self._subscribers: list[Subscriber] = []
         self._next_request_id, self._next_event_id, self._next_set_id = self._next_ids()
         self._entity_sets: dict[int, tuple[tuple[Entity, ...], int]] = {}
+        self._schema_sets: set[tuple[str, str]] = set(
+            self._db.execute("SELECT schema, contexts FROM schema_sets").fetchall())
+        # (where, params) -> (matching events, the last id then): see count().
+        self._matching: dict[tuple[str, tuple[str, ...]], tuple[int, int]] = {}
+        self._generation = 0  # bumped when events change other than by being appended
         self._counts = self._count_rows()
         self._checkpointer = _Checkpointer(self.path)
+        self._counter: _Counter | None = None
 
     # -- writing -----------------------------------------------------------------------------
 
@@ -221,6 +241,7 @@ class Store:
         request_rows: list[tuple[Any, ...]] = []
         event_rows: list[tuple[Any, ...]] = []
         new_sets: list[tuple[int, str]] = []
+        new_schema_sets: set[tuple[str, str]] = set()
         stored: list[list[CapturedEvent]] = []
         for request, response, events in batch:
             request_id = self._next_request_id
@@ -230,7 +251,10 @@ class Store:
             for index, event in enumerate(events):
                 event = event.stored(self._next_event_id, request_id, index)
                 self._next_event_id += 1
-                event_rows.append(_event_row(event, self._entity_set(event, new_sets)))
+                row = _event_row(event, self._entity_set(event, new_sets))
+                event_rows.append(row)
+                if (row[7], row[10]) not in self._schema_sets:
+                    new_schema_sets.add((row[7], row[10]))
                 numbered.append(event)
             stored.append(numbered)
         with self._transaction():
@@ -239,6 +263,10 @@ class Store:
             self._db.executemany("INSERT INTO entity_sets VALUES (?,?)", new_sets)
             self._db.executemany("INSERT INTO events VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                                  event_rows)
+            if new_schema_sets:
+                self._db.executemany("INSERT OR IGNORE INTO schema_sets VALUES (?,?)",
+                                     new_schema_sets)
+        self._schema_sets |= new_schema_sets
         valid = sum(row[9] for row in event_rows)
         self._counts = Counts(self._counts.total + len(event_rows), self._counts.valid + valid)
         return stored
@@ -273,6 +301,8 @@ class Store:
         with self._transaction():
             self._db.executemany("UPDATE events SET violations = ?, valid = ? WHERE id = ?", rows)
         self._counts = self._count_rows()
+        self._matching.clear()
+        self._generation += 1
         return len(rows)
 
     def reset(self) -> None:
@@ -281,7 +311,11 @@ class Store:
             self._db.execute("DELETE FROM events")
             self._db.execute("DELETE FROM requests")
             self._db.execute("DELETE FROM entity_sets")
+            self._db.execute("DELETE FROM schema_sets")
         self._entity_sets.clear()
+        self._schema_sets.clear()
+        self._matching.clear()
+        self._generation += 1
         self._counts = Counts(0, 0)
 
     # -- subscribing -------------------------------------------------------------------------
@@ -303,12 +337,74 @@ class Store:
         return self._counts
 
     def count(self, where: Filter | None = None) -> int:
-        """How many events match a filter."""
+        """How many events match a filter.
+
+        A count is remembered with the last id it saw: events are only ever appended (updates
+        and resets forget every count), so the next call counts just the events stored since,
+        which an id range makes cheap whatever the filter. The TUI asks for the count of the
+        same filter several times while it applies it, and again for each batch of new events.
+        """
         if not where:
             return self._counts.total
+        key = (where.where, where.params)
+        last = self.last_id()
+        known = self._matching.pop(key, None)
+        if known is None:
+            clause, params = where.sql()
+            count = int(self._db.execute(f"SELECT count(*) FROM events{clause}", params).fetchone()[0])
+        else:
+            count, seen = known
+            count += self.count_after(seen, where) if seen < last else 0
+        if len(self._matching) >= _COUNT_MEMORY:
+            del self._matching[next(iter(self._matching))]  # the least recently used
+        self._matching[key] = (count, last)
+        return count
+
+    def known_count(self, where: Filter | None = None) -> bool:
+        """Whether count(where) is remembered, so costs at most a look at the newest events."""
+        return not where or (where.where, where.params) in self._matching
+
+    async def count_around(self, where: Filter, last_id: int, anchor_id: int) -> tuple[int, int] | None:
+        """Matching events up to `last_id`, and how many of them come before `anchor_id`.
+
+        Counted in a thread on its own connection, so that a filter that must read every event
+        (free text) leaves the event loop free; the count is then remembered as count() would
+        remember it. None if the events changed other than by growing meanwhile.
+        """
+        if self._counter is None:
+            self._counter = _Counter(self.path)
+        generation = self._generation
         clause, params = where.sql()
-        row = self._db.execute(f"SELECT count(*) FROM events{clause}", params).fetchone()
-        return int(row[0])
+        joiner = " AND " if clause else " WHERE "
+        total, before = await asyncio.wrap_future(self._counter.submit(
+            f"SELECT count(*), coalesce(sum(id < ?), 0) FROM events{clause}{joiner}id <= ?",
+            (anchor_id, *params, last_id)))
+        if generation != self._generation:
+            return None
+        key = (where.where, where.params)
+        if key not in self._matching:
+            if len(self._matching) >= _COUNT_MEMORY:
+                del self._matching[next(iter(self._matching))]
+            self._matching[key] = (total, last_id)
+        return total, before
+
+    def near(self, where: Filter, anchor_id: int, last_id: int, before: int, after: int,
+             span: int) -> tuple[list[CapturedEvent], list[CapturedEvent]]:
+        """Up to `before` matching events just before `anchor_id` and `after` from it on, oldest
+        first, looking no further than `span` ids either way (and not past `last_id`): a page to
+        show at once while count_around() finds where it is in the whole list."""
+        clause, params = where.sql()
+        joiner = " AND " if clause else " WHERE "
+        earlier = self._db.execute(
+            f"SELECT {_EVENT_COLUMNS} FROM {_EVENTS}{clause}{joiner}events.id < ? AND events.id >= ?"
+            " ORDER BY events.id DESC LIMIT ?",
+            (*params, anchor_id, anchor_id - span, before)).fetchall() if before else []
+        later = self._db.execute(
+            f"SELECT {_EVENT_COLUMNS} FROM {_EVENTS}{clause}{joiner}events.id >= ? AND events.id <= ?"
+            " ORDER BY events.id LIMIT ?",
+            (*params, anchor_id, min(last_id, anchor_id + span), after)).fetchall() if after else []
+        return ([_event_from_row(row) for row in reversed(earlier)],
+                [_event_from_row(row) for row in later])
 
     def get(self, event_id: int) -> CapturedEvent | None:
         row = self._db.execute(f"SELECT {_EVENT_COLUMNS} FROM {_EVENTS} WHERE events.id = ?",
@@ -373,6 +469,11 @@ class Store:
         if first is not None:
             return max(0, event_id - first)
         clause, params = where.sql() if where else ("", ())
+        if where and self.known_count(where):
+            low = self._db.execute("SELECT min(id) FROM events").fetchone()[0] or 0
+            if event_id - low > self.last_id() - event_id:
+                # Nearer the end: a filter without an index scans every id it counts over.
+                return self.count(where) - self.count_after(event_id - 1, where)
         clause = clause or " WHERE 1"
         row = self._db.execute(f"SELECT count(*) FROM events{clause} AND id < ?",
                                (*params, event_id)).fetchone()
@@ -405,6 +506,8 @@ class Store:
         if self._flush_handle is not None:
             self._flush_handle.cancel()
             self._flush()
+        if self._counter is not None:
+            self._counter.stop()
         self._checkpointer.stop()
         self._db.close()
         if self._temporary:
@@ -415,6 +518,15 @@ class Store:
         return tuple(  # type: ignore[return-value]
             (self._db.execute(f"SELECT max(id) FROM {table}").fetchone()[0] or 0) + 1
             for table in ("requests", "events", "entity_sets"))
+
+    def _fill_schema_sets(self) -> None:
+        """Collect the (schema, contexts) pairs of a file written before schema_sets existed."""
+        if self._db.execute("PRAGMA user_version").fetchone()[0] >= _SCHEMA_SETS_VERSION:
+            return
+        with self._transaction():
+            self._db.execute("INSERT OR IGNORE INTO schema_sets SELECT DISTINCT schema, contexts"
+                             " FROM events")
+            self._db.execute(f"PRAGMA user_version = {_SCHEMA_SETS_VERSION}")
 
     def _count_rows(self) -> Counts:
         total, valid = self._db.execute("SELECT count(*), total(valid) FROM events").fetchone()
@@ -459,6 +571,32 @@ class _Checkpointer:
     def stop(self) -> None:
         self._stopping.set()
         self._thread.join()
+
+
+class _Counter:
+    """One thread with its own read-only connection, for counts too slow for the event loop."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._db: sqlite3.Connection | None = None
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="snowcatcher-count")
+
+    def submit(self, sql: str, params: Sequence[Any]) -> Future[tuple[Any, ...]]:
+        return self._pool.submit(self._run, sql, params)
+
+    def _run(self, sql: str, params: Sequence[Any]) -> tuple[Any, ...]:
+        if self._db is None:
+            self._db = sqlite3.connect(f"{self._path.resolve().as_uri()}?mode=ro", uri=True,
+                                       isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA cache_size=-65536")
+        return tuple(self._db.execute(sql, params).fetchone())
+
+    def stop(self) -> None:
+        if self._db is not None:
+            self._db.interrupt()  # a count still running ends now, with an error nobody awaits
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        if self._db is not None:
+            self._db.close()
 
 
 class _Transaction:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -124,3 +125,43 @@ def test_an_unusable_database_is_a_clear_error(tmp_path: Path) -> None:
     folder = tmp_path / "missing" / "capture.sqlite"
     with pytest.raises(StoreError, match="cannot open the database"):
         Store(folder)
+
+
+def test_remembered_counts_follow_appends_updates_and_resets(store: Store) -> None:
+    invalid = Filter.parse("invalid")
+    [first] = store.append_now(request(), Response(200), [event("a", valid=False)])
+    assert store.count(invalid) == 1 and store.known_count(invalid)
+    store.append_now(request(), Response(200), [event("b", valid=False), event("c")])
+    assert store.count(invalid) == 2  # only the new events were counted
+    store.update_violations([(first.id, ())])
+    assert not store.known_count(invalid) and store.count(invalid) == 1
+    store.reset()
+    assert store.count(invalid) == 0
+
+
+def test_schema_filters_see_every_schema_of_a_file_written_before_schema_sets(
+        store: Store, tmp_path: Path) -> None:
+    store.append_now(request(), Response(200), [
+        event("a", contexts=["iglu:com.gitlab/gitlab_standard/jsonschema/1-1-1"]), event("b")])
+    store.close()
+    with sqlite3.connect(tmp_path / "capture.sqlite") as old:  # the way an older version left it
+        old.execute("DROP TABLE schema_sets")
+        old.execute("PRAGMA user_version = 0")
+    again = Store(tmp_path / "capture.sqlite")
+    assert again.count(Filter.parse("schema:gitlab_*")) == 1
+    again.append_now(request(), Response(200), [event("c", contexts=["iglu:x/new_one/jsonschema/1-0-0"])])
+    assert again.count(Filter.parse("schema:new_one")) == 1
+    assert again.count(Filter.parse("-schema:gitlab_standard")) == 2
+    again.close()
+
+
+async def test_counting_in_the_background_and_the_page_near_an_event(store: Store) -> None:
+    stored = store.append_now(request(), Response(200), [event(f"e{i}", valid=i % 3 != 0)
+                                                         for i in range(30)])
+    invalid = Filter.parse("invalid")
+    assert await store.count_around(invalid, stored[-1].id, stored[10].id) == (10, 4)
+    assert store.known_count(invalid)
+    earlier, later = store.near(invalid, stored[10].id, stored[-1].id, 2, 3, span=100)
+    assert [e.name for e in earlier] == ["e6", "e9"] and [e.name for e in later] == ["e12", "e15", "e18"]
+    earlier, later = store.near(invalid, stored[10].id, stored[-1].id, 2, 3, span=3)
+    assert [e.name for e in earlier] == ["e9"] and [e.name for e in later] == ["e12"]

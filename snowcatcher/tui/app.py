@@ -128,7 +128,7 @@ class SnowcatcherApp(App[int]):
         events = self.query_one(EventList)
         self.query_one(StatusBar).show(
             address=self.address, counts=self.store.counts(), rate=max(rate, 0.0),
-            shown=events.total, following=events.following, paused=events.paused,
+            shown=-1 if events.counting else events.total, following=events.following, paused=events.paused,
             pending=events.pending, where=str(events.where.text))
 
     # -- filtering ---------------------------------------------------------------------------

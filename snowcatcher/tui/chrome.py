@@ -44,7 +44,8 @@ class StatusBar(Widget):
             line.append(" ● following " if following else " ○ not following ",
                         style="bold cyan" if following else "dim")
         if where:
-            line.append(f"  filter: {clean(where)}  ({shown:,} shown)", style="italic")
+            shown_text = f"{shown:,} shown" if shown >= 0 else "counting…"
+            line.append(f"  filter: {clean(where)}  ({shown_text})", style="italic")
         if line != self._line:
             self._line = line
             self.refresh()

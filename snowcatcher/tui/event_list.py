@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+from dataclasses import dataclass
 from typing import ClassVar
 
 from rich.segment import Segment
@@ -32,8 +34,26 @@ GITLAB_COLUMNS = (("time", 12), ("", 1), ("event name", 34), ("category", 22), (
                   ("value", 6), ("extra", -1))
 
 
+@dataclass(frozen=True, slots=True)
+class _Counting:
+    """A filter being counted in the background; the list meanwhile shows the events near
+    `anchor_id` (positions 0 to total - 1 of the list are then that page's rows only), of
+    which `earlier` come before the anchor."""
+
+    where: Filter
+    anchor_id: int
+    last_id: int
+    earlier: int
+
+
 class EventList(ScrollView, can_focus=True):
     """Every event matching the filter, oldest first; only the visible window is ever fetched."""
+
+    #: Above this many stored events, a filter whose count is not yet known is counted in the
+    #: background while the list shows the matching events near the selection at once.
+    COUNT_IN_BACKGROUND_ABOVE = 100_000
+    #: How many ids on either side of the selection that first page looks through, at most.
+    NEAR_SPAN = 20_000
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("up,k", "cursor(-1)", "Up", show=False),
@@ -69,6 +89,7 @@ class EventList(ScrollView, can_focus=True):
         self._cache_start = 0
         self._cache: list[CapturedEvent] = []
         self._take_timer: Timer | None = None
+        self._counting: _Counting | None = None
         self._strips: LRUCache[tuple[int, bool, int, bool], Strip] = LRUCache(1000)
 
     # -- state -------------------------------------------------------------------------------
@@ -76,9 +97,19 @@ class EventList(ScrollView, can_focus=True):
     def on_mount(self) -> None:
         self.reload()
 
+    @property
+    def counting(self) -> bool:
+        """Whether the filter's matches are still being counted (the list shows a first page)."""
+        return self._counting is not None
+
     def reload(self, keep_id: int | None = None) -> None:
         """Re-count the matching events and redraw, keeping `keep_id` selected if it still matches."""
+        self._counting = None
         self._seen_id = self.store.last_id()
+        if (self.where and not self.store.known_count(self.where)
+                and self.store.counts().total > self.COUNT_IN_BACKGROUND_ABOVE):
+            self._show_near(keep_id)
+            return
         self.total = self.store.count(self.where)
         self._cache = []
         self._strips.clear()
@@ -89,6 +120,52 @@ class EventList(ScrollView, can_focus=True):
             self._move_to(min(self.store.position(keep_id, self.where), self.total - 1))
         self.refresh()
         self._post_view()
+
+    def _show_near(self, keep_id: int | None) -> None:
+        """Show the matching events near `keep_id` (or the newest) now; count them in a worker."""
+        rows = max(self.size.height, 20)
+        anchor = self._seen_id + 1 if self.following or keep_id is None else keep_id
+        ahead = anchor <= self._seen_id  # not at the end: show what follows the selection too
+        earlier, later = self.store.near(self.where, anchor, self._seen_id,
+                                         rows if ahead else 3 * rows, 2 * rows if ahead else 0,
+                                         self.NEAR_SPAN)
+        self._counting = _Counting(self.where, anchor, self._seen_id, len(earlier))
+        self._cache_start, self._cache = 0, earlier + later
+        self.total = len(self._cache)
+        self._strips.clear()
+        self._set_rows()
+        self._move_to(self.total - 1 if self.following or not later else len(earlier))
+        self.refresh()
+        self._post_view()
+        self.run_worker(self._count(self._counting), group="count", exclusive=True)
+
+    async def _count(self, counting: _Counting) -> None:
+        try:
+            counted = await self.store.count_around(counting.where, counting.last_id,
+                                                    counting.anchor_id)
+        except sqlite3.Error:
+            return  # the store closed under the count
+        if counting is not self._counting:
+            return  # another filter, a reload or a reset came first
+        if counted is None:
+            self.reload(keep_id=self.selected_id)
+            return
+        total, before = counted
+        # The page shown is the matches next to the anchor: shift it to its real place.
+        shift = before - counting.earlier
+        self._counting = None
+        top = int(self.scroll_y)
+        self.total = total
+        self._cache_start += shift
+        self._strips.clear()
+        self._set_rows()
+        if self.cursor >= 0:
+            self.cursor += shift
+        self.scroll_to(y=top + shift, animate=False, immediate=True)
+        self._move_to(self.total - 1 if self.following else self.cursor)
+        self.refresh()
+        self._post_view()
+        self.take_new(self.store.last_id())
 
     def set_filter(self, where: Filter) -> None:
         """Show only the events matching `where`, keeping the selected event where possible."""
@@ -108,6 +185,8 @@ class EventList(ScrollView, can_focus=True):
 
     def take_new(self, last_id: int) -> None:
         """Account for events stored up to `last_id` (or just count them while paused)."""
+        if self._counting is not None:
+            return  # taken once the count is known
         if self.paused or last_id <= self._seen_id:
             self._post_view()
             return
