@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 from snowcatcher.model import CapturedEvent
 from snowcatcher.server import Snowcatcher
 from tests.browser_support import Page, send_from_browser
+
 
 @pytest.mark.parametrize("method", ["post", "get"])
 async def test_browser_tracker_events_are_stored_once_and_valid(
