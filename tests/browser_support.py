@@ -275,3 +275,18 @@ async def chromium(executable: str) -> AsyncIterator[Chromium]:
         yield browser
     finally:
         await browser.stop()
+
+
+#: How long to keep watching after the last answer, so that a retried request would show up.
+SETTLE = 0.5
+
+
+async def send_from_browser(page: Page, page_url: str, collector_url: str,
+                            method: str) -> dict[str, object]:
+    """Load the page, start the tracker, click the link for real, and wait for the tracker's report."""
+    await page.goto(page_url)
+    await page.call_js("window.realClients.startSnowplow", {"collector": collector_url, "method": method})
+    await page.click("#help")
+    report: dict[str, object] = await page.evaluate("window.snowplowSent", timeout=20)
+    await asyncio.sleep(SETTLE)
+    return report

@@ -2,33 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 from snowcatcher.model import CapturedEvent
 from snowcatcher.server import Snowcatcher
-from tests.browser_support import Page
-
-#: How long to keep watching after the last answer, so that a retried request would show up.
-SETTLE = 0.5
-
-
-async def send_from_browser(page: Page, page_url: str, catcher: Snowcatcher,
-                            method: str) -> dict[str, object]:
-    """Load the page, start the tracker, click the link for real, and wait for the tracker's report."""
-    await page.goto(page_url)
-    await page.call_js("window.realClients.startSnowplow", {"collector": catcher.url, "method": method})
-    await page.click("#help")
-    report: dict[str, object] = await page.evaluate("window.snowplowSent", timeout=20)
-    await asyncio.sleep(SETTLE)
-    return report
+from tests.browser_support import Page, send_from_browser
 
 
 @pytest.mark.parametrize("method", ["post", "get"])
 async def test_browser_tracker_events_are_stored_once_and_valid(
         catcher: Snowcatcher, page: Page, page_url: str, method: str) -> None:
-    report = await send_from_browser(page, page_url, catcher, method)
+    report = await send_from_browser(page, page_url, catcher.url, method)
     assert report["failures"] == [], (report, page.console())
     assert report["sent"] == 4
 
@@ -72,7 +56,7 @@ async def test_browser_tracker_events_are_stored_once_and_valid(
 @pytest.mark.parametrize("method", ["post", "get"])
 async def test_cors_with_credentials_is_answered_for_the_page_origin(
         catcher: Snowcatcher, page: Page, page_url: str, method: str) -> None:
-    await send_from_browser(page, page_url, catcher, method)
+    await send_from_browser(page, page_url, catcher.url, method)
     origin = page_url.rstrip("/")
     stored = catcher.store.window()
     requests = [catcher.store.request(event.request_id) for event in stored]

@@ -3,58 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import io
 import shlex
 from pathlib import Path
 
 import orjson
-from rich.console import Console
-from rich.text import Text
-from textual.pilot import Pilot
 from textual.widgets import Static, TabbedContent
 
 from snowcatcher.tui.app import SnowcatcherApp
-from snowcatcher.tui.chrome import StatusBar
 from snowcatcher.tui.entity_tree import EntityTree
 from snowcatcher.tui.event_list import EventList
+from tests.tui.pilot import SIZE, labels, rows, settle, shown, status
 from tests.tui.tracker import gitlab_event, post
-
-SIZE = (150, 48)
-
-
-def rows(app: SnowcatcherApp) -> list[str]:
-    """The event rows the list draws (without its column header)."""
-    events = app.query_one(EventList)
-    height = events.scrollable_content_region.height
-    return [events.render_line(y).text for y in range(1, height) if events.render_line(y).text.strip()]
-
-
-def status(app: SnowcatcherApp) -> str:
-    return app.query_one(StatusBar).render().plain
-
-
-def shown(static: Static) -> str:
-    """The text a Static displays, rendered the way the terminal would (without colours)."""
-    console = Console(width=SIZE[0], file=io.StringIO(), color_system=None)
-    with console.capture() as capture:
-        console.print(static.content)
-    return capture.get()
-
-
-def labels(tree: EntityTree) -> dict[str, Text]:
-    """Every node label of the Entities tree, by its plain text."""
-    found: dict[str, Text] = {}
-    stack = [tree.root]
-    while stack:
-        node = stack.pop()
-        label = node.label if isinstance(node.label, Text) else Text(str(node.label))
-        found[label.plain] = label
-        stack.extend(node.children)
-    return found
-
-
-async def settle(pilot: Pilot[int]) -> None:
-    await pilot.pause(0.15)
 
 
 async def test_posted_event_appears_and_shows_gitlab_standard(live: SnowcatcherApp) -> None:
