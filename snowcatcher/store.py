@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import sqlite3
 import tempfile
-import threading
-import zlib
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,74 +16,27 @@ import orjson
 from snowcatcher.model import CapturedEvent, Entity, RawRequest, Response, Violation
 from snowcatcher.query import Filter
 from snowcatcher.storable import mend_event, mend_request
+from snowcatcher.store_sql import (
+    EVENT_COLUMNS,
+    EVENTS,
+    SCHEMA,
+    VIEW_INDEXES,
+    dump,
+    event_from_row,
+    event_row,
+    request_from_row,
+    request_row,
+)
+from snowcatcher.store_sql import (
+    StoredRequest as StoredRequest,  # part of the store's API
+)
+from snowcatcher.store_threads import Checkpointer, Counter, Transaction, hint
 
 Subscriber = Callable[[Sequence[CapturedEvent]], None]
 
 #: Seconds a write waits for others to join its transaction.
 GROUP_COMMIT_DELAY = 0.001
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS requests (
-    id INTEGER PRIMARY KEY,
-    received_at REAL NOT NULL,
-    method TEXT NOT NULL,
-    path TEXT NOT NULL,
-    query TEXT NOT NULL,
-    headers TEXT NOT NULL,
-    body BLOB NOT NULL,
-    body_zlib INTEGER NOT NULL,
-    remote TEXT NOT NULL,
-    status INTEGER NOT NULL,
-    response BLOB NOT NULL,
-    response_type TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS events (
-    id INTEGER PRIMARY KEY,
-    request_id INTEGER NOT NULL,
-    idx INTEGER NOT NULL,
-    received_at REAL NOT NULL,
-    protocol TEXT NOT NULL,
-    event_type TEXT NOT NULL,
-    name TEXT NOT NULL,
-    schema TEXT NOT NULL,
-    app_id TEXT NOT NULL,
-    valid INTEGER NOT NULL,
-    contexts TEXT NOT NULL,
-    payload TEXT NOT NULL,
-    entity_set INTEGER NOT NULL,
-    violations TEXT NOT NULL,
-    filled TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS entity_sets (
-    id INTEGER PRIMARY KEY,
-    entities TEXT NOT NULL
-);
--- Every distinct (schema, contexts) pair of the events: a handful, even at a million events.
--- `schema:` filters test their pattern on these and then look the matching pairs up in
--- events_by_schemas, instead of testing it on every event (see query.py).
-CREATE TABLE IF NOT EXISTS schema_sets (
-    schema TEXT NOT NULL,
-    contexts TEXT NOT NULL,
-    PRIMARY KEY (schema, contexts)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS events_by_request ON events (request_id);
-"""
-
-# Small indexes that keep the TUI's filtered windows and counts fast at a million rows: `invalid`,
-# `type:`, `name:` and `app:` become index range scans, and OFFSET walks an index instead of the table.
-_VIEW_INDEXES = """
-CREATE INDEX IF NOT EXISTS events_by_valid ON events (valid);
-CREATE INDEX IF NOT EXISTS events_by_type ON events (event_type);
-CREATE INDEX IF NOT EXISTS events_by_name ON events (name COLLATE NOCASE);
-CREATE INDEX IF NOT EXISTS events_by_app ON events (app_id COLLATE NOCASE);
-CREATE INDEX IF NOT EXISTS events_by_schemas ON events (schema, contexts);
-"""
-
-# zlib costs ~20 µs to set up: only bodies that hold several events are worth it.
-_COMPRESS_ABOVE = 8192
-_EVENT_COLUMNS = ("events.id, request_id, idx, received_at, protocol, event_type, name, schema, app_id,"
-                  " contexts, payload, coalesce(entity_sets.entities, '[]'), violations, filled")
-_EVENTS = "events LEFT JOIN entity_sets ON entity_sets.id = events.entity_set"
 #: How many distinct entity sets the writer remembers, to store each only once.
 _ENTITY_SET_MEMORY = 4096
 #: How many filters' counts the store remembers (see Store.count).
@@ -106,14 +55,6 @@ class Counts:
     @property
     def invalid(self) -> int:
         return self.total - self.valid
-
-
-@dataclass(frozen=True, slots=True)
-class StoredRequest:
-    """A stored request and the answer the collector gave it."""
-
-    request: RawRequest
-    response: Response
 
 
 class StoreError(RuntimeError):
@@ -144,15 +85,15 @@ class Store:
             # Checkpoints fsync the database file; a background thread does them so that the
             # event loop never waits on the disk (see _Checkpointer).
             self._db.execute("PRAGMA wal_autocheckpoint=0")
-            self._db.executescript(_SCHEMA)
-            self._db.executescript(_VIEW_INDEXES)
+            self._db.executescript(SCHEMA)
+            self._db.executescript(VIEW_INDEXES)
             self._fill_schema_sets()
             # Prove now that we can write: a read-only file otherwise opens fine and only the
             # first event fails, with every request answered 500.
             self._db.execute("BEGIN IMMEDIATE")
             self._db.execute("COMMIT")
         except sqlite3.Error as error:
-            raise StoreError(f"cannot open the database {self.path}: {error}{_hint(error)}") from None
+            raise StoreError(f"cannot open the database {self.path}: {error}{hint(error)}") from None
         self._pending: list[tuple[RawRequest, Response, list[CapturedEvent],
                                   asyncio.Future[list[CapturedEvent]]]] = []
         self._flush_handle: asyncio.TimerHandle | None = None
@@ -165,8 +106,8 @@ class Store:
         self._matching: dict[tuple[str, tuple[str, ...]], tuple[int, int]] = {}
         self._generation = 0  # bumped when events change other than by being appended
         self._counts = self._count_rows()
-        self._checkpointer = _Checkpointer(self.path)
-        self._counter: _Counter | None = None
+        self._checkpointer = Checkpointer(self.path)
+        self._counter: Counter | None = None
 
     # -- writing -----------------------------------------------------------------------------
 
@@ -246,12 +187,12 @@ class Store:
         for request, response, events in batch:
             request_id = self._next_request_id
             self._next_request_id += 1
-            request_rows.append(_request_row(request_id, request, response))
+            request_rows.append(request_row(request_id, request, response))
             numbered = []
             for index, event in enumerate(events):
                 event = event.stored(self._next_event_id, request_id, index)
                 self._next_event_id += 1
-                row = _event_row(event, self._entity_set(event, new_sets))
+                row = event_row(event, self._entity_set(event, new_sets))
                 event_rows.append(row)
                 if (row[7], row[10]) not in self._schema_sets:
                     new_schema_sets.add((row[7], row[10]))
@@ -284,19 +225,19 @@ class Store:
             return known[1]
         set_id = self._next_set_id
         self._next_set_id += 1
-        new_sets.append((set_id, _dump([entity.to_json() for entity in event.entities])))
+        new_sets.append((set_id, dump([entity.to_json() for entity in event.entities])))
         if len(self._entity_sets) >= _ENTITY_SET_MEMORY:
             self._entity_sets.clear()
         # Holding the tuple keeps its id from being reused by another object.
         self._entity_sets[id(event.entities)] = (event.entities, set_id)
         return set_id
 
-    def _transaction(self) -> _Transaction:
-        return _Transaction(self._db)
+    def _transaction(self) -> Transaction:
+        return Transaction(self._db)
 
     def update_violations(self, changes: Iterable[tuple[int, Sequence[Violation]]]) -> int:
         """Replace the violations of events (after re-validation); returns how many changed."""
-        rows = [(_dump([v.to_json() for v in violations]), int(not violations), event_id)
+        rows = [(dump([v.to_json() for v in violations]), int(not violations), event_id)
                 for event_id, violations in changes]
         with self._transaction():
             self._db.executemany("UPDATE events SET violations = ?, valid = ? WHERE id = ?", rows)
@@ -372,7 +313,7 @@ class Store:
         remember it. None if the events changed other than by growing meanwhile.
         """
         if self._counter is None:
-            self._counter = _Counter(self.path)
+            self._counter = Counter(self.path)
         generation = self._generation
         clause, params = where.sql()
         joiner = " AND " if clause else " WHERE "
@@ -396,20 +337,20 @@ class Store:
         clause, params = where.sql()
         joiner = " AND " if clause else " WHERE "
         earlier = self._db.execute(
-            f"SELECT {_EVENT_COLUMNS} FROM {_EVENTS}{clause}{joiner}events.id < ? AND events.id >= ?"
+            f"SELECT {EVENT_COLUMNS} FROM {EVENTS}{clause}{joiner}events.id < ? AND events.id >= ?"
             " ORDER BY events.id DESC LIMIT ?",
             (*params, anchor_id, anchor_id - span, before)).fetchall() if before else []
         later = self._db.execute(
-            f"SELECT {_EVENT_COLUMNS} FROM {_EVENTS}{clause}{joiner}events.id >= ? AND events.id <= ?"
+            f"SELECT {EVENT_COLUMNS} FROM {EVENTS}{clause}{joiner}events.id >= ? AND events.id <= ?"
             " ORDER BY events.id LIMIT ?",
             (*params, anchor_id, min(last_id, anchor_id + span), after)).fetchall() if after else []
-        return ([_event_from_row(row) for row in reversed(earlier)],
-                [_event_from_row(row) for row in later])
+        return ([event_from_row(row) for row in reversed(earlier)],
+                [event_from_row(row) for row in later])
 
     def get(self, event_id: int) -> CapturedEvent | None:
-        row = self._db.execute(f"SELECT {_EVENT_COLUMNS} FROM {_EVENTS} WHERE events.id = ?",
+        row = self._db.execute(f"SELECT {EVENT_COLUMNS} FROM {EVENTS} WHERE events.id = ?",
                                (event_id,)).fetchone()
-        return _event_from_row(row) if row else None
+        return event_from_row(row) if row else None
 
     def window(self, where: Filter | None = None, offset: int = 0, limit: int = 100,
                *, newest_first: bool = False) -> list[CapturedEvent]:
@@ -417,10 +358,10 @@ class Store:
         clause, params = where.sql() if where else ("", ())
         order = "DESC" if newest_first else "ASC"
         rows = self._db.execute(
-            f"SELECT {_EVENT_COLUMNS} FROM {_EVENTS}{clause} ORDER BY events.id {order} "
+            f"SELECT {EVENT_COLUMNS} FROM {EVENTS}{clause} ORDER BY events.id {order} "
             "LIMIT ? OFFSET ?",
             (*params, limit, offset)).fetchall()
-        return [_event_from_row(row) for row in rows]
+        return [event_from_row(row) for row in rows]
 
     def after(self, event_id: int, where: Filter | None = None,
               limit: int = 1000) -> list[CapturedEvent]:
@@ -428,10 +369,10 @@ class Store:
         clause, params = where.sql() if where else ("", ())
         joiner = " AND " if clause else " WHERE "
         rows = self._db.execute(
-            f"SELECT {_EVENT_COLUMNS} FROM {_EVENTS}{clause}{joiner}events.id > ? "
+            f"SELECT {EVENT_COLUMNS} FROM {EVENTS}{clause}{joiner}events.id > ? "
             "ORDER BY events.id LIMIT ?",
             (*params, event_id, limit)).fetchall()
-        return [_event_from_row(row) for row in rows]
+        return [event_from_row(row) for row in rows]
 
     def slice(self, where: Filter | None, start: int, stop: int) -> list[CapturedEvent]:
         """Matching events at positions `start` to `stop` in arrival order, fast at any position.
@@ -445,10 +386,10 @@ class Store:
             return []
         first = self._first_id() if not where else None
         if first is not None:
-            rows = self._db.execute(f"SELECT {_EVENT_COLUMNS} FROM {_EVENTS} WHERE events.id >= ?"
+            rows = self._db.execute(f"SELECT {EVENT_COLUMNS} FROM {EVENTS} WHERE events.id >= ?"
                                     " AND events.id < ? ORDER BY events.id",
                                     (first + start, first + stop)).fetchall()
-            return [_event_from_row(row) for row in rows]
+            return [event_from_row(row) for row in rows]
         if start > total - stop:  # nearer the end: count back from the newest
             return self._ids_then_rows(where, "DESC", total - stop, stop - start)[::-1]
         return self._ids_then_rows(where, "ASC", start, stop - start)
@@ -458,10 +399,10 @@ class Store:
         """Find the ids first (an index is enough for that), then read only those rows."""
         clause, params = where.sql() if where else ("", ())
         rows = self._db.execute(
-            f"SELECT {_EVENT_COLUMNS} FROM {_EVENTS} WHERE events.id IN (SELECT id FROM events{clause}"
+            f"SELECT {EVENT_COLUMNS} FROM {EVENTS} WHERE events.id IN (SELECT id FROM events{clause}"
             f" ORDER BY id {order} LIMIT ? OFFSET ?) ORDER BY events.id {order}",
             (*params, limit, offset)).fetchall()
-        return [_event_from_row(row) for row in rows]
+        return [event_from_row(row) for row in rows]
 
     def position(self, event_id: int, where: Filter | None = None) -> int:
         """How many matching events were stored before `event_id`: its row in a filtered list."""
@@ -500,7 +441,7 @@ class Store:
     def request(self, request_id: int) -> StoredRequest | None:
         """The stored request and our answer to it."""
         row = self._db.execute("SELECT * FROM requests WHERE id = ?", (request_id,)).fetchone()
-        return _request_from_row(row) if row else None
+        return request_from_row(row) if row else None
 
     def close(self) -> None:
         if self._flush_handle is not None:
@@ -533,124 +474,3 @@ class Store:
         return Counts(int(total), int(valid))
 
 
-def _hint(error: sqlite3.Error) -> str:
-    """What a person can do about a database that cannot be opened or written."""
-    text = str(error).lower()
-    if "readonly" in text or "read-only" in text or "unable to open" in text:
-        return (" (the file or its folder is read-only or missing: snowcatcher needs to write the "
-                "file and its -wal and -shm files beside it; choose another --db)")
-    if "full" in text or "i/o" in text:
-        return " (the disk is full or the file cannot grow: free some space or choose another --db)"
-    return ""
-
-
-class _Checkpointer:
-    """Copies the write-ahead log into the database file from a thread, once a second.
-
-    sqlite3 releases the GIL while it writes and syncs, so this costs the event loop nothing;
-    committed transactions are already durable in the WAL, checkpointing only bounds its size.
-    """
-
-    INTERVAL = 1.0
-
-    def __init__(self, path: Path) -> None:
-        self._path = path
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="snowcatcher-checkpoint", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        db = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
-        try:
-            while not self._stopping.wait(self.INTERVAL):
-                with contextlib.suppress(sqlite3.Error):
-                    db.execute("PRAGMA wal_checkpoint(PASSIVE)")
-        finally:
-            db.close()
-
-    def stop(self) -> None:
-        self._stopping.set()
-        self._thread.join()
-
-
-class _Counter:
-    """One thread with its own read-only connection, for counts too slow for the event loop."""
-
-    def __init__(self, path: Path) -> None:
-        self._path = path
-        self._db: sqlite3.Connection | None = None
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="snowcatcher-count")
-
-    def submit(self, sql: str, params: Sequence[Any]) -> Future[tuple[Any, ...]]:
-        return self._pool.submit(self._run, sql, params)
-
-    def _run(self, sql: str, params: Sequence[Any]) -> tuple[Any, ...]:
-        if self._db is None:
-            self._db = sqlite3.connect(f"{self._path.resolve().as_uri()}?mode=ro", uri=True,
-                                       isolation_level=None, check_same_thread=False)
-            self._db.execute("PRAGMA cache_size=-65536")
-        return tuple(self._db.execute(sql, params).fetchone())
-
-    def stop(self) -> None:
-        if self._db is not None:
-            self._db.interrupt()  # a count still running ends now, with an error nobody awaits
-        self._pool.shutdown(wait=True, cancel_futures=True)
-        if self._db is not None:
-            self._db.close()
-
-
-class _Transaction:
-    """BEGIN ... COMMIT, rolled back on error (the connection runs in autocommit mode)."""
-
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self._db = db
-
-    def __enter__(self) -> None:
-        self._db.execute("BEGIN")
-
-    def __exit__(self, kind: object, error: object, trace: object) -> None:
-        self._db.execute("COMMIT" if kind is None else "ROLLBACK")
-
-
-def _dump(value: Any) -> str:
-    return orjson.dumps(value).decode()
-
-
-def _request_row(request_id: int, request: RawRequest, response: Response) -> tuple[Any, ...]:
-    # Bodies repeat the same contexts event after event; compressing them halves what each
-    # commit writes, which is what bounds ingest speed.
-    compress = len(request.body) > _COMPRESS_ABOVE
-    body = zlib.compress(request.body, 1) if compress else request.body
-    return (request_id, request.received_at, request.method, request.path, request.query,
-            _dump(request.headers), body, int(compress), request.remote, response.status,
-            response.body, response.content_type)
-
-
-def _event_row(event: CapturedEvent, entity_set: int) -> tuple[Any, ...]:
-    return (event.id, event.request_id, event.index, event.received_at, event.protocol,
-            event.event_type, event.name, event.schema, event.app_id, int(event.valid),
-            " ".join(event.contexts), _dump(event.payload), entity_set,
-            _dump([violation.to_json() for violation in event.violations]),
-            " ".join(event.filled))
-
-
-def _event_from_row(row: Sequence[Any]) -> CapturedEvent:
-    (event_id, request_id, index, received_at, protocol, event_type, name, schema, app_id,
-     _contexts, payload, entities, violations, filled) = row
-    return CapturedEvent(
-        protocol=protocol, event_type=event_type, name=name, schema=schema, app_id=app_id,
-        payload=orjson.loads(payload),
-        entities=tuple(Entity.from_json(item) for item in orjson.loads(entities)),
-        violations=tuple(Violation.from_json(item) for item in orjson.loads(violations)),
-        received_at=received_at, id=event_id, request_id=request_id, index=index,
-        filled=tuple(filled.split()) if filled else ())
-
-
-def _request_from_row(row: Sequence[Any]) -> StoredRequest:
-    (request_id, received_at, method, path, query, headers, body, body_zlib, remote, status,
-     response, response_type) = row
-    request = RawRequest(method=method, path=path, query=query,
-                         headers=tuple((str(k), str(v)) for k, v in orjson.loads(headers)),
-                         body=zlib.decompress(body) if body_zlib else bytes(body),
-                         received_at=received_at, remote=remote, id=request_id)
-    return StoredRequest(request, Response(status, bytes(response), response_type))

@@ -1,0 +1,126 @@
+"""The store's tables, and how captured values become rows and back."""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from snowcatcher.model import CapturedEvent, Entity, RawRequest, Response, Violation
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS requests (
+    id INTEGER PRIMARY KEY,
+    received_at REAL NOT NULL,
+    method TEXT NOT NULL,
+    path TEXT NOT NULL,
+    query TEXT NOT NULL,
+    headers TEXT NOT NULL,
+    body BLOB NOT NULL,
+    body_zlib INTEGER NOT NULL,
+    remote TEXT NOT NULL,
+    status INTEGER NOT NULL,
+    response BLOB NOT NULL,
+    response_type TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY,
+    request_id INTEGER NOT NULL,
+    idx INTEGER NOT NULL,
+    received_at REAL NOT NULL,
+    protocol TEXT NOT NULL,
+    event_type TEXT NOT NULL,
+    name TEXT NOT NULL,
+    schema TEXT NOT NULL,
+    app_id TEXT NOT NULL,
+    valid INTEGER NOT NULL,
+    contexts TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    entity_set INTEGER NOT NULL,
+    violations TEXT NOT NULL,
+    filled TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS entity_sets (
+    id INTEGER PRIMARY KEY,
+    entities TEXT NOT NULL
+);
+-- Every distinct (schema, contexts) pair of the events: a handful, even at a million events.
+-- `schema:` filters test their pattern on these and then look the matching pairs up in
+-- events_by_schemas, instead of testing it on every event (see query.py).
+CREATE TABLE IF NOT EXISTS schema_sets (
+    schema TEXT NOT NULL,
+    contexts TEXT NOT NULL,
+    PRIMARY KEY (schema, contexts)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS events_by_request ON events (request_id);
+"""
+
+# Small indexes that keep the TUI's filtered windows and counts fast at a million rows: `invalid`,
+# `type:`, `name:` and `app:` become index range scans, and OFFSET walks an index instead of the table.
+VIEW_INDEXES = """
+CREATE INDEX IF NOT EXISTS events_by_valid ON events (valid);
+CREATE INDEX IF NOT EXISTS events_by_type ON events (event_type);
+CREATE INDEX IF NOT EXISTS events_by_name ON events (name COLLATE NOCASE);
+CREATE INDEX IF NOT EXISTS events_by_app ON events (app_id COLLATE NOCASE);
+CREATE INDEX IF NOT EXISTS events_by_schemas ON events (schema, contexts);
+"""
+
+# zlib costs ~20 µs to set up: only bodies that hold several events are worth it.
+COMPRESS_ABOVE = 8192
+EVENT_COLUMNS = ("events.id, request_id, idx, received_at, protocol, event_type, name, schema, app_id,"
+                  " contexts, payload, coalesce(entity_sets.entities, '[]'), violations, filled")
+EVENTS = "events LEFT JOIN entity_sets ON entity_sets.id = events.entity_set"
+
+@dataclass(frozen=True, slots=True)
+class StoredRequest:
+    """A stored request and the answer the collector gave it."""
+
+    request: RawRequest
+    response: Response
+
+
+def dump(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+def request_row(request_id: int, request: RawRequest, response: Response) -> tuple[Any, ...]:
+    # Bodies repeat the same contexts event after event; compressing them halves what each
+    # commit writes, which is what bounds ingest speed.
+    compress = len(request.body) > COMPRESS_ABOVE
+    body = zlib.compress(request.body, 1) if compress else request.body
+    return (request_id, request.received_at, request.method, request.path, request.query,
+            dump(request.headers), body, int(compress), request.remote, response.status,
+            response.body, response.content_type)
+
+
+def event_row(event: CapturedEvent, entity_set: int) -> tuple[Any, ...]:
+    return (event.id, event.request_id, event.index, event.received_at, event.protocol,
+            event.event_type, event.name, event.schema, event.app_id, int(event.valid),
+            " ".join(event.contexts), dump(event.payload), entity_set,
+            dump([violation.to_json() for violation in event.violations]),
+            " ".join(event.filled))
+
+
+def event_from_row(row: Sequence[Any]) -> CapturedEvent:
+    (event_id, request_id, index, received_at, protocol, event_type, name, schema, app_id,
+     _contexts, payload, entities, violations, filled) = row
+    return CapturedEvent(
+        protocol=protocol, event_type=event_type, name=name, schema=schema, app_id=app_id,
+        payload=orjson.loads(payload),
+        entities=tuple(Entity.from_json(item) for item in orjson.loads(entities)),
+        violations=tuple(Violation.from_json(item) for item in orjson.loads(violations)),
+        received_at=received_at, id=event_id, request_id=request_id, index=index,
+        filled=tuple(filled.split()) if filled else ())
+
+
+def request_from_row(row: Sequence[Any]) -> StoredRequest:
+    (request_id, received_at, method, path, query, headers, body, body_zlib, remote, status,
+     response, response_type) = row
+    request = RawRequest(method=method, path=path, query=query,
+                         headers=tuple((str(k), str(v)) for k, v in orjson.loads(headers)),
+                         body=zlib.decompress(body) if body_zlib else bytes(body),
+                         received_at=received_at, remote=remote, id=request_id)
+    return StoredRequest(request, Response(status, bytes(response), response_type))

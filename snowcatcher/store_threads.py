@@ -1,0 +1,90 @@
+"""Store helpers beside the event loop: WAL checkpoints and slow counts in threads, transactions."""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import threading
+from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+
+def hint(error: sqlite3.Error) -> str:
+    """What a person can do about a database that cannot be opened or written."""
+    text = str(error).lower()
+    if "readonly" in text or "read-only" in text or "unable to open" in text:
+        return (" (the file or its folder is read-only or missing: snowcatcher needs to write the "
+                "file and its -wal and -shm files beside it; choose another --db)")
+    if "full" in text or "i/o" in text:
+        return " (the disk is full or the file cannot grow: free some space or choose another --db)"
+    return ""
+
+
+class Checkpointer:
+    """Copies the write-ahead log into the database file from a thread, once a second.
+
+    sqlite3 releases the GIL while it writes and syncs, so this costs the event loop nothing;
+    committed transactions are already durable in the WAL, checkpointing only bounds its size.
+    """
+
+    INTERVAL = 1.0
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="snowcatcher-checkpoint", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        db = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+        try:
+            while not self._stopping.wait(self.INTERVAL):
+                with contextlib.suppress(sqlite3.Error):
+                    db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        finally:
+            db.close()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._thread.join()
+
+
+class Counter:
+    """One thread with its own read-only connection, for counts too slow for the event loop."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._db: sqlite3.Connection | None = None
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="snowcatcher-count")
+
+    def submit(self, sql: str, params: Sequence[Any]) -> Future[tuple[Any, ...]]:
+        return self._pool.submit(self._run, sql, params)
+
+    def _run(self, sql: str, params: Sequence[Any]) -> tuple[Any, ...]:
+        if self._db is None:
+            self._db = sqlite3.connect(f"{self._path.resolve().as_uri()}?mode=ro", uri=True,
+                                       isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA cache_size=-65536")
+        return tuple(self._db.execute(sql, params).fetchone())
+
+    def stop(self) -> None:
+        if self._db is not None:
+            self._db.interrupt()  # a count still running ends now, with an error nobody awaits
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        if self._db is not None:
+            self._db.close()
+
+
+class Transaction:
+    """BEGIN ... COMMIT, rolled back on error (the connection runs in autocommit mode)."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def __enter__(self) -> None:
+        self._db.execute("BEGIN")
+
+    def __exit__(self, kind: object, error: object, trace: object) -> None:
+        self._db.execute("COMMIT" if kind is None else "ROLLBACK")
