@@ -19,6 +19,7 @@ from snowcatcher.storable import mend_event, mend_request
 from snowcatcher.store_sql import (
     EVENT_COLUMNS,
     EVENTS,
+    EVENTS_IN_ID_ORDER,
     SCHEMA,
     VIEW_INDEXES,
     dump,
@@ -337,12 +338,12 @@ class Store:
         clause, params = where.sql()
         joiner = " AND " if clause else " WHERE "
         earlier = self._db.execute(
-            f"SELECT {EVENT_COLUMNS} FROM {EVENTS}{clause}{joiner}events.id < ? AND events.id >= ?"
-            " ORDER BY events.id DESC LIMIT ?",
+            f"SELECT {EVENT_COLUMNS} FROM {EVENTS_IN_ID_ORDER}{clause}{joiner}"
+            "events.id < ? AND events.id >= ? ORDER BY events.id DESC LIMIT ?",
             (*params, anchor_id, anchor_id - span, before)).fetchall() if before else []
         later = self._db.execute(
-            f"SELECT {EVENT_COLUMNS} FROM {EVENTS}{clause}{joiner}events.id >= ? AND events.id <= ?"
-            " ORDER BY events.id LIMIT ?",
+            f"SELECT {EVENT_COLUMNS} FROM {EVENTS_IN_ID_ORDER}{clause}{joiner}"
+            "events.id >= ? AND events.id <= ? ORDER BY events.id LIMIT ?",
             (*params, anchor_id, min(last_id, anchor_id + span), after)).fetchall() if after else []
         return ([event_from_row(row) for row in reversed(earlier)],
                 [event_from_row(row) for row in later])
