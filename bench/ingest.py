@@ -10,40 +10,26 @@ so every event is fully validated, and stores into a SQLite file that is counted
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import shutil
-import socket
 import sqlite3
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.support import free_port, pin, wait_listening  # noqa: E402
 from snowcatcher import samples  # noqa: E402
 
 IGLU = ROOT.parent / "shared" / "corpus" / "iglu"
 TP2 = "/com.snowplowanalytics.snowplow/tp2"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
-def wait_listening(port: int, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise SystemExit(f"nothing listens on port {port} after {timeout} s")
 
 
 def lua_script(folder: Path, events_per_request: int, variants: int = 200) -> Path:
@@ -76,8 +62,6 @@ def run_wrk(port: int, script: Path, seconds: int, connections: int) -> tuple[fl
     return rate, int(errors.group(1)) if errors else 0
 
 
-def pin(cpu: int) -> list[str]:
-    return ["taskset", "-c", str(cpu)] if shutil.which("taskset") and os.cpu_count() != 1 else []
 
 
 def measure(name: str, server: list[str], port: int, script: Path, args: argparse.Namespace) -> float:

@@ -16,8 +16,6 @@ import argparse
 import asyncio
 import itertools
 import os
-import shutil
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -34,6 +32,7 @@ import orjson
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.support import free_port, pin, wait_listening  # noqa: E402
 from snowcatcher import samples  # noqa: E402
 
 TP2 = "/com.snowplowanalytics.snowplow/tp2"
@@ -140,10 +139,6 @@ async def one(http: aiohttp.ClientSession, url: str, shot: Shot, marker: str, ta
 # -- the server and the store ------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def start_server(port: int, db: Path, folder: Path) -> subprocess.Popen[bytes]:
@@ -156,18 +151,8 @@ def start_server(port: int, db: Path, folder: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(pin(1) + command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
-def wait_listening(port: int, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise SystemExit(f"nothing listens on port {port} after {timeout} s")
 
 
-def pin(cpu: int) -> list[str]:
-    return ["taskset", "-c", str(cpu)] if shutil.which("taskset") and (os.cpu_count() or 1) > 1 else []
 
 
 def stored_by_marker(db: Path) -> dict[str, tuple[int, int]]:

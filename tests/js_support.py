@@ -11,6 +11,7 @@ from pathlib import Path
 from aiohttp import web
 
 from tests.browser_support import missing
+from tests.loopback import serving
 
 JS = Path(__file__).resolve().parent / "js"
 NODE_MODULES = JS / "node_modules"
@@ -62,12 +63,5 @@ async def page_server(bundle: Path) -> AsyncIterator[str]:
     app = web.Application()
     app.router.add_get("/", index)
     app.router.add_get("/bundle.js", script)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        await runner.cleanup()
+    async with serving(app, handle_signals=False) as url:
+        yield url + "/"

@@ -31,6 +31,7 @@ from snowcatcher.headless import HeadlessPrinter
 from snowcatcher.server import Settings, Snowcatcher
 from snowcatcher.text import InertFormatter
 from tests.conftest import ROOT
+from tests.loopback import serving
 
 TP2 = "/com.snowplowanalytics.snowplow/tp2"
 JSON = {"Content-Type": "application/json"}
@@ -47,12 +48,8 @@ async def spy() -> AsyncIterator[tuple[str, list[str]]]:
 
     app = web.Application()
     app.router.add_get("/{tail:.*}", serve)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    yield f"http://127.0.0.1:{runner.addresses[0][1]}", asked
-    await runner.cleanup()
+    async with serving(app) as url:
+        yield url, asked
 
 
 def write_schema(folder: Path, name: str, schema: dict[str, object]) -> str:

@@ -10,6 +10,7 @@ import pytest
 from aiohttp import web
 
 from snowcatcher.registry import Registry, RemoteRepo, SchemaKey
+from tests.loopback import serving
 
 ACME = "iglu:com.acme/checkout/jsonschema/1-0-0"
 SCHEMA = {"self": {"vendor": "com.acme", "name": "checkout", "format": "jsonschema", "version": "1-0-0"},
@@ -36,13 +37,8 @@ async def iglu_server() -> AsyncIterator[tuple[str, list[str]]]:
 
     app = web.Application()
     app.router.add_get("/{tail:.*}", serve)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    yield f"http://127.0.0.1:{port}", asked
-    await runner.cleanup()
+    async with serving(app) as url:
+        yield url, asked
 
 
 def test_bundled_envelopes_resolve_without_any_folder() -> None:

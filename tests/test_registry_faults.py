@@ -17,6 +17,7 @@ from aiohttp import web
 
 from snowcatcher import backoff, registry, samples
 from snowcatcher.server import Settings, Snowcatcher
+from tests.loopback import serving
 
 REMOTE = "iglu:com.acme/remote/jsonschema/1-0-0"
 SCHEMA = {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}
@@ -48,13 +49,8 @@ async def flaky(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[tuple[FlakyReg
     state = FlakyRegistry()
     app = web.Application()
     app.router.add_get("/{tail:.*}", state.serve)
-    runner = web.AppRunner(app, shutdown_timeout=0.1)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    yield state, f"http://127.0.0.1:{port}"
-    await runner.cleanup()
+    async with serving(app, shutdown_timeout=0.1) as url:
+        yield state, url
 
 
 def unstruct(n: object) -> dict[str, str]:

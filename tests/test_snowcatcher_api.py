@@ -14,6 +14,7 @@ from yarl import URL
 
 from snowcatcher.server import Snowcatcher
 from tests.conftest import TP2, post_events, settings, struct
+from tests.loopback import serving
 
 API = "/snowcatcher/api"
 
@@ -212,13 +213,8 @@ async def upstream() -> AsyncIterator[tuple[str, list[dict[str, Any]]]]:
 
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", record)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    yield f"http://127.0.0.1:{port}", seen
-    await runner.cleanup()
+    async with serving(app) as url:
+        yield url, seen
 
 
 async def test_forward_relays_requests_unchanged(upstream: tuple[str, list[dict[str, Any]]],

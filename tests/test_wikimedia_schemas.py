@@ -13,6 +13,7 @@ from snowcatcher.decode.ajv import insecure_reasons
 from snowcatcher.materialize import parse_document
 from snowcatcher.validate import Validator
 from snowcatcher.wikimedia_schemas import WikimediaSchemas, is_wikimedia_repo, schema_path
+from tests.loopback import serving
 from tests.wikimedia_support import (
     CORPUS,
     PRIMARY,
@@ -198,14 +199,8 @@ async def test_remote_schemas_and_their_refs_are_fetched_once_and_cached(tmp_pat
 
     app = web.Application()
     app.router.add_get("/{repo}/jsonschema/{path:.*}", serve)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    base = f"http://127.0.0.1:{port}"
-    remotes = (f"{base}/primary/jsonschema", f"{base}/secondary/jsonschema")
-    try:
+    async with serving(app) as base:
+        remotes = (f"{base}/primary/jsonschema", f"{base}/secondary/jsonschema")
         repos = WikimediaSchemas([], remotes=remotes, cache_dir=tmp_path)
         uri = "/analytics/legacy/homepagevisit/current"
         assert not repos.lookup(uri).found and repos.needs_fetch(uri)
@@ -223,8 +218,6 @@ async def test_remote_schemas_and_their_refs_are_fetched_once_and_cached(tmp_pat
         await repos.fetch([missing])
         assert "answered 404" in repos.lookup(missing).error
         await _ingest_fetches_on_first_sight(remotes, tmp_path / "ingest")
-    finally:
-        await runner.cleanup()
 
 
 async def _ingest_fetches_on_first_sight(remotes: tuple[str, ...], cache: Path) -> None:
