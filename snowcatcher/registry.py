@@ -106,13 +106,15 @@ def iglu_root(folder: Path) -> Path:
     return nested if nested.is_dir() else folder
 
 
-class Registry:
-    """Resolves Iglu schema URIs; lookups are synchronous, remote fetches are awaited separately."""
+class SchemaResolver:
+    """What Iglu and Wikimedia resolution share: memoized synchronous lookups, and remote fetches
+    that concurrent callers share and that back off after a failure.
 
-    def __init__(self, folders: Sequence[Path] = (), *, remotes: Sequence[RemoteRepo] = DEFAULT_REMOTES,
-                 offline: bool = False, cache_dir: Path | None = None) -> None:
-        self.folders = [iglu_root(Path(folder)) for folder in folders] + [bundled_schemas_dir()]
-        self.remotes = () if offline else tuple(remotes)
+    A subclass says how to resolve locally (`_resolve`), what a remote may provide (`fetchable`)
+    and how to fetch one URI (`_fetch_one`).
+    """
+
+    def __init__(self, cache_dir: Path | None) -> None:
         self.cache_dir = cache_dir
         self._memory: dict[str, Resolution] = {}
         self.backoff = Backoff()
@@ -125,27 +127,21 @@ class Registry:
         known = self._memory.get(uri)
         if known is not None:
             return known
-        key = SchemaKey.parse(uri)
-        if key is None:
-            return Resolution(uri, None, (), "not a valid Iglu URI (expected "
-                              "iglu:vendor/name/format/MODEL-REVISION-ADDITION)")
-        resolution = self._lookup_local(key)
+        resolution = self._resolve(uri)
         if resolution.found or not self.fetchable(uri):
             self._memory[uri] = resolution
         return resolution
 
     def fetchable(self, uri: str) -> bool:
-        """True when a remote registry may provide this schema, now or after its backoff."""
-        key = SchemaKey.parse(uri)
-        return (key is not None and uri not in self._memory
-                and any(r.serves(key) for r in self.remotes))
+        """True when a remote may provide this schema, now or after its backoff."""
+        raise NotImplementedError
 
     def needs_fetch(self, uri: str) -> bool:
-        """True when a remote registry could still provide this schema and may be asked now."""
+        """True when a remote could still provide this schema and may be asked now."""
         return self.fetchable(uri) and self.backoff.ready(uri)
 
     async def fetch(self, uris: Iterable[str], *, grace: float | None = None) -> bool:
-        """Fetch schemas from the remote registries; concurrent callers share one request per URI.
+        """Fetch schemas from the remotes; concurrent callers share one request per URI.
 
         With `grace`, wait only until that many seconds after each fetch started (the fetch
         goes on in the background); True when every fetch has ended.
@@ -158,6 +154,34 @@ class Registry:
         self._memory.clear()
         self.backoff.clear()
         self.generation += 1
+
+    def _resolve(self, uri: str) -> Resolution:
+        raise NotImplementedError
+
+    async def _fetch_one(self, uri: str) -> None:
+        raise NotImplementedError
+
+
+class Registry(SchemaResolver):
+    """Resolves Iglu schema URIs: --schemas folders, the bundled schemas, remote static registries."""
+
+    def __init__(self, folders: Sequence[Path] = (), *, remotes: Sequence[RemoteRepo] = DEFAULT_REMOTES,
+                 offline: bool = False, cache_dir: Path | None = None) -> None:
+        super().__init__(cache_dir)
+        self.folders = [iglu_root(Path(folder)) for folder in folders] + [bundled_schemas_dir()]
+        self.remotes = () if offline else tuple(remotes)
+
+    def fetchable(self, uri: str) -> bool:
+        key = SchemaKey.parse(uri)
+        return (key is not None and uri not in self._memory
+                and any(r.serves(key) for r in self.remotes))
+
+    def _resolve(self, uri: str) -> Resolution:
+        key = SchemaKey.parse(uri)
+        if key is None:
+            return Resolution(uri, None, (), "not a valid Iglu URI (expected "
+                              "iglu:vendor/name/format/MODEL-REVISION-ADDITION)")
+        return self._lookup_local(key)
 
     def _lookup_local(self, key: SchemaKey) -> Resolution:
         places = []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,10 +13,9 @@ import aiohttp
 import orjson
 import yaml
 
-from snowcatcher.backoff import Backoff, Fetches, wait
 from snowcatcher.materialize import MaterializeError, materialize, parse_document
 from snowcatcher.model import JsonDict
-from snowcatcher.registry import Resolution, read_capped
+from snowcatcher.registry import Resolution, SchemaResolver, read_capped
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +91,7 @@ class _Found:
     place: str
 
 
-class WikimediaSchemas:
+class WikimediaSchemas(SchemaResolver):
     """Resolves Wikimedia `$schema` URIs against local repositories, then cached remote ones.
 
     Lookups are synchronous and never touch the network; `fetch()` fills the disk cache.
@@ -100,25 +99,11 @@ class WikimediaSchemas:
 
     def __init__(self, roots: Sequence[Path] = (), *, remotes: Sequence[str] = DEFAULT_WIKIMEDIA_REMOTES,
                  offline: bool = False, cache_dir: Path | None = None) -> None:
+        super().__init__(cache_dir)
         self.roots = [repo_root(Path(root)) for root in roots]
         self.remotes = () if offline else tuple(r.rstrip("/") for r in remotes)
-        self.cache_dir = cache_dir
-        self._memory: dict[str, Resolution] = {}
-        self.backoff = Backoff()
-        self._fetches = Fetches(self._fetch_one)
-        self.generation = 0
 
     # -- lookups -----------------------------------------------------------------------------
-
-    def lookup(self, uri: str) -> Resolution:
-        """The materialized schema a `$schema` names, or where it was looked for and why it failed."""
-        known = self._memory.get(uri)
-        if known is not None:
-            return known
-        resolution = self._resolve(uri)
-        if resolution.found or not self.fetchable(uri):
-            self._memory[uri] = resolution
-        return resolution
 
     def fetchable(self, uri: str) -> bool:
         """True when a remote repository may provide this schema, now or after its backoff."""
@@ -126,16 +111,6 @@ class WikimediaSchemas:
         if refused or not self.remotes or uri in self._memory:
             return False
         return not (self._cached_anywhere(path) is not None and self._resolve(uri).found)
-
-    def needs_fetch(self, uri: str) -> bool:
-        """True when a remote repository could still provide this schema and may be asked now."""
-        return self.fetchable(uri) and self.backoff.ready(uri)
-
-    def reload(self) -> None:
-        """Forget resolved schemas so that edits on disk are read again."""
-        self._memory.clear()
-        self.backoff.clear()
-        self.generation += 1
 
     def places(self) -> list[str]:
         return [*(str(root) for root in self.roots), *self.remotes]
@@ -182,13 +157,6 @@ class WikimediaSchemas:
         return None
 
     # -- remote ------------------------------------------------------------------------------
-
-    async def fetch(self, uris: Iterable[str], *, grace: float | None = None) -> bool:
-        """Fetch schemas (and the documents they `$ref`) into the disk cache; concurrent callers
-        share one download per URI. With `grace`, wait only that long after each fetch started;
-        True when every fetch has ended."""
-        wanted = [uri for uri in set(uris) if self.needs_fetch(uri)]
-        return await wait(self._fetches.start(wanted), grace)
 
     async def _fetch_one(self, uri: str) -> None:
         path = schema_path(uri, self.remotes)[0]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -96,11 +95,6 @@ def settings(**overrides: Any) -> Settings:
     values: dict[str, Any] = {"port": 0, "offline": True, "schemas": schemas, "cache_dir": None}
     values.update(overrides)
     return Settings(**values)
-
-
-def b64(value: Any) -> str:
-    """base64url without padding, as the JavaScript tracker sends cx and ue_px."""
-    return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
 
 
 def body(*events: dict[str, str]) -> dict[str, Any]:

@@ -7,8 +7,9 @@ from typing import Any
 
 import aiohttp
 
+from snowcatcher.samples import encode as b64
 from snowcatcher.server import Snowcatcher
-from tests.conftest import CORPUS, b64, needs_corpus, post_events, struct
+from tests.conftest import CORPUS, needs_corpus, post_events, struct
 
 GITLAB_STANDARD = "iglu:com.gitlab/gitlab_standard/jsonschema/1-1-1"
 WEB_PAGE = "iglu:com.snowplowanalytics.snowplow/web_page/jsonschema/1-0-0"

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import base64
 from typing import Any
 
 import orjson
 
 from snowcatcher.model import CapturedEvent, Entity, RawRequest, Response, Violation
+from snowcatcher.samples import encode
 from snowcatcher.store import Store
 
 T0 = 1742205227.525  # 2025-03-17 09:53:47.525 UTC
@@ -17,10 +17,6 @@ CONTEXTS = "iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-1"
 PAYLOAD_DATA = "iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4"
 LINK_CLICK = "iglu:com.snowplowanalytics.snowplow/link_click/jsonschema/1-0-1"
 HOMEPAGEVISIT = "/analytics/legacy/homepagevisit/1.2.1"
-
-
-def _b64(value: Any) -> str:
-    return base64.urlsafe_b64encode(orjson.dumps(value)).decode().rstrip("=")
 
 
 def standard_context(realm: str = "saas", user_id: int = 11979729) -> dict[str, Any]:
@@ -39,7 +35,7 @@ def gitlab_struct(action: str, *, at: float = T0, realm: str = "saas",
               "se_la": "merge_request", "se_pr": "approve", "se_va": "1", "eid": "12c18f54-ef65",
               "tv": "rb-0.8.0", "tna": "gl", "aid": "gitlab", "p": "srv",
               "dtm": str(int(at * 1000)), "stm": str(int(at * 1000) + 3),
-              "cx": _b64({"schema": CONTEXTS, "data": contexts})}
+              "cx": encode({"schema": CONTEXTS, "data": contexts})}
     violations = () if realm in ("saas", "self-managed", "dedicated") else (
         Violation(f"contexts[0] {STANDARD}", "/realm", "enum",
                   f"{realm!r} is not one of ['self-managed', 'saas', 'dedicated', None]"),)
@@ -56,7 +52,7 @@ def page_view(url: str, *, at: float = T0) -> tuple[RawRequest, CapturedEvent]:
               "eid": "564f9834-3f98", "tv": "js-3.24.2", "tna": "gl", "aid": "gitlab", "p": "web",
               "lang": "en-GB", "res": "1728x1117", "vp": "1920x331", "tz": "Europe/Berlin",
               "dtm": str(int(at * 1000)), "duid": "9e5500ac-3437", "sid": "1574509e-5d6d", "vid": "7",
-              "cx": _b64({"schema": CONTEXTS, "data": contexts})}
+              "cx": encode({"schema": CONTEXTS, "data": contexts})}
     entities = (Entity("context", 0, contexts[0]["schema"], contexts[0]["data"], "cx"),)
     return _post(params, at), CapturedEvent("snowplow", "page_view", url, "", "gitlab", params,
                                             entities, (), at)
@@ -66,7 +62,7 @@ def link_click(*, at: float = T0) -> tuple[RawRequest, CapturedEvent]:
     """A self-describing link_click event (`ue_px`)."""
     data = {"targetUrl": "https://gitlab.com/", "elementClasses": ["brand-logo"]}
     params = {"e": "ue", "aid": "gitlab", "p": "web", "tv": "js-3.24.2", "dtm": str(int(at * 1000)),
-              "ue_px": _b64({"schema": "iglu:com.snowplowanalytics.snowplow/unstruct_event/"
+              "ue_px": encode({"schema": "iglu:com.snowplowanalytics.snowplow/unstruct_event/"
                              "jsonschema/1-0-0", "data": {"schema": LINK_CLICK, "data": data}})}
     entities = (Entity("event", 0, LINK_CLICK, data, "ue_px"),)
     return _post(params, at), CapturedEvent("snowplow", "unstruct", "link_click", LINK_CLICK,
