@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import sys
 import time
 from collections.abc import Sequence
@@ -10,7 +9,7 @@ from typing import TextIO
 
 from snowcatcher import storable
 from snowcatcher.model import CapturedEvent
-from snowcatcher.text import inert
+from snowcatcher.text import inert, inert_json
 
 VALID_MARK = "✓"
 INVALID_MARK = "✗"
@@ -38,14 +37,7 @@ def format_json(event: CapturedEvent) -> str:
     JSON escapes only C0 controls; C1 controls (U+009B is a CSI, U+009D an OSC to a terminal
     that honours them), DEL and bidi overrides are escaped too, so the line stays the same JSON.
     """
-    return _UNSAFE_IN_JSON.sub(_json_escape, storable.dumps(event.to_json()).decode())
-
-
-_UNSAFE_IN_JSON = re.compile("[\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-
-
-def _json_escape(match: re.Match[str]) -> str:
-    return f"\\u{ord(match.group()):04x}"
+    return inert_json(storable.dumps(event.to_json()).decode())
 
 
 class HeadlessPrinter:

@@ -17,6 +17,8 @@ def _escape(code: int) -> str:
 _ONE_LINE = {code: _escape(code) for code in [*range(0x00, 0x20), *range(0x7F, 0xA0), *_BIDI,
                                                *_INVISIBLE]}
 _MULTILINE = {code: text for code, text in _ONE_LINE.items() if code not in (0x09, 0x0A)}
+# JSON already escapes C0 controls; the rest become \uXXXX escapes, which keep the same data.
+_IN_JSON = {code: f"\\u{code:04x}" for code in _ONE_LINE if code >= 0x7F}
 
 
 def inert(value: object, *, newlines: bool = False) -> str:
@@ -26,6 +28,11 @@ def inert(value: object, *, newlines: bool = False) -> str:
     """
     text = value if isinstance(value, str) else str(value)
     return text.translate(_MULTILINE if newlines else _ONE_LINE)
+
+
+def inert_json(text: str) -> str:
+    """Serialized JSON with the unsafe characters JSON leaves raw escaped as `\\uXXXX`."""
+    return text.translate(_IN_JSON)
 
 
 class InertFormatter(logging.Formatter):
