@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import base64
+import random
 import re
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 
@@ -34,6 +34,11 @@ CORS_MAX_AGE = 3600
 DEFAULT_MAX_BODY = 1024 * 1024
 _NO_CACHE = "no-cache, no-store, must-revalidate"
 _SP_COOKIE = re.compile(r"(?:^|;)\s*sp=([0-9A-Za-z-]{1,64})\s*(?:;|$)")
+# Network user ids must be unique, not secret: a PRNG seeded from os.urandom makes them for a
+# third of what uuid4() costs (a getrandom call per id).
+_RANDOM = random.Random()
+_UUID4_CLEAR = ~((0xF000 << 64) | (0xC << 60))
+_UUID4_SET = (0x4000 << 64) | (0x8 << 60)
 
 
 #: Headers beyond these are refused with 431 (and recorded): cookies of a busy dev site fit easily.
@@ -88,6 +93,9 @@ def make_app(store: Store, ingestor: Ingestor, config: CollectorConfig | None = 
     app[CAPTURE_HOOKS] = []
     app.on_response_prepare.append(_add_cors_headers)
     app.router.add_get("/health", _health)
+    # The trackers' own path as a plain route: found by one dict lookup, before any pattern.
+    app.router.add_post(TP2_PATH, _snowplow_post)
+    app.router.add_get(TP2_PATH, _snowplow_get)
     for install in routes:
         install(app)  # before the catch-alls below, which would otherwise swallow these paths
     app.router.add_route("OPTIONS", "/{tail:.*}", _preflight)
@@ -222,6 +230,7 @@ def _oversize_part(request: web.Request, config: CollectorConfig) -> tuple[int, 
 
 
 async def _read_body(request: web.Request, limit: int) -> tuple[bytes, bool]:
+    """The body cut at `limit`, and whether it was longer."""
     if not request.body_exists:
         return b"", False
     chunks: list[bytes] = []
@@ -229,10 +238,12 @@ async def _read_body(request: web.Request, limit: int) -> tuple[bytes, bool]:
     while size <= limit:
         chunk = await request.content.read(limit + 1 - size)
         if not chunk:
-            return b"".join(chunks), False
+            break
         chunks.append(chunk)
         size += len(chunk)
-    return b"".join(chunks)[:limit], True
+        if request.content.at_eof():
+            break  # all of it was buffered: another read would only learn that it ended
+    return b"".join(chunks)[:limit], size > limit
 
 
 def oversize(request: web.Request, raw: RawRequest) -> tuple[list[CapturedEvent], Response]:
@@ -269,7 +280,13 @@ def network_user_id(request: web.Request) -> str:
     if "nuid=" in request.query_string and request.query.get("nuid"):
         return request.query["nuid"]
     cookie = _SP_COOKIE.search(request.headers.get("Cookie", ""))
-    return cookie.group(1) if cookie else str(uuid.uuid4())
+    return cookie.group(1) if cookie else random_uuid()
+
+
+def random_uuid() -> str:
+    """A random version-4 UUID."""
+    digits = f"{_RANDOM.getrandbits(128) & _UUID4_CLEAR | _UUID4_SET:032x}"
+    return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
 
 
 async def _add_cors_headers(request: web.Request, response: web.StreamResponse) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import sys
 import time
 from collections.abc import Sequence
@@ -17,9 +18,15 @@ INVALID_MARK = "✗"
 PROTOCOL_MARKS = {"snowplow": "sp", "eventgate": "eg", "eventlogging": "el"}
 
 
+@functools.lru_cache(maxsize=4)
+def _clock(second: int) -> str:
+    """HH:MM:SS in local time; cached, since a busy second prints thousands of lines."""
+    return time.strftime("%H:%M:%S", time.localtime(second))
+
+
 def format_line(event: CapturedEvent) -> str:
     """time, valid mark, protocol, type, name, app_id and the first violation, for people."""
-    stamp = time.strftime("%H:%M:%S", time.localtime(event.received_at))
+    stamp = _clock(int(event.received_at))
     millis = int(event.received_at * 1000) % 1000
     mark = VALID_MARK if event.valid else INVALID_MARK
     protocol = PROTOCOL_MARKS.get(event.protocol, event.protocol)
@@ -41,13 +48,12 @@ def format_json(event: CapturedEvent) -> str:
 
 
 class HeadlessPrinter:
-    """A store subscriber that prints every new event and flushes per line."""
+    """A store subscriber that prints every new event, one write and flush per stored batch."""
 
     def __init__(self, *, as_json: bool = False, out: TextIO | None = None) -> None:
         self._format = format_json if as_json else format_line
         self._out = out or sys.stdout
 
     def __call__(self, events: Sequence[CapturedEvent]) -> None:
-        for event in events:
-            self._out.write(self._format(event) + "\n")
+        self._out.write("".join([self._format(event) + "\n" for event in events]))
         self._out.flush()

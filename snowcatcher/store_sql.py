@@ -55,7 +55,8 @@ CREATE TABLE IF NOT EXISTS schema_sets (
     contexts TEXT NOT NULL,
     PRIMARY KEY (schema, contexts)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS events_by_request ON events (request_id);
+-- Nothing looks events up by request (their ids are consecutive), and each index costs every insert.
+DROP INDEX IF EXISTS events_by_request;
 """
 
 # Small indexes that keep the TUI's filtered windows and counts fast at a million rows: `invalid`,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+import uuid
 from pathlib import Path
 
 import aiohttp
@@ -81,6 +83,7 @@ async def test_network_user_cookie(catcher: Snowcatcher) -> None:
             cookie = answer.headers["Set-Cookie"]
         assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=None" in cookie
         nuid = cookie.split(";")[0].removeprefix("sp=")
+        assert uuid.UUID(nuid).version == 4 and str(uuid.UUID(nuid)) == nuid
         async with http.get(catcher.url + "/i", params=query, headers={"Cookie": f"sp={nuid}"}):
             pass
         async with http.get(catcher.url + "/i", params={**query, "nuid": "from-param"}):
@@ -138,3 +141,21 @@ async def test_concurrent_posts_all_land(catcher: Snowcatcher, http: aiohttp.Cli
     assert statuses == [200] * 200
     names = {event.name for event in catcher.store.window(limit=500)}
     assert names == {f"i_action_{i}" for i in range(200)}
+
+
+async def test_contexts_repeated_on_every_event_are_stored_once(catcher: Snowcatcher,
+                                                                http: aiohttp.ClientSession) -> None:
+    # GitLab sends the same gitlab_standard + web_page contexts with each event of a page.
+    contexts = samples.gitlab_struct_event()["cx"]
+    for index in range(10):
+        body = samples.body(samples.gitlab_struct_event(f"i_action_{index}"),
+                            {**samples.link_click(), "cx": contexts})
+        async with http.post(catcher.url + TP2, data=body, headers=JSON) as answer:
+            assert answer.status == 200
+    events = catcher.store.window(limit=100)
+    assert len(events) == 20 and all(event.valid for event in events)
+    assert {tuple(e.schema for e in event.entities) for event in events} == {
+        (samples.GITLAB_STANDARD, samples.WEB_PAGE),
+        (samples.LINK_CLICK, samples.GITLAB_STANDARD, samples.WEB_PAGE)}
+    with sqlite3.connect(catcher.store.path) as db:
+        assert db.execute("SELECT count(*) FROM entity_sets").fetchone()[0] == 2

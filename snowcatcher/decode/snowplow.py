@@ -35,6 +35,8 @@ PAYLOAD_DATA_PREFIX = "iglu:com.snowplowanalytics.snowplow/payload_data/jsonsche
 ACCEPTED_CONTENT_TYPES = ("application/json", "application/json; charset=utf-8",
                           "application/json; charset=UTF-8")
 _CACHE_LIMIT = 4096
+#: The parameters that carry self-describing JSON, in the order their entities are listed.
+_ENVELOPE_SOURCES = ("ue_pr", "ue_px", "co", "cx")
 
 
 @dataclass
@@ -43,6 +45,17 @@ class _Envelope:
 
     entities: tuple[Entity, ...] = ()
     violations: tuple[Violation, ...] = ()
+    #: id(other envelope) -> (it, both envelopes' entities): see _entities_of.
+    _joined: dict[int, tuple[_Envelope, tuple[Entity, ...]]] = field(default_factory=dict)
+
+    def joined(self, other: _Envelope) -> tuple[Entity, ...]:
+        """This envelope's entities then `other`'s, the same tuple each time for the same pair."""
+        known = self._joined.get(id(other))
+        if known is None or known[0] is not other:
+            if len(self._joined) >= _CACHE_LIMIT:
+                self._joined.clear()
+            known = self._joined[id(other)] = (other, self.entities + other.entities)
+        return known[1]
 
 
 @dataclass
@@ -121,7 +134,7 @@ class SnowplowDecoder:
                 extra.append(Violation("payload_data", "", "batch",
                                        f"the pipeline rejects this whole body because event(s) "
                                        f"{', '.join(map(str, rejected))} in it are invalid"))
-            params = {str(k): v for k, v in item.items()} if isinstance(item, dict) else {}
+            params = dict(item) if isinstance(item, dict) else {}  # JSON keys are strings
             params.update(overrides)
             if not isinstance(item, dict):
                 extra.append(Violation("payload_data", "", "type",
@@ -134,22 +147,20 @@ class SnowplowDecoder:
     def decode_event(self, params: dict[str, Any], received_at: float,
                      extra: list[Violation] | None = None, *, nuid: str = "") -> CapturedEvent:
         """One event from its parameters: type, name, decoded entities and every violation."""
-        for legacy, modern in LEGACY_ALIASES.items():
-            if legacy in params and modern not in params:
-                params[modern] = params[legacy]
+        if not params.keys().isdisjoint(LEGACY_ALIASES):
+            for legacy, modern in LEGACY_ALIASES.items():
+                if legacy in params and modern not in params:
+                    params[modern] = params[legacy]
         violations = list(extra or ())
         event_type, problem = event_type_of(_text(params.get("e")))
         if problem is not None:
             violations.append(problem)
         violations.extend(field_violations(params))
-        entities: list[Entity] = []
-        for plain, encoded in (("ue_pr", "ue_px"), ("co", "cx")):
-            for source in (plain, encoded):
-                value = params.get(source)
-                if isinstance(value, str):
-                    envelope = self._envelope(source, value)
-                    entities.extend(envelope.entities)
-                    violations.extend(envelope.violations)
+        envelopes = [self._envelope(source, value) for source in _ENVELOPE_SOURCES
+                     if isinstance(value := params.get(source), str)]
+        for envelope in envelopes:
+            violations.extend(envelope.violations)
+        entities = _entities_of(envelopes)
         event = next((entity for entity in entities if entity.role == "event"), None)
         if event_type == "unstruct" and event is None and not _has_any(params, "ue_pr", "ue_px"):
             violations.append(Violation("event", "/ue_pr", "required",
@@ -162,7 +173,7 @@ class SnowplowDecoder:
         return CapturedEvent(
             protocol=PROTOCOL_SNOWPLOW, event_type=event_type or UNKNOWN_TYPE,
             name=_event_name(event_type, params, event), schema=schema,
-            app_id=_text(params.get("aid")) or "", payload=params, entities=tuple(entities),
+            app_id=_text(params.get("aid")) or "", payload=params, entities=entities,
             violations=tuple(violations), received_at=received_at, filled=filled)
 
     def _envelope(self, source: str, value: str) -> _Envelope:
@@ -219,6 +230,20 @@ def decode_json_param(source: str, value: str) -> tuple[Any, Violation | None]:
         return None, Violation(source, "", "json", f"{source}: invalid JSON: {error}")
 
 
+def _entities_of(envelopes: list[_Envelope]) -> tuple[Entity, ...]:
+    """The entities of an event's envelopes, in order.
+
+    The same cached tuple for the same envelopes: GitLab sends the same contexts with every
+    event, and the store writes a tuple it has seen before only once (Store._entity_set).
+    """
+    found = [envelope for envelope in envelopes if envelope.entities]
+    if len(found) <= 1:
+        return found[0].entities if found else ()
+    if len(found) == 2:  # a self-describing event and its contexts
+        return found[0].joined(found[1])
+    return tuple(entity for envelope in found for entity in envelope.entities)
+
+
 def _entities(role: str, items: list[Any], source: str) -> list[Entity]:
     entities = []
     for index, item in enumerate(items):
@@ -230,6 +255,8 @@ def _entities(role: str, items: list[Any], source: str) -> list[Entity]:
 def parse_query(query: str) -> dict[str, Any]:
     """Query parameters as a dict; the first of repeated names wins, as in the collector."""
     params: dict[str, Any] = {}
+    if not query:
+        return params  # most POSTs: parse_qsl costs more than the rest of the event's fields
     for name, value in parse_qsl(query, keep_blank_values=True, errors="replace"):
         params.setdefault(name, value)
     return params

@@ -81,11 +81,13 @@ def event_type_of(e: str | None) -> tuple[str | None, Violation | None]:
 def field_violations(params: dict[str, object]) -> list[Violation]:
     """Parameters whose value breaks the format the pipeline expects (Enrich rejects such events)."""
     found = []
-    for name, value in params.items():
+    # The few parameters that have a format, in a fixed order (a set intersection beats a loop over all).
+    for name in sorted(params.keys() & _FORMATS.keys()):
+        value = params[name]
         if not isinstance(value, str):
             continue  # payload_data validation reports non-strings
-        rule = _FORMATS.get(name)
-        if rule is not None and value and not rule[0].match(value):
+        rule = _FORMATS[name]
+        if value and not rule[0].match(value):
             found.append(Violation("event", f"/{name}", "format",
                                    f"{name} ({FIELD_NAMES.get(name, name)}) must be {rule[1]}, "
                                    f"got {_clip(value)!r}"))
