@@ -1,6 +1,7 @@
 """The filter language shared by the TUI, the HTTP API and `snowcatcher expect`, compiled to SQL.
 
-    free text            name, schema, app_id or payload contains it (case-insensitive)
+    free text            name, schema, app_id, payload or a decoded entity contains it
+                         (case-insensitive)
     type:struct          event_type is exactly this
     name:i_code_*        name matches, `*` is a wildcard (case-insensitive)
     schema:gitlab_*      the event's schema or one of its contexts contains it
@@ -102,8 +103,11 @@ def _compile_term(term: str) -> tuple[str, list[str]]:
             raise FilterError(f"unknown filter key {key!r}: use one of {', '.join(KEYS)}, "
                               "valid or invalid, or plain text")
         text = _like(term, wildcard=False)
+        # The decoded contexts too: entity sets are few, and the event rows leave out the cx they
+        # came from (store_sets.py), so a value inside a base64 cx is found as well.
         return ("name LIKE ? ESCAPE '\\' OR schema LIKE ? ESCAPE '\\' OR app_id LIKE ? ESCAPE '\\'"
-                " OR payload LIKE ? ESCAPE '\\'", [text] * 4)
+                " OR payload LIKE ? ESCAPE '\\' OR entity_set IN (SELECT id FROM entity_sets"
+                " WHERE entities LIKE ? ESCAPE '\\')", [text] * 5)
     if not value:
         raise FilterError(f"{key}: needs a value, e.g. {key}:something")
     key = key.lower()

@@ -13,9 +13,10 @@ from typing import Any
 
 import orjson
 
-from snowcatcher.model import CapturedEvent, Entity, RawRequest, Response, Violation
+from snowcatcher.model import CapturedEvent, RawRequest, Response, Violation
 from snowcatcher.query import Filter
 from snowcatcher.storable import mend_event, mend_request
+from snowcatcher.store_sets import EntitySets, SetRow
 from snowcatcher.store_sql import (
     EVENT_COLUMNS,
     EVENTS,
@@ -38,8 +39,6 @@ Subscriber = Callable[[Sequence[CapturedEvent]], None]
 #: Seconds a write waits for others to join its transaction.
 GROUP_COMMIT_DELAY = 0.001
 
-#: How many distinct entity sets the writer remembers, to store each only once.
-_ENTITY_SET_MEMORY = 4096
 #: How many filters' counts the store remembers (see Store.count).
 _COUNT_MEMORY = 32
 #: PRAGMA user_version once schema_sets holds the pairs of every event.
@@ -89,6 +88,7 @@ class Store:
             self._db.executescript(SCHEMA)
             self._db.executescript(VIEW_INDEXES)
             self._fill_schema_sets()
+            self._add_set_params()
             # Prove now that we can write: a read-only file otherwise opens fine and only the
             # first event fails, with every request answered 500.
             self._db.execute("BEGIN IMMEDIATE")
@@ -99,8 +99,8 @@ class Store:
                                   asyncio.Future[list[CapturedEvent]]]] = []
         self._flush_handle: asyncio.TimerHandle | None = None
         self._subscribers: list[Subscriber] = []
-        self._next_request_id, self._next_event_id, self._next_set_id = self._next_ids()
-        self._entity_sets: dict[int, tuple[tuple[Entity, ...], int]] = {}
+        self._next_request_id, self._next_event_id, next_set_id = self._next_ids()
+        self._entity_sets = EntitySets(next_set_id)
         self._schema_sets: set[tuple[str, str]] = set(
             self._db.execute("SELECT schema, contexts FROM schema_sets").fetchall())
         # (where, params) -> (matching events, the last id then): see count().
@@ -145,7 +145,7 @@ class Store:
         except Exception:
             # One hostile request (an unstorable value) must not fail the others that happened
             # to share its transaction: write them one by one, mending what cannot be stored.
-            self._entity_sets.clear()  # the sets of the rolled-back transaction do not exist
+            self._entity_sets.forget()  # the sets of the rolled-back transaction do not exist
             stored = [self._write_alone(request, response, events)
                       for request, response, events, _ in batch]
         for (*_, future), events in zip(batch, stored, strict=True):
@@ -167,22 +167,22 @@ class Store:
         try:
             return self._write([(request, response, events)])[0]
         except (TypeError, ValueError, OverflowError, orjson.JSONEncodeError):
-            self._entity_sets.clear()
+            self._entity_sets.forget()
         except Exception as error:
-            self._entity_sets.clear()
+            self._entity_sets.forget()
             return error
         try:
             return self._write([(mend_request(request), response,
                                  [mend_event(event) for event in events])])[0]
         except Exception as error:
-            self._entity_sets.clear()
+            self._entity_sets.forget()
             return error
 
     def _write(self, batch: Iterable[tuple[RawRequest, Response, list[CapturedEvent]]]
                ) -> list[list[CapturedEvent]]:
         request_rows: list[tuple[Any, ...]] = []
         event_rows: list[tuple[Any, ...]] = []
-        new_sets: list[tuple[int, str]] = []
+        new_sets: list[SetRow] = []
         new_schema_sets: set[tuple[str, str]] = set()
         stored: list[list[CapturedEvent]] = []
         for request, response, events in batch:
@@ -193,7 +193,7 @@ class Store:
             for index, event in enumerate(events):
                 event = event.stored(self._next_event_id, request_id, index)
                 self._next_event_id += 1
-                row = event_row(event, self._entity_set(event, new_sets))
+                row = event_row(event, *self._entity_sets.place(event, new_sets))
                 event_rows.append(row)
                 if (row[7], row[10]) not in self._schema_sets:
                     new_schema_sets.add((row[7], row[10]))
@@ -202,7 +202,7 @@ class Store:
         with self._transaction():
             self._db.executemany("INSERT INTO requests VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                                  request_rows)
-            self._db.executemany("INSERT INTO entity_sets VALUES (?,?)", new_sets)
+            self._db.executemany("INSERT INTO entity_sets VALUES (?,?,?)", new_sets)
             self._db.executemany("INSERT INTO events VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                                  event_rows)
             if new_schema_sets:
@@ -212,26 +212,6 @@ class Store:
         valid = sum(row[9] for row in event_rows)
         self._counts = Counts(self._counts.total + len(event_rows), self._counts.valid + valid)
         return stored
-
-    def _entity_set(self, event: CapturedEvent, new_sets: list[tuple[int, str]]) -> int:
-        """The stored id of the event's entities, writing them only the first time they are seen.
-
-        GitLab sends the same contexts with every event, and the decoder hands out one tuple per
-        distinct `cx`, so keying on the tuple's identity stores them once, not a million times.
-        """
-        if not event.entities:
-            return 0
-        known = self._entity_sets.get(id(event.entities))
-        if known is not None and known[0] is event.entities:
-            return known[1]
-        set_id = self._next_set_id
-        self._next_set_id += 1
-        new_sets.append((set_id, dump([entity.to_json() for entity in event.entities])))
-        if len(self._entity_sets) >= _ENTITY_SET_MEMORY:
-            self._entity_sets.clear()
-        # Holding the tuple keeps its id from being reused by another object.
-        self._entity_sets[id(event.entities)] = (event.entities, set_id)
-        return set_id
 
     def _transaction(self) -> Transaction:
         return Transaction(self._db)
@@ -254,7 +234,7 @@ class Store:
             self._db.execute("DELETE FROM requests")
             self._db.execute("DELETE FROM entity_sets")
             self._db.execute("DELETE FROM schema_sets")
-        self._entity_sets.clear()
+        self._entity_sets.forget()
         self._schema_sets.clear()
         self._matching.clear()
         self._generation += 1
@@ -460,6 +440,12 @@ class Store:
         return tuple(  # type: ignore[return-value]
             (self._db.execute(f"SELECT max(id) FROM {table}").fetchone()[0] or 0) + 1
             for table in ("requests", "events", "entity_sets"))
+
+    def _add_set_params(self) -> None:
+        """Give entity_sets its params column in a file written before it existed (instant)."""
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(entity_sets)")}
+        if "params" not in columns:
+            self._db.execute("ALTER TABLE entity_sets ADD COLUMN params TEXT NOT NULL DEFAULT '{}'")
 
     def _fill_schema_sets(self) -> None:
         """Collect the (schema, contexts) pairs of a file written before schema_sets existed."""

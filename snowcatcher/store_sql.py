@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 
-from snowcatcher.model import CapturedEvent, Entity, RawRequest, Response, Violation
+from snowcatcher.model import CapturedEvent, Entity, JsonDict, RawRequest, Response, Violation
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS requests (
@@ -43,9 +43,12 @@ CREATE TABLE IF NOT EXISTS events (
     violations TEXT NOT NULL,
     filled TEXT NOT NULL
 );
+-- The decoded entities many events share, and the tracker parameters (cx, co, ue_px, ue_pr) they
+-- were decoded from, which the events' payloads then leave out: see store_sets.py.
 CREATE TABLE IF NOT EXISTS entity_sets (
     id INTEGER PRIMARY KEY,
-    entities TEXT NOT NULL
+    entities TEXT NOT NULL,
+    params TEXT NOT NULL DEFAULT '{}'
 );
 -- Every distinct (schema, contexts) pair of the events: a handful, even at a million events.
 -- `schema:` filters test their pattern on these and then look the matching pairs up in
@@ -69,10 +72,12 @@ CREATE INDEX IF NOT EXISTS events_by_app ON events (app_id COLLATE NOCASE);
 CREATE INDEX IF NOT EXISTS events_by_schemas ON events (schema, contexts);
 """
 
-# zlib costs ~20 µs to set up: only bodies that hold several events are worth it.
-COMPRESS_ABOVE = 8192
+# Compressing costs more CPU than the write it saves (a 12 KB body of ten GitLab events takes
+# 83 µs at level 1, where the event loop spends ~70 µs per event): only big batches are worth it.
+COMPRESS_ABOVE = 65536
 EVENT_COLUMNS = ("events.id, request_id, idx, received_at, protocol, event_type, name, schema, app_id,"
-                  " contexts, payload, coalesce(entity_sets.entities, '[]'), violations, filled")
+                  " contexts, payload, coalesce(entity_sets.entities, '[]'), violations, filled,"
+                  " coalesce(entity_sets.params, '{}')")
 EVENTS = "events LEFT JOIN entity_sets ON entity_sets.id = events.entity_set"
 #: The same rows walked in id order: for a bounded id range this stops at the first matches,
 #: where a filter's index would find every match in the range and sort them first.
@@ -91,8 +96,7 @@ def dump(value: Any) -> str:
 
 
 def request_row(request_id: int, request: RawRequest, response: Response) -> tuple[Any, ...]:
-    # Bodies repeat the same contexts event after event; compressing them halves what each
-    # commit writes, which is what bounds ingest speed.
+    # Big bodies repeat the same contexts event after event: they shrink tenfold.
     compress = len(request.body) > COMPRESS_ABOVE
     body = zlib.compress(request.body, 1) if compress else request.body
     return (request_id, request.received_at, request.method, request.path, request.query,
@@ -100,20 +104,24 @@ def request_row(request_id: int, request: RawRequest, response: Response) -> tup
             response.body, response.content_type)
 
 
-def event_row(event: CapturedEvent, entity_set: int) -> tuple[Any, ...]:
+def event_row(event: CapturedEvent, entity_set: int, payload: JsonDict) -> tuple[Any, ...]:
+    """The events row; `payload` is the event's without what its entity set keeps."""
     return (event.id, event.request_id, event.index, event.received_at, event.protocol,
             event.event_type, event.name, event.schema, event.app_id, int(event.valid),
-            " ".join(event.contexts), dump(event.payload), entity_set,
+            " ".join(event.contexts), dump(payload), entity_set,
             dump([violation.to_json() for violation in event.violations]),
             " ".join(event.filled))
 
 
 def event_from_row(row: Sequence[Any]) -> CapturedEvent:
     (event_id, request_id, index, received_at, protocol, event_type, name, schema, app_id,
-     _contexts, payload, entities, violations, filled) = row
+     _contexts, payload, entities, violations, filled, params) = row
+    decoded = orjson.loads(payload)
+    if params != "{}":
+        decoded.update(orjson.loads(params))
     return CapturedEvent(
         protocol=protocol, event_type=event_type, name=name, schema=schema, app_id=app_id,
-        payload=orjson.loads(payload),
+        payload=decoded,
         entities=tuple(Entity.from_json(item) for item in orjson.loads(entities)),
         violations=tuple(Violation.from_json(item) for item in orjson.loads(violations)),
         received_at=received_at, id=event_id, request_id=request_id, index=index,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 # C0 and C1 controls (ESC starts ANSI/OSC sequences), DEL, the bidi embedding, override and isolate
 # characters that make text display differently from what it is, and invisible separators.
@@ -17,6 +18,8 @@ def _escape(code: int) -> str:
 _ONE_LINE = {code: _escape(code) for code in [*range(0x00, 0x20), *range(0x7F, 0xA0), *_BIDI,
                                                *_INVISIBLE]}
 _MULTILINE = {code: text for code, text in _ONE_LINE.items() if code not in (0x09, 0x0A)}
+_UNSAFE_ONE_LINE = re.compile("[" + "".join(re.escape(chr(code)) for code in _ONE_LINE) + "]")
+_UNSAFE_MULTILINE = re.compile("[" + "".join(re.escape(chr(code)) for code in _MULTILINE) + "]")
 # JSON already escapes C0 controls; the rest become \uXXXX escapes, which keep the same data.
 _IN_JSON = {code: f"\\u{code:04x}" for code in _ONE_LINE if code >= 0x7F}
 
@@ -27,7 +30,11 @@ def inert(value: object, *, newlines: bool = False) -> str:
     With `newlines`, line breaks and tabs are kept (multi-line views and logs).
     """
     text = value if isinstance(value, str) else str(value)
-    return text.translate(_MULTILINE if newlines else _ONE_LINE)
+    if text.isascii() and text.isprintable():
+        return text  # the common case, decided at C speed: translate() looks up every character
+    if newlines:
+        return text.translate(_MULTILINE) if _UNSAFE_MULTILINE.search(text) else text
+    return text.translate(_ONE_LINE) if _UNSAFE_ONE_LINE.search(text) else text
 
 
 def inert_json(text: str) -> str:

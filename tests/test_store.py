@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 import time
 from collections.abc import Sequence
@@ -10,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from snowcatcher import samples
+from snowcatcher.decode.snowplow import SnowplowDecoder
 from snowcatcher.model import CapturedEvent, Entity, RawRequest, Response, Violation
 from snowcatcher.query import Filter
 from snowcatcher.store import Store, StoreError
@@ -49,7 +52,7 @@ async def test_events_keep_their_request_and_position(store: Store) -> None:
 
 
 def test_large_bodies_round_trip(store: Store) -> None:
-    body = b'{"x": "' + b"abc" * 10_000 + b'"}'
+    body = b'{"x": "' + b"abc" * 30_000 + b'"}'  # compressed above 64 KiB
     [stored] = store.append_now(request(body), Response(200), [event("big")])
     assert store.request(stored.request_id).request.body == body  # type: ignore[union-attr]
 
@@ -165,3 +168,54 @@ async def test_counting_in_the_background_and_the_page_near_an_event(store: Stor
     assert [e.name for e in earlier] == ["e6", "e9"] and [e.name for e in later] == ["e12", "e15", "e18"]
     earlier, later = store.near(invalid, stored[10].id, stored[-1].id, 2, 3, span=3)
     assert [e.name for e in earlier] == ["e9"] and [e.name for e in later] == ["e12"]
+
+
+def gitlab_events(count: int) -> list[CapturedEvent]:
+    """Decoded GitLab events that all carry the same base64 `cx`, as a page's events do."""
+    decoder = SnowplowDecoder(lambda *args, **kwargs: ())
+    contexts = samples.gitlab_struct_event()["cx"]
+    raw = request(samples.body(*[{**samples.gitlab_struct_event(f"i_{n}"), "cx": contexts}
+                                 for n in range(count)]))
+    return decoder.decode_post(raw)
+
+
+def test_shared_contexts_are_kept_once_and_events_read_back_whole(store: Store) -> None:
+    sent = gitlab_events(5)
+    stored = store.append_now(request(), Response(200), sent)
+    assert [event.payload for event in store.window()] == [event.payload for event in sent]
+    assert [event.entities for event in store.window()] == [event.entities for event in sent]
+    with sqlite3.connect(store.path) as db:
+        assert db.execute("SELECT count(*) FROM entity_sets").fetchone()[0] == 1
+        [payload] = db.execute("SELECT payload FROM events WHERE id = ?", (stored[0].id,)).fetchone()
+    assert "cx" not in json.loads(payload), "the 1 KB cx is stored once, with its entity set"
+
+
+def test_free_text_finds_a_value_inside_a_base64_cx(store: Store) -> None:
+    store.append_now(request(), Response(200), [*gitlab_events(2), event("no_contexts")])
+    assert store.count(Filter.parse("self-managed")) == 2  # gitlab_standard's realm, in base64
+
+
+def test_a_file_written_before_entity_sets_kept_parameters_still_opens(
+        store: Store, tmp_path: Path) -> None:
+    store.append_now(request(), Response(200), [event("a", contexts=["iglu:x/y/jsonschema/1-0-0"])])
+    store.close()
+    with sqlite3.connect(tmp_path / "capture.sqlite") as old:  # the way an older version left it
+        old.execute("ALTER TABLE entity_sets DROP COLUMN params")
+    again = Store(tmp_path / "capture.sqlite")
+    [first] = again.window()
+    assert first.name == "a" and first.contexts == ["iglu:x/y/jsonschema/1-0-0"]
+    again.append_now(request(), Response(200), gitlab_events(1))
+    assert "cx" in again.window()[-1].payload
+    again.close()
+
+
+def test_events_with_the_same_contexts_but_other_parameters_keep_their_own(store: Store) -> None:
+    decoder = SnowplowDecoder(lambda *args, **kwargs: ())
+    contexts = samples.gitlab_struct_event()["cx"]
+    both = {**samples.gitlab_struct_event("a"), "cx": contexts, "co": "not json"}
+    plain = {**samples.gitlab_struct_event("b"), "cx": contexts}
+    sent = decoder.decode_post(request(samples.body(both, plain)))
+    store.append_now(request(), Response(200), sent)
+    first, second = store.window()
+    assert first.payload["co"] == "not json" and "co" not in second.payload
+    assert first.payload["cx"] == second.payload["cx"] == contexts
