@@ -118,6 +118,11 @@ async def _serve_headless(settings: Settings, *, as_json: bool) -> int:
         print(f"snowcatcher: {error}", file=sys.stderr)
         return 2
     catcher.store.subscribe(HeadlessPrinter(as_json=as_json))
+    stopped = asyncio.Event()
+    with contextlib.suppress(NotImplementedError):  # no signal handlers on Windows
+        # CI runners and process managers stop services with SIGTERM: close the store cleanly,
+        # even when it comes the moment the start-up lines are out.
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stopped.set)
     try:
         await catcher.start()
     except OSError as error:
@@ -125,10 +130,6 @@ async def _serve_headless(settings: Settings, *, as_json: bool) -> int:
         print(f"snowcatcher: {listen_error(settings, error)}", file=sys.stderr)
         return 2
     announce(catcher)
-    stopped = asyncio.Event()
-    with contextlib.suppress(NotImplementedError):  # no signal handlers on Windows
-        # CI runners and process managers stop services with SIGTERM: close the store cleanly.
-        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stopped.set)
     try:
         await stopped.wait()
     finally:

@@ -23,11 +23,12 @@ def free_port() -> int:
 class CliProcess:
     """`python -m snowcatcher ARGS`, started and waited for until it listens."""
 
-    def __init__(self, *args: str | Path, port: int | None = None) -> None:
+    def __init__(self, *args: str | Path, port: int | None = None,
+                 env: dict[str, str] | None = None) -> None:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         command = [sys.executable, "-m", "snowcatcher", "--port", str(self.port), *map(str, args)]
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
         self.process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE,
                                         stderr=subprocess.PIPE, text=True, env=env)
         self.stdout: queue.Queue[str] = queue.Queue()

@@ -94,11 +94,13 @@ def test_a_missing_schemas_folder_is_a_clear_error(tmp_path: Path) -> None:
     assert result.returncode == 2 and "no such folder" in result.stderr
 
 
-def test_listening_on_all_interfaces_warns() -> None:
-    cli = CliProcess("--headless", "--offline", "--host", "0.0.0.0")
+def test_listening_on_all_interfaces_warns(tmp_path: Path) -> None:
+    cli = CliProcess("--headless", "--offline", "--host", "0.0.0.0", env={"TMPDIR": str(tmp_path)})
     try:
         cli.wait_listening()
         warning = cli.read_error_line()
     finally:
-        cli.stop()
+        cli.stop()  # at once: the temporary capture is removed even this early
     assert "listening on all interfaces" in warning
+    assert cli.process.returncode == 0 and not list(tmp_path.glob("snowcatcher-*")), \
+        "the temporary capture was left behind"

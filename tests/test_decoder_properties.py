@@ -42,6 +42,10 @@ def decode_all(raw: RawRequest) -> list[CapturedEvent]:
     return found
 
 
+def teardown_module() -> None:
+    STORE.close()  # and its temporary file with it
+
+
 def stored(raw: RawRequest, found: list[CapturedEvent]) -> None:
     kept = STORE.append_now(raw, Response(200), found)
     assert len(kept) == len(found)

@@ -115,7 +115,10 @@ def test_the_default_capture_is_fresh_and_removed() -> None:
     store.append_now(request(), Response(200), [event("a")])
     path = store.path
     store.close()
-    assert not path.exists() and Store().counts().total == 0
+    assert not path.exists()
+    fresh = Store()
+    assert fresh.counts().total == 0 and fresh.path != path
+    fresh.close()
 
 
 def test_reset_forgets_everything(store: Store) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -14,25 +14,36 @@ from tests.tui import samples
 
 SIZE = (150, 44)
 SnapCompare = Callable[..., bool]
+AppMaker = Callable[[], SnowcatcherApp]
 
 
-def make_app() -> SnowcatcherApp:
-    """The app over a store of fixed sample events, with a fixed address (no collector: no port)."""
-    store = Store()
-    samples.fill(store, samples.mixed(24))
-    return SnowcatcherApp(store, address="listening on http://127.0.0.1:9090")
+@pytest.fixture
+def make_app() -> Iterator[AppMaker]:
+    """Makes the app over a store of fixed sample events, with a fixed address (no collector: no
+    port); the stores are closed, and their temporary files removed, after the test."""
+    stores: list[Store] = []
+
+    def make() -> SnowcatcherApp:
+        stores.append(Store())
+        samples.fill(stores[-1], samples.mixed(24))
+        return SnowcatcherApp(stores[-1], address="listening on http://127.0.0.1:9090")
+
+    yield make
+    for store in stores:
+        store.close()
 
 
 async def settle(pilot: Pilot[Any]) -> None:
     await pilot.pause(0.2)
 
 
-def test_main_screen(snap_compare: SnapCompare) -> None:
+def test_main_screen(make_app: AppMaker, snap_compare: SnapCompare) -> None:
     assert snap_compare(make_app(), terminal_size=SIZE, run_before=settle)
 
 
 @pytest.mark.parametrize("tab", ["1", "2", "3", "4", "5", "6"])
-def test_detail_tabs_of_an_invalid_gitlab_event(snap_compare: SnapCompare, tab: str) -> None:
+def test_detail_tabs_of_an_invalid_gitlab_event(make_app: AppMaker, snap_compare: SnapCompare,
+                                                tab: str) -> None:
     async def select(pilot: Pilot[Any]) -> None:
         await pilot.press("up", "up", "up", tab)  # i_quickactions_approve, realm "moon"
         await settle(pilot)
@@ -40,7 +51,7 @@ def test_detail_tabs_of_an_invalid_gitlab_event(snap_compare: SnapCompare, tab: 
     assert snap_compare(make_app(), terminal_size=SIZE, run_before=select)
 
 
-def test_wikimedia_violation_in_place(snap_compare: SnapCompare) -> None:
+def test_wikimedia_violation_in_place(make_app: AppMaker, snap_compare: SnapCompare) -> None:
     async def select(pilot: Pilot[Any]) -> None:
         await pilot.press("up", "2")
         await settle(pilot)
@@ -48,7 +59,7 @@ def test_wikimedia_violation_in_place(snap_compare: SnapCompare) -> None:
     assert snap_compare(make_app(), terminal_size=SIZE, run_before=select)
 
 
-def test_filtered_view(snap_compare: SnapCompare) -> None:
+def test_filtered_view(make_app: AppMaker, snap_compare: SnapCompare) -> None:
     async def filter_(pilot: Pilot[Any]) -> None:
         await pilot.press("slash", *"schema:gitlab_standard", "enter", "v")
         await settle(pilot)
@@ -56,7 +67,7 @@ def test_filtered_view(snap_compare: SnapCompare) -> None:
     assert snap_compare(make_app(), terminal_size=SIZE, run_before=filter_)
 
 
-def test_gitlab_columns(snap_compare: SnapCompare) -> None:
+def test_gitlab_columns(make_app: AppMaker, snap_compare: SnapCompare) -> None:
     async def columns(pilot: Pilot[Any]) -> None:
         await pilot.press("slash", *"app:gitlab", "enter", "g", "6")
         await settle(pilot)
