@@ -234,7 +234,7 @@ def _entities_of(envelopes: list[_Envelope]) -> tuple[Entity, ...]:
     """The entities of an event's envelopes, in order.
 
     The same cached tuple for the same envelopes: GitLab sends the same contexts with every
-    event, and the store writes a tuple it has seen before only once (Store._entity_set).
+    event, and the store finds a tuple it has seen before by identity (store_sets.EntitySets).
     """
     found = [envelope for envelope in envelopes if envelope.entities]
     if len(found) <= 1:
