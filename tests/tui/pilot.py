@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import time
+from collections.abc import Callable
 
 from rich.console import Console
 from rich.text import Text
@@ -50,3 +52,12 @@ def labels(tree: EntityTree) -> dict[str, Text]:
 
 async def settle(pilot: Pilot[int]) -> None:
     await pilot.pause(0.15)
+
+
+async def until(pilot: Pilot[int], condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Let the app run until `condition` holds (a busy CI machine draws late), or fail."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the app did not get there within {timeout} s")
+        await pilot.pause(0.05)
