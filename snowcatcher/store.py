@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import sqlite3
 import tempfile
@@ -309,18 +310,24 @@ class Store:
     async def count_around(self, where: Filter, last_id: int, anchor_id: int) -> tuple[int, int] | None:
         """Matching events up to `last_id`, and how many of them come before `anchor_id`.
 
-        Counted in a thread on its own connection, so that a filter that must read every event
-        (free text) leaves the event loop free; the count is then remembered as count() would
-        remember it. None if the events changed other than by growing meanwhile.
+        Counted in threads on their own connections, each taking a share of the ids, so that a
+        filter that must read every event (free text) leaves the event loop free; the count is
+        then remembered as count() would remember it. None if the events changed other than by
+        growing meanwhile.
         """
         if self._counter is None:
-            self._counter = Counter(self.path)
+            self._counter = Counter(self.path, threads=min(2, os.cpu_count() or 1))
         generation = self._generation
         clause, params = where.sql()
         joiner = " AND " if clause else " WHERE "
-        total, before = await asyncio.wrap_future(self._counter.submit(
-            f"SELECT count(*), coalesce(sum(id < ?), 0) FROM events{clause}{joiner}id <= ?",
-            (anchor_id, *params, last_id)))
+        low = (self._db.execute("SELECT min(id) FROM events").fetchone()[0] or 1) - 1
+        parts = self._counter.threads
+        bounds = [low + (last_id - low) * n // parts for n in range(parts + 1)]
+        counts = await asyncio.gather(*(asyncio.wrap_future(self._counter.submit(
+            f"SELECT count(*), coalesce(sum(id < ?), 0) FROM events{clause}{joiner}"
+            "id > ? AND id <= ?", (anchor_id, *params, start, stop)))
+            for start, stop in itertools.pairwise(bounds)))
+        total, before = (sum(column) for column in zip(*counts, strict=True))
         if generation != self._generation:
             return None
         key = (where.where, where.params)

@@ -13,6 +13,7 @@ import pytest
 from snowcatcher.model import CapturedEvent, Entity, RawRequest, Response, Violation
 from snowcatcher.query import Filter
 from snowcatcher.store import Store, StoreError
+from snowcatcher.store_threads import Counter
 
 
 def event(name: str, *, valid: bool = True, event_type: str = "struct", app: str = "gitlab",
@@ -165,3 +166,20 @@ async def test_counting_in_the_background_and_the_page_near_an_event(store: Stor
     assert [e.name for e in earlier] == ["e6", "e9"] and [e.name for e in later] == ["e12", "e15", "e18"]
     earlier, later = store.near(invalid, stored[10].id, stored[-1].id, 2, 3, span=3)
     assert [e.name for e in earlier] == ["e9"] and [e.name for e in later] == ["e12"]
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+async def test_background_counts_agree_with_counting_at_once(store: Store, threads: int) -> None:
+    store.append_now(request(), Response(200), [event("gone")] * 5)
+    store.reset()  # the ids now start above 1
+    stored = store.append_now(request(), Response(200), [
+        event(f"e{i}", valid=i % 3 != 0, app="devwiki" if i % 4 else "gitlab") for i in range(40)])
+    store._counter = Counter(store.path, threads=threads)
+    for text in ["invalid", "app:devwiki", "e1", "-invalid e2", "nothing-matches"]:
+        where = Filter.parse(text)
+        for last, anchor in [(stored[-1], stored[0]), (stored[-1], stored[17]), (stored[30], stored[31])]:
+            store._matching.clear()
+            expected = store.count(where & Filter("", "id <= ?", (str(last.id),)))
+            before = store.count(where & Filter("", "id < ?", (str(anchor.id),)))
+            store._matching.clear()
+            assert await store.count_around(where, last.id, anchor.id) == (expected, before)
