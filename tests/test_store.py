@@ -183,3 +183,19 @@ async def test_background_counts_agree_with_counting_at_once(store: Store, threa
             before = store.count(where & Filter("", "id < ?", (str(anchor.id),)))
             store._matching.clear()
             assert await store.count_around(where, last.id, anchor.id) == (expected, before)
+
+
+@pytest.mark.parametrize("walk", [3, 4096])
+def test_pages_and_positions_whichever_way_they_are_found(
+        store: Store, monkeypatch: pytest.MonkeyPatch, walk: int) -> None:
+    monkeypatch.setattr("snowcatcher.store._WALK", walk)
+    # The matches crowd at both ends, so that a few ids walked from either end may hold too few.
+    names = [f"i_quick_{i}" if i < 15 or i > 50 else f"other_{i}" for i in range(60)]
+    stored = store.append_now(request(), Response(200), [event(name) for name in names])
+    where = Filter.parse("name:i_quick*")
+    matches = [e.id for e in stored if e.name.startswith("i_quick")]
+    for start, stop in [(0, 4), (0, 15), (3, 20), (10, 24), (20, 24), (12, 13)]:
+        assert [e.id for e in store.slice(where, start, stop)] == matches[start:stop]
+    for position, event_id in enumerate(matches):
+        assert store.position(event_id, where) == position
+        assert store.count_after(event_id, where) == len(matches) - position - 1
