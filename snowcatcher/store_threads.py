@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
+import sys
 import threading
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -94,8 +95,9 @@ class Counter:
 def _yield_to_others() -> None:
     """Run the calling thread at the lowest CPU priority, so that a count of every event never
     slows the event loop's thread (Linux gives each thread its own nice value)."""
-    with contextlib.suppress(AttributeError, OSError):
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+    if sys.platform == "linux":  # elsewhere a thread's id is not a pid setpriority accepts
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
 
 
 class Transaction:
