@@ -16,6 +16,7 @@ from snowcatcher.decode.snowplow import SnowplowDecoder
 from snowcatcher.model import CapturedEvent, Entity, RawRequest, Response, Violation
 from snowcatcher.query import Filter
 from snowcatcher.store import Store, StoreError
+from snowcatcher.store_threads import Counter
 
 
 def event(name: str, *, valid: bool = True, event_type: str = "struct", app: str = "gitlab",
@@ -222,3 +223,36 @@ def test_events_with_the_same_contexts_but_other_parameters_keep_their_own(store
     first, second = store.window()
     assert first.payload["co"] == "not json" and "co" not in second.payload
     assert first.payload["cx"] == second.payload["cx"] == contexts
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+async def test_background_counts_agree_with_counting_at_once(store: Store, threads: int) -> None:
+    store.append_now(request(), Response(200), [event("gone")] * 5)
+    store.reset()  # the ids now start above 1
+    stored = store.append_now(request(), Response(200), [
+        event(f"e{i}", valid=i % 3 != 0, app="devwiki" if i % 4 else "gitlab") for i in range(40)])
+    store._counter = Counter(store.path, threads=threads)
+    for text in ["invalid", "app:devwiki", "e1", "-invalid e2", "nothing-matches"]:
+        where = Filter.parse(text)
+        for last, anchor in [(stored[-1], stored[0]), (stored[-1], stored[17]), (stored[30], stored[31])]:
+            store._matching.clear()
+            expected = store.count(where & Filter("", "id <= ?", (str(last.id),)))
+            before = store.count(where & Filter("", "id < ?", (str(anchor.id),)))
+            store._matching.clear()
+            assert await store.count_around(where, last.id, anchor.id) == (expected, before)
+
+
+@pytest.mark.parametrize("walk", [3, 4096])
+def test_pages_and_positions_whichever_way_they_are_found(
+        store: Store, monkeypatch: pytest.MonkeyPatch, walk: int) -> None:
+    monkeypatch.setattr("snowcatcher.store._WALK", walk)
+    # The matches crowd at both ends, so that a few ids walked from either end may hold too few.
+    names = [f"i_quick_{i}" if i < 15 or i > 50 else f"other_{i}" for i in range(60)]
+    stored = store.append_now(request(), Response(200), [event(name) for name in names])
+    where = Filter.parse("name:i_quick*")
+    matches = [e.id for e in stored if e.name.startswith("i_quick")]
+    for start, stop in [(0, 4), (0, 15), (3, 20), (10, 24), (20, 24), (12, 13)]:
+        assert [e.id for e in store.slice(where, start, stop)] == matches[start:stop]
+    for position, event_id in enumerate(matches):
+        assert store.position(event_id, where) == position
+        assert store.count_after(event_id, where) == len(matches) - position - 1

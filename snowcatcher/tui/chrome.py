@@ -1,4 +1,4 @@
-"""The header line, the filter bar and the clear confirmation: the widgets around the list."""
+"""The header line, the footer, the filter bar and the clear confirmation: the widgets around the list."""
 
 from __future__ import annotations
 
@@ -11,11 +11,25 @@ from textual.binding import Binding, BindingType
 from textual.containers import Grid, Vertical
 from textual.screen import ModalScreen
 from textual.widget import Widget
-from textual.widgets import Button, Input, Label
+from textual.widgets import Button, Footer, Input, Label
 
 from snowcatcher.query import Filter, FilterError
 from snowcatcher.store import Counts
 from snowcatcher.tui.safe import clean
+
+
+class KeyFooter(Footer):
+    """Textual's footer, without keeping every key it ever showed alive.
+
+    It recomposes its keys whenever focus moves (the filter bar opens and closes at each filter),
+    and each new key watches Footer.compact; the footer forgets the closed keys only when that
+    reactive is set. Left alone, each filter kept ~3,000 objects, and every full garbage
+    collection walked them all: 100 ms and more after a few dozen filters.
+    """
+
+    async def recompose(self) -> None:
+        await super().recompose()
+        self.mutate_reactive(Footer.compact)  # drops the watchers of the keys just removed
 
 
 class StatusBar(Widget):

@@ -34,16 +34,19 @@ GITLAB_COLUMNS = (("time", 12), ("", 1), ("event name", 34), ("category", 22), (
                   ("value", 6), ("extra", -1))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Counting:
-    """A filter being counted in the background; the list meanwhile shows the events near
-    `anchor_id` (positions 0 to total - 1 of the list are then that page's rows only), of
-    which `earlier` come before the anchor."""
+    """A filter being counted in the background; the list meanwhile shows the matching events
+    near `anchor_id` (positions 0 to total - 1 of the list are then that page's rows only), of
+    which `earlier` come before the anchor. The page holds every match from `low_id` to
+    `high_id`, and grows towards either end as the cursor nears it."""
 
     where: Filter
     anchor_id: int
     last_id: int
     earlier: int
+    low_id: int
+    high_id: int
 
 
 class EventList(ScrollView, can_focus=True):
@@ -126,10 +129,13 @@ class EventList(ScrollView, can_focus=True):
         rows = max(self.size.height, 20)
         anchor = self._seen_id + 1 if self.following or keep_id is None else keep_id
         ahead = anchor <= self._seen_id  # not at the end: show what follows the selection too
-        earlier, later = self.store.near(self.where, anchor, self._seen_id,
-                                         rows if ahead else 3 * rows, 2 * rows if ahead else 0,
-                                         self.NEAR_SPAN)
-        self._counting = _Counting(self.where, anchor, self._seen_id, len(earlier))
+        before, after = (rows, 2 * rows) if ahead else (3 * rows, 0)
+        span = self.NEAR_SPAN
+        earlier, later = self.store.near(self.where, anchor, self._seen_id, before, after, span)
+        self._counting = _Counting(
+            self.where, anchor, self._seen_id, len(earlier),
+            low_id=earlier[0].id if earlier and len(earlier) == before else anchor - span,
+            high_id=later[-1].id if later and len(later) == after else min(self._seen_id, anchor + span))
         self._cache_start, self._cache = 0, earlier + later
         self.total = len(self._cache)
         self._strips.clear()
@@ -137,7 +143,43 @@ class EventList(ScrollView, can_focus=True):
         self._move_to(self.total - 1 if self.following or not later else len(earlier))
         self.refresh()
         self._post_view()
-        self.run_worker(self._count(self._counting), group="count", exclusive=True)
+        # Counting reads the disk and a core: start once this first page is on screen.
+        self.call_after_refresh(self._start_count, self._counting)
+
+    def _start_count(self, counting: _Counting) -> None:
+        if counting is self._counting:
+            self.run_worker(self._count(counting), group="count", exclusive=True)
+
+    def _grow_page(self, position: int) -> int:
+        """While counting, fetch the matches beyond the page shown when `position` comes within a
+        screen of its edge; returns how many rows were added before the page (and moved it down)."""
+        counting = self._counting
+        if counting is None:
+            return 0
+        rows = max(self.size.height, 20)
+        added = 0
+        if position < rows and counting.low_id > 1:
+            earlier, _ = self.store.near(counting.where, counting.low_id, counting.last_id,
+                                         2 * rows, 0, self.NEAR_SPAN)
+            counting.low_id = (earlier[0].id if len(earlier) == 2 * rows
+                               else counting.low_id - self.NEAR_SPAN)
+            added = len(earlier)
+            counting.earlier += added
+            self._cache[:0] = earlier
+            self.cursor += added
+        if position >= self.total - rows and counting.high_id < counting.last_id:
+            _, later = self.store.near(counting.where, counting.high_id + 1, counting.last_id,
+                                       0, 2 * rows, self.NEAR_SPAN)
+            counting.high_id = (later[-1].id if len(later) == 2 * rows
+                                else min(counting.last_id, counting.high_id + 1 + self.NEAR_SPAN))
+            self._cache.extend(later)
+        if len(self._cache) != self.total:
+            top = int(self.scroll_y) + added
+            self.total = len(self._cache)
+            self._set_rows()
+            self.scroll_to(y=top, animate=False, immediate=True)
+            self._post_view()
+        return added
 
     async def _count(self, counting: _Counting) -> None:
         try:
@@ -253,13 +295,17 @@ class EventList(ScrollView, can_focus=True):
             self.post_message(EventHighlighted(self.selected_id))
 
     def action_cursor(self, delta: int) -> None:
-        self._move_to(max(0, self.cursor + delta))
+        target = self.cursor + delta
+        target += self._grow_page(target)
+        self._move_to(max(0, target))
         self._leave_follow_unless_last()
 
     def action_page(self, direction: int) -> None:
         rows = max(1, self.scrollable_content_region.height - 2)
+        target = self.cursor + direction * rows
+        target += self._grow_page(target)
         self.scroll_to(y=max(0, int(self.scroll_y) + direction * rows), animate=False, immediate=True)
-        self._move_to(max(0, self.cursor + direction * rows))
+        self._move_to(max(0, target))
         self._leave_follow_unless_last()
 
     def action_first(self) -> None:
@@ -297,9 +343,13 @@ class EventList(ScrollView, can_focus=True):
         self._move_to(self.total - 1 if self.following else self.cursor)
 
     def _on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
+        self._grow_page(int(self.scroll_y))
         if self.following:
             self.following = False
             self._post_view()
+
+    def _on_mouse_scroll_down(self, event: events.MouseScrollDown) -> None:
+        self._grow_page(int(self.scroll_y) + self.scrollable_content_region.height)
 
     # -- drawing -----------------------------------------------------------------------------
 

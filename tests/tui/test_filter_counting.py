@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from textual.pilot import Pilot
 
 from snowcatcher.query import Filter
 from snowcatcher.store import Store
@@ -26,6 +27,12 @@ def synchronous(store: Store, where: Filter, keep_id: int | None) -> tuple[int, 
     total = store.count(where)
     position = total - 1 if keep_id is None else min(store.position(keep_id, where), total - 1)
     return total, store.slice(where, position, position + 1)[0].id if total else None
+
+
+async def counted(app: SnowcatcherApp, pilot: Pilot[int]) -> None:
+    """Wait for the background count, which starts once the first page is on screen."""
+    await pilot.pause()
+    await app.workers.wait_for_complete()
 
 
 @pytest.mark.parametrize("text", ["homepage", "schema:gitlab_standard", "invalid -homepage",
@@ -50,7 +57,7 @@ async def test_background_count_lands_where_the_synchronous_one_would(
         first_page = events.selected_id
         assert first_page is None or where.where == "" or store.count(
             where & Filter("", "id = ?", (str(first_page),))) == 1
-        await app.workers.wait_for_complete()
+        await counted(app, pilot)
         await pilot.pause()
         assert not events.counting
         assert (events.total, events.selected_id) == expected
@@ -69,7 +76,38 @@ async def test_events_arriving_while_counting_are_taken_afterwards(
         events.set_filter(Filter.parse("homepage"))
         samples.fill(store, samples.mixed(12))
         events.take_new(store.last_id())
-        await app.workers.wait_for_complete()
+        await counted(app, pilot)
         await pilot.pause()
         assert events.total == store.count(Filter.parse("homepage")) == 84
         assert events.selected is not None and events.selected.id == store.last_id()
+
+
+@pytest.mark.parametrize(("keep", "direction"), [(None, -1), (3, 1), (120, -1), (120, 1)])
+async def test_paging_while_counting_goes_past_the_first_page(
+        store: Store, monkeypatch: pytest.MonkeyPatch, keep: int | None, direction: int) -> None:
+    monkeypatch.setattr(EventList, "COUNT_IN_BACKGROUND_ABOVE", 0)
+    monkeypatch.setattr(EventList, "NEAR_SPAN", 30)  # the first page holds ~10 of the 80 matches
+    app = SnowcatcherApp(store)
+    async with app.run_test(size=(120, 30)) as pilot:
+        events = app.query_one(EventList)
+        if keep is not None:
+            events.set_following(False)
+            events._move_to(keep - 1)
+        where = Filter.parse("homepage")
+        matches = [event.id for event in store.slice(where, 0, store.count(where))]
+        store._matching.clear()
+        events.set_filter(where)
+        first_page = events.total
+        for _ in range(4):  # no await: the count cannot land meanwhile
+            events.action_page(direction)
+        assert events.counting and events.total > first_page
+        shown = [event.id for event in map(events._event_at, range(events.total)) if event]
+        start = matches.index(shown[0])
+        assert shown == matches[start:start + len(shown)]  # every match, in order, none skipped
+        selected = events.selected_id
+        assert selected is not None
+        await counted(app, pilot)
+        await pilot.pause()
+        assert not events.counting and events.total == len(matches)
+        assert events.selected_id == selected and events.cursor == matches.index(selected)
+        assert [event.id for event in map(events._event_at, range(events.total)) if event] == matches
