@@ -397,17 +397,20 @@ class Store:
         which costs a few ms whatever the filter; the filter's index is asked if they are too few.
         """
         clause, params = where.sql() if where else ("", ())
-        select = (f"SELECT {EVENT_COLUMNS} FROM {EVENTS} WHERE events.id IN (SELECT id FROM {{}}"
-                  f" ORDER BY id {order} LIMIT ? OFFSET ?) ORDER BY events.id {order}")
+
+        def select(source: str) -> str:
+            return (f"SELECT {EVENT_COLUMNS} FROM {EVENTS} WHERE events.id IN (SELECT id FROM {source}"
+                    f" ORDER BY id {order} LIMIT ? OFFSET ?) ORDER BY events.id {order}")
+
         if walk:
             joiner = " AND " if clause else " WHERE "
             edge = ("id < ?", self._low_id() + _WALK) if order == "ASC" else (
                 "id > ?", self.last_id() - _WALK)
-            rows = self._db.execute(select.format(f"events NOT INDEXED{clause}{joiner}{edge[0]}"),
+            rows = self._db.execute(select(f"events NOT INDEXED{clause}{joiner}{edge[0]}"),
                                     (*params, edge[1], limit, offset)).fetchall()
             if len(rows) == limit:
                 return [event_from_row(row) for row in rows]
-        rows = self._db.execute(select.format(f"events{clause}"), (*params, limit, offset)).fetchall()
+        rows = self._db.execute(select(f"events{clause}"), (*params, limit, offset)).fetchall()
         return [event_from_row(row) for row in rows]
 
     def position(self, event_id: int, where: Filter | None = None) -> int:
