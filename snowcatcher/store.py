@@ -376,7 +376,7 @@ class Store:
         stop = min(stop, total)
         if start >= stop:
             return []
-        first = self._first_id() if not where else None
+        first = self._gapless_first_id() if not where else None
         if first is not None:
             rows = self._db.execute(f"SELECT {EVENT_COLUMNS} FROM {EVENTS} WHERE events.id >= ?"
                                     " AND events.id < ? ORDER BY events.id",
@@ -404,7 +404,7 @@ class Store:
 
         if walk:
             joiner = " AND " if clause else " WHERE "
-            edge = ("id < ?", self._low_id() + _WALK) if order == "ASC" else (
+            edge = ("id < ?", self.first_id() + _WALK) if order == "ASC" else (
                 "id > ?", self.last_id() - _WALK)
             rows = self._db.execute(select(f"events NOT INDEXED{clause}{joiner}{edge[0]}"),
                                     (*params, edge[1], limit, offset)).fetchall()
@@ -415,11 +415,11 @@ class Store:
 
     def position(self, event_id: int, where: Filter | None = None) -> int:
         """How many matching events were stored before `event_id`: its row in a filtered list."""
-        first = self._first_id() if not where else None
+        first = self._gapless_first_id() if not where else None
         if first is not None:
             return max(0, event_id - first)
         clause, params = where.sql() if where else ("", ())
-        low = self._low_id()
+        low = self.first_id()
         if where and self.known_count(where) and event_id - low > self.last_id() - event_id:
             # Nearer the end: a filter without an index scans every id it counts over.
             return self.count(where) - self.count_after(event_id - 1, where)
@@ -437,15 +437,15 @@ class Store:
                                (*params, event_id)).fetchone()
         return int(row[0])
 
+    def first_id(self) -> int:
+        """The smallest stored id, 0 when there is none."""
+        return int(self._db.execute("SELECT min(id) FROM events").fetchone()[0] or 0)
+
     def last_id(self) -> int:
         """The id of the newest stored event, 0 when there is none."""
         return self._next_event_id - 1
 
-    def _low_id(self) -> int:
-        """The smallest stored id, 0 when there is none."""
-        return int(self._db.execute("SELECT min(id) FROM events").fetchone()[0] or 0)
-
-    def _first_id(self) -> int | None:
+    def _gapless_first_id(self) -> int | None:
         """The smallest id when the ids have no gaps (so that position = id - first), else None."""
         first = self._db.execute("SELECT min(id) FROM events").fetchone()[0] or 0
         last = self._db.execute("SELECT max(id) FROM events").fetchone()[0] or 0

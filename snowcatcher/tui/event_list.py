@@ -39,7 +39,8 @@ class _Counting:
     """A filter being counted in the background; the list meanwhile shows the matching events
     near `anchor_id` (positions 0 to total - 1 of the list are then that page's rows only), of
     which `earlier` come before the anchor. The page holds every match from `low_id` to
-    `high_id`, and grows towards either end as the cursor nears it."""
+    `high_id`, and grows towards either end as the cursor nears it. Home and End replace it by
+    the first or the newest matches: `placed` then says which end of the list it is."""
 
     where: Filter
     anchor_id: int
@@ -47,6 +48,7 @@ class _Counting:
     earlier: int
     low_id: int
     high_id: int
+    placed: str = "anchor"  # or "start", "end"
 
 
 class EventList(ScrollView, can_focus=True):
@@ -193,8 +195,9 @@ class EventList(ScrollView, can_focus=True):
             self.reload(keep_id=self.selected_id)
             return
         total, before = counted
-        # The page shown is the matches next to the anchor: shift it to its real place.
-        shift = before - counting.earlier
+        # The page shown is the matches next to the anchor, or at one end: shift it to its place.
+        shift = {"start": 0, "end": total - len(self._cache)}.get(counting.placed,
+                                                                  before - counting.earlier)
         self._counting = None
         top = int(self.scroll_y)
         self.total = total
@@ -309,11 +312,38 @@ class EventList(ScrollView, can_focus=True):
         self._leave_follow_unless_last()
 
     def action_first(self) -> None:
+        if self._counting is not None:
+            self._show_end(self._counting, newest=False)
         self._move_to(0)
         self._leave_follow_unless_last()
 
     def action_last(self) -> None:
+        if self._counting is not None:
+            self._show_end(self._counting, newest=True)
         self.set_following(True)
+
+    def _show_end(self, counting: _Counting, *, newest: bool) -> None:
+        """Home or End before the count is known: the first or the newest matches, at once."""
+        rows = 3 * max(self.size.height, 20)
+        span = self.NEAR_SPAN
+        if newest:
+            page, _ = self.store.near(counting.where, counting.last_id + 1, counting.last_id,
+                                      rows, 0, span)
+            counting.low_id = page[0].id if len(page) == rows else counting.last_id + 1 - span
+            counting.high_id = counting.last_id
+        else:
+            first = self.store.first_id()
+            _, page = self.store.near(counting.where, first, counting.last_id, 0, rows, span)
+            counting.low_id = 1  # nothing comes before
+            counting.high_id = page[-1].id if len(page) == rows else min(counting.last_id,
+                                                                           first + span)
+        counting.placed = "end" if newest else "start"
+        self._cache_start, self._cache = 0, page
+        self.total = len(page)
+        self._strips.clear()
+        self._set_rows()
+        self.scroll_to(y=0, animate=False, immediate=True)
+        self.refresh()
 
     def _leave_follow_unless_last(self) -> None:
         if self.following and self.cursor < self.total - 1:

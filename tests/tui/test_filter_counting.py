@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
+from typing import Any
 
 import pytest
 from textual.pilot import Pilot
@@ -111,3 +113,39 @@ async def test_paging_while_counting_goes_past_the_first_page(
         assert not events.counting and events.total == len(matches)
         assert events.selected_id == selected and events.cursor == matches.index(selected)
         assert [event.id for event in map(events._event_at, range(events.total)) if event] == matches
+
+
+@pytest.mark.parametrize("key", ["home", "end"])
+async def test_home_and_end_while_counting_show_the_ends_at_once(
+        store: Store, monkeypatch: pytest.MonkeyPatch, key: str) -> None:
+    monkeypatch.setattr(EventList, "COUNT_IN_BACKGROUND_ABOVE", 0)
+    monkeypatch.setattr(EventList, "NEAR_SPAN", 60)
+    gate = asyncio.Event()
+    real_count = Store.count_around
+
+    async def slow_count(self: Store, *args: Any) -> tuple[int, int] | None:
+        await gate.wait()  # the real count, held until the key has been pressed
+        return await real_count(self, *args)
+
+    monkeypatch.setattr(Store, "count_around", slow_count)
+    where = Filter.parse("homepage")
+    matches = [event.id for event in store.window(where, limit=1000)]
+    app = SnowcatcherApp(store)
+    async with app.run_test(size=(120, 30)) as pilot:
+        events = app.query_one(EventList)
+        events.set_following(False)
+        events._move_to(120)  # the middle of the list
+        events.set_filter(where)
+        await pilot.pause()
+        assert events.counting and matches[0] < events.selected_id < matches[-1]  # type: ignore[operator]
+        await pilot.press(key)
+        assert events.counting
+        wanted = matches[0] if key == "home" else matches[-1]
+        assert events.selected_id == wanted, "the end is shown before the count is known"
+        gate.set()
+        await counted(app, pilot)
+        await pilot.pause()
+        assert not events.counting and events.total == len(matches)
+        assert events.selected_id == wanted and events.cursor == matches.index(wanted)
+        assert [events._event_at(i).id for i in (0, events.total - 1)] == [  # type: ignore[union-attr]
+            matches[0], matches[-1]]
