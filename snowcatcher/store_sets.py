@@ -8,7 +8,7 @@ from snowcatcher.store_sql import dump
 
 #: The tracker parameters that carry self-describing JSON: kept with the set, not in each event.
 ENVELOPE_PARAMS = frozenset({"ue_pr", "ue_px", "co", "cx"})
-#: How many sets are remembered, and up to what size of their parameters (bounds the memory).
+#: How many sets are remembered, and up to what size of JSON and parameters (bounds the memory).
 _MEMORY = 1024
 _REMEMBER_UP_TO = 16 * 1024
 
@@ -47,8 +47,10 @@ class EntitySets:
             return known[2], payload
         set_id = self._next_id
         self._next_id += 1
-        new_rows.append((set_id, dump([entity.to_json() for entity in entities]), dump(dict(params))))
-        if sum(len(value) for _, value in params) <= _REMEMBER_UP_TO:
+        stored = dump([entity.to_json() for entity in entities])
+        new_rows.append((set_id, stored, dump(dict(params))))
+        # Big sets (a Wikimedia event is its own entity) are seldom shared: not worth the memory.
+        if len(stored) + sum(len(value) for _, value in params) <= _REMEMBER_UP_TO:
             if len(self._known) >= _MEMORY:
                 self._known.clear()
             self._known[id(entities)] = (entities, params, set_id)
