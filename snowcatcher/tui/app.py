@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import sys
 import time
@@ -14,6 +15,7 @@ from typing import ClassVar
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Input
@@ -126,7 +128,8 @@ class SnowcatcherApp(App[int]):
         self._detail_timer = self.set_timer(0.05, lambda: self._show_detail(message.event_id))
 
     def _show_detail(self, event_id: int | None) -> None:
-        self.query_one(EventDetail).event_id = event_id
+        with contextlib.suppress(NoMatches):  # a timer firing while the app closes
+            self.query_one(EventDetail).event_id = event_id
 
     def _tick(self) -> None:
         self._rates.append((time.monotonic(), self.store.counts().total))
@@ -135,8 +138,11 @@ class SnowcatcherApp(App[int]):
     def _show_status(self) -> None:
         (start, first), (end, last) = self._rates[0], self._rates[-1]
         rate = (last - first) / (end - start) if end > start else 0.0
-        events = self.query_one(EventList)
-        self.query_one(StatusBar).show(
+        try:
+            events, bar = self.query_one(EventList), self.query_one(StatusBar)
+        except NoMatches:
+            return  # the app is closing: its widgets go before its timers stop
+        bar.show(
             address=self.address, counts=self.store.counts(), rate=max(rate, 0.0),
             shown=-1 if events.counting else events.total, following=events.following, paused=events.paused,
             pending=events.pending, where=str(events.where.text))
