@@ -447,9 +447,9 @@ class Store:
 
     def _gapless_first_id(self) -> int | None:
         """The smallest id when the ids have no gaps (so that position = id - first), else None."""
-        first = self._db.execute("SELECT min(id) FROM events").fetchone()[0] or 0
+        first = self.first_id()
         last = self._db.execute("SELECT max(id) FROM events").fetchone()[0] or 0
-        return int(first) if last - first + 1 == self._counts.total else None
+        return first if last - first + 1 == self._counts.total else None
 
     def request(self, request_id: int) -> StoredRequest | None:
         """The stored request and our answer to it."""

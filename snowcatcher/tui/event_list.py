@@ -138,10 +138,7 @@ class EventList(ScrollView, can_focus=True):
             self.where, anchor, self._seen_id, len(earlier),
             low_id=earlier[0].id if earlier and len(earlier) == before else anchor - span,
             high_id=later[-1].id if later and len(later) == after else min(self._seen_id, anchor + span))
-        self._cache_start, self._cache = 0, earlier + later
-        self.total = len(self._cache)
-        self._strips.clear()
-        self._set_rows()
+        self._load_page(earlier + later)
         self._move_to(self.total - 1 if self.following or not later else len(earlier))
         self.refresh()
         self._post_view()
@@ -338,12 +335,16 @@ class EventList(ScrollView, can_focus=True):
             counting.high_id = page[-1].id if len(page) == rows else min(counting.last_id,
                                                                            first + span)
         counting.placed = "end" if newest else "start"
+        self._load_page(page)
+        self.scroll_to(y=0, animate=False, immediate=True)
+        self.refresh()
+
+    def _load_page(self, page: list[CapturedEvent]) -> None:
+        """While counting: the list is this page of matches alone, until the count places it."""
         self._cache_start, self._cache = 0, page
         self.total = len(page)
         self._strips.clear()
         self._set_rows()
-        self.scroll_to(y=0, animate=False, immediate=True)
-        self.refresh()
 
     def _leave_follow_unless_last(self) -> None:
         if self.following and self.cursor < self.total - 1:
