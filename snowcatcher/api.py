@@ -16,6 +16,7 @@ from snowcatcher.collector import INGESTOR, STORE
 from snowcatcher.enriched import enriched_event
 from snowcatcher.exchange import request_json, response_json, stored_json
 from snowcatcher.forward import FORWARD_STATS
+from snowcatcher.guard import shown_stored
 from snowcatcher.har import har_log
 from snowcatcher.importer import CaptureError, import_requests, read_capture
 from snowcatcher.live import PAGE, StoreWatch, latest_id, wait_for
@@ -111,7 +112,7 @@ async def _event(request: web.Request) -> web.Response:
     if event is None:
         return json_response({"error": f"no event {request.match_info['id']} in the store "
                                        f"(it holds {store.count()} events)"}, status=404)
-    stored = store.request(event.request_id)
+    stored = shown_stored(request, store.request(event.request_id))
     raw = stored.request if stored else None
     return json_response({
         "event": event.to_json(),
@@ -203,7 +204,7 @@ async def _export_ndjson(request: web.Request) -> web.StreamResponse:
         line = event.to_json()
         if event.request_id not in written:  # the request goes with its first event only
             written.add(event.request_id)
-            stored = store.request(event.request_id)
+            stored = shown_stored(request, store.request(event.request_id))
             line["request"] = stored_json(stored) if stored else None
         await response.write(orjson.dumps(line) + b"\n")
     await response.write_eof()
@@ -217,7 +218,7 @@ async def _export_har(request: web.Request) -> web.Response:
     for event in _oldest(store, where):
         nuid = event.payload.get("nuid") if "nuid" in event.filled else ""
         nuids.setdefault(event.request_id, nuid if isinstance(nuid, str) else "")
-    stored = [item for item in map(store.request, nuids) if item is not None]
+    stored = [item for key in nuids if (item := shown_stored(request, store.request(key))) is not None]
     base = f"{request.scheme}://{request.host}"
     return web.Response(body=orjson.dumps(har_log(stored, base, nuids)), content_type="application/json",
                         headers={"Content-Disposition": 'attachment; filename="snowcatcher.har"'})

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import errno
 import logging
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -14,13 +15,13 @@ from pathlib import Path
 
 from snowcatcher import __version__
 from snowcatcher.collector import DEFAULT_MAX_BODY
+from snowcatcher.guard import TOKEN_ENV, beyond_loopback, origin_error
 from snowcatcher.headless import HeadlessPrinter
 from snowcatcher.server import Settings, Snowcatcher
 from snowcatcher.store import StoreError
 from snowcatcher.streams import StreamConfigError
 from snowcatcher.text import InertFormatter
 
-ALL_INTERFACES = ("0.0.0.0", "::", "")
 SUBCOMMANDS = ("expect", "import")
 
 
@@ -53,6 +54,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--forward", metavar="URL",
                         help="also relay every captured request, unchanged, to this upstream collector "
                              "(in the background; failures are counted in /snowcatcher/api/status)")
+    parser.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                        help="a host name the read API (/micro/*, /snowcatcher/api/*) answers to besides "
+                             "loopback names and addresses and --host, e.g. gdk.test; repeatable")
+    parser.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
+                        help="let pages of this origin (http://localhost:3000) read the read API "
+                             "from a browser; repeatable (default: no other origin)")
+    parser.add_argument("--token", metavar="TOKEN", default=os.environ.get(TOKEN_ENV, ""),
+                        help="require this token on every read and control request (Authorization: "
+                             f"Bearer TOKEN or ?token=TOKEN); tracker intake stays open (default: "
+                             f"${TOKEN_ENV})")
+    parser.add_argument("--show-secrets", action="store_true",
+                        help="show cookies and Authorization headers unredacted in the read API, "
+                             "exports and the TUI")
     parser.add_argument("--headless", action="store_true", help="print one line per event, no TUI")
     parser.add_argument("--json", action="store_true", help="with --headless: print NDJSON")
     return parser
@@ -61,7 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
 def settings_from(args: argparse.Namespace) -> Settings:
     return Settings(host=args.host, port=args.port, schemas=list(args.schemas), db=args.db,
                     offline=args.offline, iglu=list(args.iglu), max_body=args.max_body,
-                    streams=args.streams, forward=args.forward)
+                    streams=args.streams, forward=args.forward, allow_hosts=list(args.allow_host),
+                    allow_origins=list(args.allow_origin), token=args.token,
+                    show_secrets=args.show_secrets)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -72,6 +88,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.forward and not args.forward.startswith(("http://", "https://")):
         parser.error(f"--forward {args.forward}: give a URL such as http://collector.example:8080")
+    for origin in args.allow_origin:
+        if problem := origin_error(origin):
+            parser.error(f"--allow-origin {origin}: {problem}")
     if args.json and not args.headless:
         args.headless = True
     for folder in args.schemas:
@@ -150,6 +169,8 @@ def announce(catcher: Snowcatcher) -> None:
     """The start-up lines on stderr, so that stdout stays the event stream."""
     store = catcher.store.path if catcher.settings.db else "a temporary capture (use --db to keep it)"
     print(f"snowcatcher {__version__} listening on {catcher.url}, storing in {store}", file=sys.stderr)
-    if catcher.settings.host in ALL_INTERFACES:
-        print("snowcatcher: warning: listening on all interfaces; anyone who can reach this machine "
-              "can send events and read them", file=sys.stderr)
+    if beyond_loopback(catcher.settings.host):
+        reach = ("send events (reading them needs the token)" if catcher.settings.token else
+                 f"send events and read them: protect the read API with --token TOKEN (or ${TOKEN_ENV})")
+        print("snowcatcher: warning: listening on all interfaces or a network address; anyone who "
+              f"can reach this machine can {reach}", file=sys.stderr)

@@ -11,8 +11,10 @@ from dataclasses import dataclass, replace
 
 from aiohttp import web
 
+from snowcatcher import guard
 from snowcatcher.decode.eventgate import is_hasty
 from snowcatcher.decode.snowplow import PAYLOAD_DATA_PREFIX, bad_request
+from snowcatcher.decode.tracker_fields import is_network_user_id
 from snowcatcher.ingest import BEACON_PATH, EVENTGATE_PATH, Ingestor
 from snowcatcher.model import (
     PROTOCOL_EVENTGATE,
@@ -82,8 +84,9 @@ CAPTURE_HOOKS: web.AppKey[list[CaptureHook]] = web.AppKey("capture_hooks")
 
 
 def make_app(store: Store, ingestor: Ingestor, config: CollectorConfig | None = None,
-             routes: Sequence[RouteInstaller] = ()) -> web.Application:
-    """The collector as an aiohttp application; `routes` add read APIs ahead of the tracker routes."""
+             routes: Sequence[RouteInstaller] = (), access: guard.Access | None = None) -> web.Application:
+    """The collector as an aiohttp application; `routes` add read APIs ahead of the tracker routes,
+    guarded by `access` (loopback and same-origin only by default)."""
     config = config or CollectorConfig()
     # The body limit is enforced by _read_body so that an oversized request is still recorded.
     app = web.Application(client_max_size=config.max_body * 64)
@@ -92,6 +95,7 @@ def make_app(store: Store, ingestor: Ingestor, config: CollectorConfig | None = 
     app[CONFIG] = config
     app[CAPTURE_HOOKS] = []
     app.on_response_prepare.append(_add_cors_headers)
+    guard.install(app, access or guard.Access())
     app.router.add_get("/health", _health)
     # The trackers' own path as a plain route: found by one dict lookup, before any pattern.
     app.router.add_post(TP2_PATH, _snowplow_post)
@@ -274,11 +278,12 @@ async def store_and_answer(request: web.Request, raw: RawRequest, answer: Respon
 
 
 def network_user_id(request: web.Request) -> str:
-    """`nuid` from the query, else the `sp` cookie, else a new one; all zeros when anonymous."""
+    """`nuid` from the query when it is a UUID, else the `sp` cookie, else a new one; all zeros when
+    anonymous."""
     if request.headers.get("SP-Anonymous") == "*":
         return ANONYMOUS_NUID
-    if "nuid=" in request.query_string and request.query.get("nuid"):
-        return request.query["nuid"]
+    if "nuid=" in request.query_string and is_network_user_id(request.query.get("nuid", "")):
+        return request.query["nuid"]  # anything else is a violation of the event, never a header
     cookie = _SP_COOKIE.search(request.headers.get("Cookie", ""))
     return cookie.group(1) if cookie else random_uuid()
 
@@ -290,6 +295,8 @@ def random_uuid() -> str:
 
 
 async def _add_cors_headers(request: web.Request, response: web.StreamResponse) -> None:
+    if guard.is_read_path(request.path):
+        return  # the read API's CORS is guard.py's: it grants only the origins the user allowed
     # Trackers send credentials, and browsers reject `*` with credentials: a failed CORS check
     # makes the tracker retry and duplicates events, so the origin is echoed.
     response.headers["Access-Control-Allow-Origin"] = request.headers.get("Origin", "*")

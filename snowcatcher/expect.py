@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import urllib.error
 import urllib.parse
@@ -15,6 +16,7 @@ from typing import Any, TextIO
 
 import yaml
 
+from snowcatcher.guard import TOKEN_ENV
 from snowcatcher.text import inert
 
 DEFAULT_URL = "http://127.0.0.1:9090"
@@ -57,14 +59,14 @@ class Outcome:
 # -- running -------------------------------------------------------------------------------------
 
 
-def run_expectation(url: str, check: Expectation) -> Outcome:
+def run_expectation(url: str, check: Expectation, token: str = "") -> Outcome:
     params: list[tuple[str, str]] = [("filter", check.filter), ("count", str(check.count)),
                                      ("timeout", f"{check.timeout:g}")]
     params += [("context", name) for name in check.contexts]
     params += [("field", f"{key}={value}") for key, value in check.fields.items()]
     if check.exact:
         params.append(("exact", "1"))
-    status, report = _get(url, "/snowcatcher/api/wait", params, check.timeout + 10)
+    status, report = _get(url, "/snowcatcher/api/wait", params, check.timeout + 10, token)
     wanted = f"{'exactly' if check.exact else 'at least'} {check.count}"
     if status not in (200, 504):
         return Outcome(False, f"{check.title()}: {report.get('error', f'HTTP {status}')}")
@@ -90,10 +92,10 @@ def _failure_details(report: dict[str, Any]) -> list[str]:
     return details
 
 
-def run_no_invalid(url: str, scope: str) -> Outcome:
+def run_no_invalid(url: str, scope: str, token: str = "") -> Outcome:
     where = f"invalid {scope}".strip()
     status, report = _get(url, "/snowcatcher/api/events", [("filter", where), ("limit", "10"),
-                                                          ("order", "newest")], 30)
+                                                          ("order", "newest")], 30, token)
     if status != 200:
         return Outcome(False, f"no invalid events: {report.get('error', f'HTTP {status}')}")
     total = int(report.get("total", 0))
@@ -111,10 +113,12 @@ def _line(event: dict[str, Any]) -> str:
             f"app={event.get('app_id') or '-'} ({mark})")
 
 
-def _get(url: str, path: str, params: list[tuple[str, str]], timeout: float) -> tuple[int, dict[str, Any]]:
+def _get(url: str, path: str, params: list[tuple[str, str]], timeout: float,
+         token: str = "") -> tuple[int, dict[str, Any]]:
     address = f"{url.rstrip('/')}{path}?{urllib.parse.urlencode(params)}"
+    request = urllib.request.Request(address, headers={"Authorization": f"Bearer {token}"} if token else {})
     try:
-        with urllib.request.urlopen(address, timeout=timeout) as answer:
+        with urllib.request.urlopen(request, timeout=timeout) as answer:
             return answer.status, json.loads(answer.read())
     except urllib.error.HTTPError as error:
         try:
@@ -205,6 +209,8 @@ def build_parser() -> argparse.ArgumentParser:
                              "`*` is a wildcard); repeatable")
     parser.add_argument("--no-invalid", action="store_true", help="also fail if any event is invalid")
     parser.add_argument("--file", "-f", type=Path, help="an expectations YAML file with several checks")
+    parser.add_argument("--token", default=os.environ.get(TOKEN_ENV, ""),
+                        help=f"the token snowcatcher was started with (default: ${TOKEN_ENV})")
     return parser
 
 
@@ -217,9 +223,9 @@ def main(argv: Sequence[str], out: TextIO | None = None) -> int:
     except ExpectError as error:
         parser.error(str(error))
     print(f"snowcatcher expect: asking {url}", file=out)
-    outcomes = [run_expectation(url, check) for check in checks]
+    outcomes = [run_expectation(url, check, args.token) for check in checks]
     if no_invalid is not None:
-        outcomes.append(run_no_invalid(url, no_invalid))
+        outcomes.append(run_no_invalid(url, no_invalid, args.token))
     for outcome in outcomes:
         print(inert(f"{'PASS' if outcome.passed else 'FAIL'}  {outcome.headline}"), file=out)
         for detail in outcome.details:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 import urllib.error
 import urllib.parse
@@ -21,6 +22,7 @@ from snowcatcher.collector import ANONYMOUS_NUID, COOKIE_NAME, PIXEL, TP2_PATH
 from snowcatcher.decode.eventgate import is_hasty
 from snowcatcher.decode.snowplow import PAYLOAD_DATA_PREFIX, parse_query
 from snowcatcher.exchange import request_from_json
+from snowcatcher.guard import TOKEN_ENV
 from snowcatcher.har import Captured, HarError, requests_from_har
 from snowcatcher.ingest import BEACON_PATH, EVENTGATE_PATH, Ingestor
 from snowcatcher.model import PROTOCOL_SNOWPLOW, CapturedEvent, RawRequest, Response
@@ -191,6 +193,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("file", type=Path, help="the .ndjson or .har file")
     parser.add_argument("--url", default="http://127.0.0.1:9090",
                         help="the running snowcatcher to load it into (default http://127.0.0.1:9090)")
+    parser.add_argument("--token", default=os.environ.get(TOKEN_ENV, ""),
+                        help=f"with --url: the token snowcatcher was started with (default: ${TOKEN_ENV})")
     parser.add_argument("--db", type=Path, metavar="PATH",
                         help="write into this capture file instead of a running snowcatcher "
                              "(it must not be open in one)")
@@ -212,7 +216,7 @@ def main(argv: Sequence[str]) -> int:
             summary = asyncio.run(_import_into_file(data, args))
             print(f"snowcatcher import: {summary.sentence()} into {args.db}")
         else:
-            print(f"snowcatcher import: {_import_over_http(data, args.url)}")
+            print(f"snowcatcher import: {_import_over_http(data, args.url, args.token)}")
     except (CaptureError, StoreError) as error:
         print(f"snowcatcher import: {args.file}: {error}", file=sys.stderr)
         return 1
@@ -231,9 +235,12 @@ async def _import_into_file(data: bytes, args: argparse.Namespace) -> ImportSumm
         store.close()
 
 
-def _import_over_http(data: bytes, url: str) -> str:
+def _import_over_http(data: bytes, url: str, token: str = "") -> str:
+    headers = {"Content-Type": "application/octet-stream"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
     request = urllib.request.Request(f"{url.rstrip('/')}/snowcatcher/api/import", data=data,
-                                     method="POST", headers={"Content-Type": "application/octet-stream"})
+                                     method="POST", headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=600) as answer:
             return str(orjson.loads(answer.read()).get("message", "imported"))

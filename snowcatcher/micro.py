@@ -12,6 +12,7 @@ from aiohttp import web
 from snowcatcher import __version__
 from snowcatcher.collector import INGESTOR, STORE, TP2_PATH
 from snowcatcher.enriched import enriched_event, iso_time
+from snowcatcher.guard import shown_request
 from snowcatcher.model import BAD_REQUEST, PROTOCOL_SNOWPLOW, CapturedEvent, JsonDict, RawRequest
 from snowcatcher.query import Filter
 from snowcatcher.registry import SchemaKey
@@ -71,7 +72,7 @@ async def _good(request: web.Request) -> web.StreamResponse:
     where = Filter.exact(protocol=PROTOCOL_SNOWPLOW, valid=True, event_type=filters.get("event_type"),
                          schema=filters.get("schema"), contexts=filters.get("contexts", ()))
     store = request.app[STORE]
-    items = (good_event(event, _request_of(store, event)) for event in _newest(store, where))
+    items = (good_event(event, _request_of(request, event)) for event in _newest(store, where))
     return await _stream_array(request, items, filters.get("limit"))
 
 
@@ -88,7 +89,7 @@ async def _bad(request: web.Request) -> web.StreamResponse:
         return (wanted[0] in (None, vendor)) and (wanted[1] in (None, version))
 
     where = Filter.exact(protocol=PROTOCOL_SNOWPLOW, valid=False)
-    pairs = ((event, _request_of(store, event)) for event in _newest(store, where))
+    pairs = ((event, _request_of(request, event)) for event in _newest(store, where))
     items = (bad_event(event, raw) for event, raw in pairs if matches(raw))
     return await _stream_array(request, items, filters.get("limit"))
 
@@ -216,9 +217,9 @@ def _newest(store: Store, where: Filter) -> Iterator[CapturedEvent]:
         offset += len(page)
 
 
-def _request_of(store: Store, event: CapturedEvent) -> RawRequest | None:
-    stored = store.request(event.request_id)
-    return stored.request if stored else None
+def _request_of(request: web.Request, event: CapturedEvent) -> RawRequest | None:
+    stored = request.app[STORE].request(event.request_id)
+    return shown_request(request, stored.request) if stored else None
 
 
 async def _stream_array(request: web.Request, items: Iterator[JsonDict],

@@ -187,7 +187,7 @@ class Registry(SchemaResolver):
         places = []
         for folder in self.folders:
             places.append(str(folder))
-            found, problem = _read_schema(folder / key.path)
+            found, problem = _read_schema(folder, folder / key.path)
             if found is not None:
                 return Resolution(key.uri, found, (str(folder / key.path),))
             if problem:
@@ -197,7 +197,7 @@ class Registry(SchemaResolver):
                 continue
             places.append(remote.url)
             cached = self._cache_path(remote, key)
-            found = _read_schema(cached)[0] if cached else None
+            found = _read_schema(self.cache_dir, cached)[0] if self.cache_dir and cached else None
             if found is not None:
                 return Resolution(key.uri, found, (remote.schema_url(key),))
         error = self.backoff.reason(key.uri, "schema not found")
@@ -260,11 +260,28 @@ async def read_capped(answer: aiohttp.ClientResponse, limit: int = MAX_SCHEMA_BY
     return b"".join(chunks)
 
 
-def _read_schema(path: Path) -> tuple[JsonDict | None, str]:
-    """A schema file as JSON (Micro's extension-less names or `.json`), or why it is unusable."""
+def file_inside(root: Path, candidate: Path) -> Path | None:
+    """`candidate`, its links resolved, when that is a regular file inside `root`; None for a link
+    out of the folder (a cloned repository can carry one) or a device such as /dev/zero."""
+    try:
+        real = candidate.resolve()
+        return real if real.is_relative_to(root.resolve()) and real.is_file() else None
+    except (OSError, RuntimeError):  # RuntimeError: a symlink loop
+        return None
+
+
+def _read_schema(root: Path, path: Path) -> tuple[JsonDict | None, str]:
+    """A schema file under `root` as JSON (Micro's extension-less names or `.json`), or why it is
+    unusable."""
     for candidate in (path, path.with_name(path.name + ".json")):
+        if not candidate.is_symlink() and not candidate.is_file():
+            continue  # absent (or a folder)
+        real = file_inside(root, candidate)
+        if real is None:
+            return None, (f"schema file {candidate} leads out of {root} or is not a regular file; "
+                          "snowcatcher does not read it")
         try:
-            data: Any = orjson.loads(candidate.read_bytes())
+            data: Any = orjson.loads(real.read_bytes())
         except OSError:
             continue
         except orjson.JSONDecodeError as error:

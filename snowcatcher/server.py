@@ -9,7 +9,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from snowcatcher import api, micro
+from snowcatcher import api, guard, micro
 from snowcatcher.collector import CAPTURE_HOOKS, DEFAULT_MAX_BODY, CollectorConfig, make_app, parser_limits
 from snowcatcher.forward import FORWARD_STATS, Forwarder, ForwardStats
 from snowcatcher.ingest import Ingestor
@@ -43,6 +43,20 @@ class Settings:
     streams: Path | None = None
     #: Relay every captured request to this upstream collector (or EventGate) as well.
     forward: str | None = None
+    #: Host names the read API answers to besides loopback and --host (--allow-host).
+    allow_hosts: list[str] = field(default_factory=list)
+    #: Origins whose pages may read the read API (--allow-origin).
+    allow_origins: list[str] = field(default_factory=list)
+    #: When set, every read and control request must carry it (--token, SNOWCATCHER_TOKEN).
+    token: str = ""
+    #: Show cookies and Authorization unredacted in the read API, exports and the TUI.
+    show_secrets: bool = False
+
+    def access(self) -> guard.Access:
+        """The rules guarding the read and control API."""
+        return guard.Access(host=self.host, allow_hosts=tuple(self.allow_hosts),
+                            allow_origins=tuple(self.allow_origins), token=self.token,
+                            show_secrets=self.show_secrets)
 
     def remotes(self) -> tuple[RemoteRepo, ...]:
         return (*(RemoteRepo(url) for url in self.iglu), *DEFAULT_REMOTES)
@@ -76,7 +90,8 @@ class Snowcatcher:
         #: Events waiting for a remote schema, re-validated when it arrives.
         self.unresolved = UnresolvedSchemas(self.store, self.ingestor)
         self.config = CollectorConfig(max_body=settings.max_body)
-        self.app = make_app(self.store, self.ingestor, self.config, routes=(micro.install, api.install))
+        self.app = make_app(self.store, self.ingestor, self.config, routes=(micro.install, api.install),
+                            access=settings.access())
         #: Forwarding counters for the API and the TUI header; `forward.enabled` is False without --forward.
         self.forward = ForwardStats()
         self.app[FORWARD_STATS] = self.forward

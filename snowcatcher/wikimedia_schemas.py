@@ -15,7 +15,7 @@ import yaml
 
 from snowcatcher.materialize import MaterializeError, materialize, parse_document
 from snowcatcher.model import JsonDict
-from snowcatcher.registry import Resolution, SchemaResolver, read_capped
+from snowcatcher.registry import Resolution, SchemaResolver, file_inside, read_capped
 
 log = logging.getLogger(__name__)
 
@@ -249,10 +249,10 @@ def _read_in(root: Path, path: str) -> _Found | None:
 
 
 def _read_file(root: Path, candidate: Path, *, hops: int) -> JsonDict | None:
+    real = file_inside(root, candidate)
+    if real is None:
+        return None
     try:
-        real = candidate.resolve()
-        if not real.is_relative_to(root.resolve()) or not real.is_file():
-            return None
         with real.open("rb") as handle:
             body = handle.read(MAX_SCHEMA_BYTES + 1)
     except OSError:

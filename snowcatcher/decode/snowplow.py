@@ -15,6 +15,7 @@ from snowcatcher.decode.tracker_fields import (
     LEGACY_ALIASES,
     event_type_of,
     field_violations,
+    network_user_id_violation,
 )
 from snowcatcher.model import (
     BAD_REQUEST,
@@ -81,11 +82,13 @@ class SnowplowDecoder:
         if not params:
             return [bad_request(raw, Violation("request", "", "required",
                                                "empty querystring: not a valid tracker protocol event"))]
-        return [self.decode_event(params, raw.received_at, nuid=nuid)]
+        return [self.decode_event(params, raw.received_at, _nuid_violations(params), nuid=nuid)]
 
     def decode_post(self, raw: RawRequest, nuid: str = "") -> list[CapturedEvent]:
         """A tp2 POST: a payload_data body of one or more events; query parameters win."""
         problems = list(_content_type_violations(raw))
+        if "nuid=" in raw.query:
+            problems.extend(_nuid_violations(parse_query(raw.query)))
         if not raw.body.strip():
             empty = Violation("request", "", "required", "empty body: not a valid tracker protocol event")
             return [bad_request(raw, *problems, empty)]
@@ -250,6 +253,12 @@ def _entities(role: str, items: list[Any], source: str) -> list[Entity]:
         if isinstance(item, dict) and isinstance(item.get("schema"), str):
             entities.append(Entity(role, index, item["schema"], item.get("data"), source))
     return entities
+
+
+def _nuid_violations(params: dict[str, Any]) -> list[Violation]:
+    nuid = params.get("nuid")
+    problem = network_user_id_violation(nuid) if isinstance(nuid, str) else None
+    return [problem] if problem else []
 
 
 def parse_query(query: str) -> dict[str, Any]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+import orjson
+
 from snowcatcher.model import Violation
 
 #: `e` -> Snowplow Micro's event_type.
@@ -97,6 +99,33 @@ def field_violations(params: dict[str, object]) -> list[Violation]:
                                f"{_clip(platform)!r} is not a supported platform (expected one of "
                                f"{', '.join(PLATFORMS)})"))
     return found
+
+
+#: Enrich's limit for network_userid (the atomic events table's column).
+NETWORK_USER_ID_MAX = 128
+# RFC 6265 cookie-octets: what a collector can echo into its `sp` cookie without adding attributes
+# (`;`), breaking the header (CR, LF) or splitting it (`,`).
+_COOKIE_VALUE = re.compile(r"^[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]+$")
+
+
+def is_network_user_id(value: str) -> bool:
+    """True for a network user id a collector sets as its cookie: a UUID, as it makes them itself."""
+    return bool(_UUID.match(value))
+
+
+def network_user_id_violation(value: str) -> Violation | None:
+    """The violation for a `nuid` query parameter that the pipeline cannot carry: longer than Enrich's
+    column, or characters that a collector echoing it into `Set-Cookie` would turn into cookie
+    attributes or a broken header. Other non-UUID values are accepted, as Snowplow accepts them."""
+    if not value or (len(value) <= NETWORK_USER_ID_MAX and _COOKIE_VALUE.match(value)):
+        return None
+    shown = orjson.dumps(_clip(value)).decode()
+    reason = (f"is {len(value)} characters, longer than the {NETWORK_USER_ID_MAX} Enrich keeps"
+              if len(value) > NETWORK_USER_ID_MAX else
+              "holds characters a cookie value cannot (space, ; , \" \\ or control characters)")
+    return Violation("request", "/nuid", "format",
+                     f"nuid (network user id) {shown} {reason}: a collector would write it into its "
+                     "sp cookie header; snowcatcher did not (send a UUID)")
 
 
 def _clip(value: str, limit: int = 60) -> str:

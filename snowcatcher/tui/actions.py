@@ -12,6 +12,7 @@ import orjson
 
 from snowcatcher.model import CapturedEvent
 from snowcatcher.query import Filter
+from snowcatcher.redact import redact_header
 from snowcatcher.revalidate import RevalidationReport
 from snowcatcher.store import Store, StoredRequest
 
@@ -25,14 +26,15 @@ def event_json(event: CapturedEvent) -> str:
     return orjson.dumps(event.to_json(), option=orjson.OPT_INDENT_2).decode()
 
 
-def curl_command(stored: StoredRequest, base_url: str) -> str:
-    """A shell-safe curl command that sends the same request to `base_url` again."""
+def curl_command(stored: StoredRequest, base_url: str, *, show_secrets: bool = False) -> str:
+    """A shell-safe curl command that sends the same request to `base_url` again; cookies other
+    than the trackers' and Authorization redacted unless `show_secrets`."""
     request = stored.request
     url = f"{base_url.rstrip('/')}{request.path}" + (f"?{request.query}" if request.query else "")
     parts = ["curl", "-X", request.method, url]
     for name, value in request.headers:
         if name.lower() in _REPLAYED_HEADERS:
-            parts += ["-H", f"{name}: {value}"]
+            parts += ["-H", f"{name}: {value if show_secrets else redact_header(name, value)}"]
     if request.body:
         parts += ["--data-binary", request.body.decode("utf-8", "replace")]
     return " ".join(shlex.quote(part) for part in parts)

@@ -52,6 +52,8 @@ class SnowcatcherApp(App[int]):
         _binding("y", "copy_json", "copy", "Copy the selected event as JSON"),
         _binding("Y", "copy_curl", "curl", "Copy a curl command that replays the selected event's request"),
         _binding("e", "export", "export", "Export the shown events as NDJSON"),
+        Binding("s", "secrets", "secrets", show=False,
+                tooltip="Show or hide cookies and Authorization in the HTTP tab"),
         _binding("r", "revalidate", "revalidate", "Re-read schemas from disk and re-check every event"),
         _binding("c", "clear", "clear", "Forget every captured event (asks first)"),
         _binding("q", "quit", "quit", "Stop the collector and quit"),
@@ -86,6 +88,7 @@ class SnowcatcherApp(App[int]):
         self.query_one(FilterBar).display = False
         self.query_one(EventList).border_title = "events"
         self.query_one(EventList).focus()
+        self.query_one(EventDetail).reveal_secrets = self.show_secrets
         if self.server is not None:
             try:
                 await self.server.start()
@@ -191,6 +194,17 @@ class SnowcatcherApp(App[int]):
     def action_back_to_list(self) -> None:
         self.query_one(EventList).focus()
 
+    @property
+    def show_secrets(self) -> bool:
+        """--show-secrets: cookies and Authorization unredacted in `Y` and, at first, the HTTP tab."""
+        return self.server is not None and self.server.settings.show_secrets
+
+    def action_secrets(self) -> None:
+        detail = self.query_one(EventDetail)
+        detail.toggle_secrets()
+        self.notify("Cookies and Authorization shown in the HTTP tab." if detail.reveal_secrets else
+                    "Cookies and Authorization redacted in the HTTP tab.")
+
     def action_tab(self, tab: str) -> None:
         self.query_one(EventDetail).show_tab(tab)
 
@@ -209,7 +223,7 @@ class SnowcatcherApp(App[int]):
             self.notify("No request to replay.", severity="warning")
             return
         base = self.address.removeprefix("listening on ") or "http://127.0.0.1:9090"
-        self.copy_to_clipboard(actions.curl_command(stored, base))
+        self.copy_to_clipboard(actions.curl_command(stored, base, show_secrets=self.show_secrets))
         self.notify(f"Copied a curl command replaying request #{stored.request.id}.", markup=False)
 
     @work(exclusive=True, group="export")

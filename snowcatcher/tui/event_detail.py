@@ -28,6 +28,8 @@ class EventDetail(Vertical):
         super().__init__(id=id)
         self.store = store
         self.event: CapturedEvent | None = None
+        #: Whether the HTTP tab shows cookies and Authorization (`s`, or --show-secrets).
+        self.reveal_secrets = False
 
     def compose(self) -> ComposeResult:
         with TabbedContent(id="tabs"):
@@ -58,8 +60,13 @@ class EventDetail(Vertical):
         stored = self.store.request(event.request_id) if event else None
         self._set("overview", views.overview(event) if event else empty)
         self._set("raw", views.raw(stored, self.app.current_theme.dark) if event else empty)
-        self._set("http", views.http(stored) if event else empty)
+        self._set("http", views.http(stored, reveal=self.reveal_secrets) if event else empty)
         self._set("gitlab", views.gitlab_panel(event) if event else empty)
+
+    def toggle_secrets(self) -> None:
+        """Show or hide the secrets in the HTTP tab."""
+        self.reveal_secrets = not self.reveal_secrets
+        self._fill(self.event)
 
     def _set(self, tab: str, renderable: RenderableType) -> None:
         self.query_one(f"#{tab}-body", Static).update(renderable)

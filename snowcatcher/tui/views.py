@@ -12,6 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from snowcatcher.model import CapturedEvent
+from snowcatcher.redact import has_secrets, redact_header
 from snowcatcher.store import StoredRequest
 from snowcatcher.tui import fields, gitlab
 from snowcatcher.tui.safe import clean, json_scalar, pretty_json, text
@@ -81,8 +82,9 @@ def _body(body: bytes, theme: str) -> RenderableType:
     return Syntax(code[:MAX_BODY], lexer, theme=theme, word_wrap=True)
 
 
-def http(stored: StoredRequest | None) -> RenderableType:
-    """Method, path, headers, the remote address, and the answer the collector gave."""
+def http(stored: StoredRequest | None, *, reveal: bool = False) -> RenderableType:
+    """Method, path, headers, the remote address, and the answer the collector gave; cookies and
+    Authorization redacted unless `reveal`."""
     if stored is None:
         return Text("The request is no longer stored.", style="dim")
     request, response = stored.request, stored.response
@@ -93,7 +95,10 @@ def http(stored: StoredRequest | None) -> RenderableType:
     table.add_row("received", Text(fields.readable_time(request.received_at)))
     headers = _grid()
     for name, value in request.headers:
-        headers.add_row(text(name), text(value))
+        headers.add_row(text(name), text(value if reveal else redact_header(name, value)))
+    if not reveal and has_secrets(request.headers):
+        headers.add_row("", Text("cookies and Authorization are redacted: press s to show them",
+                                 style="dim"))
     answer = _grid()
     answer.add_row("status", text(f"{response.status} {response.reason or ''}".rstrip()))
     answer.add_row("content type", text(response.content_type))
