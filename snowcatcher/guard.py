@@ -150,7 +150,8 @@ class Access:
         if self.token and request.method != "OPTIONS" and not self._token_matches(request):
             return _refuse(401, (
                 "snowcatcher was started with a token (--token or SNOWCATCHER_TOKEN): send it as "
-                "`Authorization: Bearer TOKEN` or `?token=TOKEN`"),
+                "`Authorization: Bearer TOKEN` or `?token=TOKEN` (`snowcatcher expect` and `import` "
+                "take --token or read SNOWCATCHER_TOKEN)"),
                 {"WWW-Authenticate": 'Bearer realm="snowcatcher"'})
         return None
 
