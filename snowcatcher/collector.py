@@ -296,7 +296,8 @@ def random_uuid() -> str:
 
 async def _add_cors_headers(request: web.Request, response: web.StreamResponse) -> None:
     if guard.is_read_path(request.path):
-        return  # the read API's CORS is guard.py's: it grants only the origins the user allowed
+        guard.add_read_cors(request, response)  # only the origins the user allowed
+        return
     # Trackers send credentials, and browsers reject `*` with credentials: a failed CORS check
     # makes the tracker retry and duplicates events, so the origin is echoed.
     response.headers["Access-Control-Allow-Origin"] = request.headers.get("Origin", "*")

@@ -186,7 +186,6 @@ def install(app: web.Application, access: Access) -> None:
     """Guard the read and control routes of `app` with `access`."""
     app[ACCESS] = access
     app.middlewares.append(_guard)
-    app.on_response_prepare.append(_read_cors)
 
 
 @web.middleware
@@ -204,13 +203,12 @@ async def _guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     return await handler(request)
 
 
-async def _read_cors(request: web.Request, response: web.StreamResponse) -> None:
-    # Read answers carry the capture: only origins the user allowed may read them.
-    if not is_read_path(request.path):
-        return
+def add_read_cors(request: web.Request, response: web.StreamResponse) -> None:
+    """CORS of a read answer: it carries the capture, so only origins the user allowed may read it."""
     origin = request.headers.get("Origin")
     response.headers.add("Vary", "Origin")
-    if origin and request.app[ACCESS].origin_allowed(origin):
+    access = request.app.get(ACCESS)
+    if origin and access is not None and access.origin_allowed(origin):
         response.headers["Access-Control-Allow-Origin"] = origin
         response.headers["Access-Control-Allow-Credentials"] = "true"
 
