@@ -15,6 +15,7 @@ import pytest
 
 from snowcatcher import expect, importer
 from snowcatcher.cli import announce
+from snowcatcher.cli import main as cli_main
 from snowcatcher.server import Settings, Snowcatcher
 from tests.browser_support import Page
 from tests.conftest import TP2, body, settings, struct
@@ -325,3 +326,11 @@ async def test_a_page_in_chromium_can_neither_read_nor_wipe_the_capture(
     assert outcome["read"] == "blocked: TypeError", outcome
     assert outcome["wiped"] == "answered" and outcome["posted"] == "sent"
     assert running.store.count() == 1, "the page wiped or forged events"
+
+
+@pytest.mark.parametrize("origin", ["localhost:3000", "http://localhost:3000/app", "*", "null"])
+def test_allow_origin_wants_an_origin(origin: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_code:
+        cli_main(["--allow-origin", origin, "--headless"])
+    assert exit_code.value.code == 2
+    assert f"--allow-origin {origin}: give an origin such as http://localhost:3000" in capsys.readouterr().err
