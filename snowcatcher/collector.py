@@ -82,7 +82,11 @@ Intake = Callable[[RawRequest, str], Awaitable[list[CapturedEvent]]]
 #: Adds routes to the app; called by make_app before the catch-all tracker routes.
 RouteInstaller = Callable[[web.Application], None]
 #: Told about every captured request, synchronously and before it is stored; must not block.
-CaptureHook = Callable[[RawRequest], None]
+#: The second argument is the request target exactly as sent (path and query, undecoded), or
+#: None when the request was not kept whole (a body, query or headers over the limits).
+CaptureHook = Callable[[RawRequest, str | None], None]
+#: Set on a request whose captured form was cut at a limit.
+_CUT: web.RequestKey[bool] = web.RequestKey("cut", bool)
 CAPTURE_HOOKS: web.AppKey[list[CaptureHook]] = web.AppKey("capture_hooks")
 
 
@@ -245,7 +249,10 @@ async def capture(request: web.Request) -> tuple[RawRequest, bool]:
     raw = RawRequest(method=request.method, path=request.path, query=query[:config.max_query],
                      headers=tuple(request.headers.items()), body=body,
                      received_at=time.time(), remote=remote)
-    return raw, too_big or _oversize_part(request, config) is not None
+    refused = too_big or _oversize_part(request, config) is not None
+    if refused:
+        request[_CUT] = True
+    return raw, refused
 
 
 def _oversize_part(request: web.Request, config: CollectorConfig) -> tuple[int, str] | None:
@@ -294,8 +301,9 @@ def oversize(request: web.Request, raw: RawRequest) -> tuple[list[CapturedEvent]
 async def store_and_answer(request: web.Request, raw: RawRequest, answer: Response,
                            events: list[CapturedEvent]) -> web.Response:
     """Store the request and its events, then answer: a 2xx means the events are in the store."""
+    target = None if request.get(_CUT) else request.raw_path
     for hook in request.app[CAPTURE_HOOKS]:
-        hook(raw)
+        hook(raw, target)
     try:
         await request.app[STORE].append(raw, answer, events)
     except Exception as error:  # the store is gone (disk full, read-only): say so, do not pretend
