@@ -29,7 +29,7 @@ MAX_LIMIT = 1000
 MAX_WAIT = 600.0
 KEEP_ALIVE = 15.0
 #: Events exported between two yields to the event loop (a few ms of work).
-EXPORT_PAGE = 100
+EXPORT_PAGE = 50
 ENDPOINTS = {
     "GET /events?filter=&offset=&limit=&order=oldest|newest&after=ID": "events, paged",
     "GET /events/{id}": "one event with its request and our answer",

@@ -21,7 +21,7 @@ from snowcatcher.store import Store
 ENDPOINTS = ("/micro/all", "/micro/good", "/micro/bad", "/micro/reset",
              "/micro/iglu/{vendor}/{name}/jsonschema/{version}")
 #: Events read, shaped and written between two yields to the event loop (~10 ms of work).
-_PAGE = 100
+_PAGE = 25
 #: Stored requests kept while a read shapes their events (a 500-event request is read once).
 _REQUESTS_KEPT = 64
 _SOURCE = {"name": f"snowcatcher-{__version__}", "encoding": "UTF-8", "hostname": socket.gethostname()}

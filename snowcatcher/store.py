@@ -41,7 +41,7 @@ Subscriber = Callable[[Sequence[CapturedEvent]], None]
 GROUP_COMMIT_DELAY = 0.001
 #: Events of one request written per transaction: a request of thousands of events is stored in
 #: parts of this size, each a few ms, so that other requests are stored (and answered) between them.
-STORE_PART = 500
+STORE_PART = 250
 
 #: How many filters' counts the store remembers (see Store.count).
 _COUNT_MEMORY = 32

@@ -43,7 +43,7 @@ _ENVELOPE_SOURCES = ("ue_pr", "ue_px", "co", "cx")
 #: sends at most 40 KB per POST, the Python tracker 10 events).
 MAX_EVENTS = 10_000
 #: Events decoded (and payload_data items validated) between two yields to the event loop.
-PART = 200
+PART = 100
 #: Rejected event numbers named in the "batch" violation; more are counted, not listed.
 _NAMED_REJECTS = 20
 
