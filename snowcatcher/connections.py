@@ -39,7 +39,7 @@ def quiet_accept_errors(loop: asyncio.AbstractEventLoop) -> Callable[[], None]:
         if now - reported >= REPORT_EVERY:
             error = context.get("exception")
             log.warning("cannot accept new connections (%s): %d refusals in the last %.0f s; "
-                        "idle connections are closed after --idle-timeout", error, refused,
+                        "idle connections are closed after the idle timeout", error, refused,
                         now - reported if reported >= 0 else 0)
             refused, reported = 0, now
 
