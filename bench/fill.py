@@ -38,7 +38,7 @@ def fill(path: Path, count: int) -> Store:
         for n in range(first, min(count, first + CHUNK)):
             request, event = templates[n % len(templates)]
             at = samples.T0 + n * 0.0005
-            batch.append((replace(request, received_at=at), answer, [replace(event, received_at=at)]))
+            batch.append((replace(request, received_at=at), answer, [replace(event, received_at=at)], None))
         store._write(batch)  # the store's own batched executemany, without notifying anyone
     store.close()
     print(f"filled {path} with {count:,} events in {time.perf_counter() - started:.1f} s", file=sys.stderr)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import orjson
@@ -17,7 +17,7 @@ from snowcatcher.enriched import enriched_event
 from snowcatcher.exchange import request_json, response_json, stored_json
 from snowcatcher.forward import FORWARD_STATS
 from snowcatcher.guard import shown_stored
-from snowcatcher.har import har_log
+from snowcatcher.har import har_entry, har_frame
 from snowcatcher.importer import CaptureError, import_requests, read_capture
 from snowcatcher.live import PAGE, StoreWatch, latest_id, wait_for
 from snowcatcher.micro import counts, error_sentence, json_response
@@ -29,6 +29,8 @@ PREFIX = "/snowcatcher/api"
 MAX_LIMIT = 1000
 MAX_WAIT = 600.0
 KEEP_ALIVE = 15.0
+#: Events exported between two yields to the event loop (a few ms of work).
+EXPORT_PAGE = 50
 ENDPOINTS = {
     "GET /events?filter=&offset=&limit=&order=oldest|newest&after=ID": "events, paged",
     "GET /events/{id}": "one event with its request and our answer",
@@ -200,28 +202,49 @@ async def _export_ndjson(request: web.Request) -> web.StreamResponse:
         "Content-Disposition": 'attachment; filename="snowcatcher.ndjson"'})
     await response.prepare(request)
     written: set[int] = set()
-    for event in _oldest(store, where):
-        line = event.to_json()
-        if event.request_id not in written:  # the request goes with its first event only
-            written.add(event.request_id)
-            stored = shown_stored(request, store.request(event.request_id))
-            line["request"] = stored_json(stored) if stored else None
-        await response.write(orjson.dumps(line) + b"\n")
+    async for page in _oldest(store, where):
+        lines = []
+        for event in page:
+            line = event.to_json()
+            if event.request_id not in written:  # the request goes with its first event only
+                written.add(event.request_id)
+                stored = shown_stored(request, store.request(event.request_id))
+                line["request"] = stored_json(stored) if stored else None
+            lines.append(orjson.dumps(line) + b"\n")
+        await response.write(b"".join(lines))
     await response.write_eof()
     return response
 
 
-async def _export_har(request: web.Request) -> web.Response:
+async def _export_har(request: web.Request) -> web.StreamResponse:
+    """The HAR log written an entry at a time: each request is read when its first event comes."""
     store = request.app[STORE]
     where = _filter(request)
-    nuids: dict[int, str] = {}
-    for event in _oldest(store, where):
-        nuid = event.payload.get("nuid") if "nuid" in event.filled else ""
-        nuids.setdefault(event.request_id, nuid if isinstance(nuid, str) else "")
-    stored = [item for key in nuids if (item := shown_stored(request, store.request(key))) is not None]
     base = f"{request.scheme}://{request.host}"
-    return web.Response(body=orjson.dumps(har_log(stored, base, nuids)), content_type="application/json",
-                        headers={"Content-Disposition": 'attachment; filename="snowcatcher.har"'})
+    response = web.StreamResponse(headers={
+        "Content-Type": "application/json",
+        "Content-Disposition": 'attachment; filename="snowcatcher.har"'})
+    await response.prepare(request)
+    head, tail = har_frame()
+    await response.write(head)
+    written: set[int] = set()
+    separator = b""
+    async for page in _oldest(store, where):
+        entries = []
+        for event in page:
+            if event.request_id in written:
+                continue
+            written.add(event.request_id)
+            stored = shown_stored(request, store.request(event.request_id))
+            if stored is not None:
+                nuid = event.payload.get("nuid") if "nuid" in event.filled else ""
+                entries.append(separator + orjson.dumps(har_entry(stored, base, nuid
+                                                                  if isinstance(nuid, str) else "")))
+                separator = b","
+        await response.write(b"".join(entries))
+    await response.write(tail)
+    await response.write_eof()
+    return response
 
 
 async def _import(request: web.Request) -> web.Response:
@@ -242,11 +265,13 @@ async def _unknown(request: web.Request) -> web.Response:
 # -- parameters ----------------------------------------------------------------------------------
 
 
-def _oldest(store: Store, where: Filter) -> Iterator[CapturedEvent]:
+async def _oldest(store: Store, where: Filter) -> AsyncIterator[list[CapturedEvent]]:
+    """Matching events oldest first, a page at a time, yielding to the event loop between pages."""
     cursor = 0
-    while page := store.after(cursor, where, PAGE):
-        yield from page
+    while page := store.after(cursor, where, EXPORT_PAGE):
+        yield page
         cursor = page[-1].id
+        await asyncio.sleep(0)
 
 
 def _filter(request: web.Request) -> Filter:

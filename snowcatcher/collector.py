@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import random
 import re
@@ -15,6 +16,7 @@ from snowcatcher import guard
 from snowcatcher.decode.eventgate import is_hasty
 from snowcatcher.decode.snowplow import PAYLOAD_DATA_PREFIX, bad_request
 from snowcatcher.decode.tracker_fields import is_network_user_id
+from snowcatcher.inflate import encoding_of, inflate
 from snowcatcher.ingest import BEACON_PATH, EVENTGATE_PATH, Ingestor
 from snowcatcher.model import (
     PROTOCOL_EVENTGATE,
@@ -34,6 +36,8 @@ COOKIE_NAME = "sp"
 COOKIE_MAX_AGE = 365 * 24 * 3600
 CORS_MAX_AGE = 3600
 DEFAULT_MAX_BODY = 1024 * 1024
+#: Seconds a body may take to arrive (a megabyte at 70 KB/s); then it is recorded as stalled.
+DEFAULT_BODY_TIMEOUT = 15.0
 _NO_CACHE = "no-cache, no-store, must-revalidate"
 _SP_COOKIE = re.compile(r"(?:^|;)\s*sp=([0-9A-Za-z-]{1,64})\s*(?:;|$)")
 # Network user ids must be unique, not secret: a PRNG seeded from os.urandom makes them for a
@@ -53,6 +57,7 @@ class CollectorConfig:
     """Settings of the HTTP intake."""
 
     max_body: int = DEFAULT_MAX_BODY
+    body_timeout: float = DEFAULT_BODY_TIMEOUT
 
     @property
     def max_query(self) -> int:
@@ -79,7 +84,11 @@ Intake = Callable[[RawRequest, str], Awaitable[list[CapturedEvent]]]
 #: Adds routes to the app; called by make_app before the catch-all tracker routes.
 RouteInstaller = Callable[[web.Application], None]
 #: Told about every captured request, synchronously and before it is stored; must not block.
-CaptureHook = Callable[[RawRequest], None]
+#: The second argument is the request target exactly as sent (path and query, undecoded), or
+#: None when the request was not kept whole (a body, query or headers over the limits).
+CaptureHook = Callable[[RawRequest, str | None], None]
+#: Set on a request whose captured form was cut at a limit.
+_CUT: web.RequestKey[bool] = web.RequestKey("cut", bool)
 CAPTURE_HOOKS: web.AppKey[list[CaptureHook]] = web.AppKey("capture_hooks")
 
 
@@ -205,18 +214,49 @@ async def _unknown(request: web.Request, raw: RawRequest) -> web.StreamResponse:
 # -- shared steps --------------------------------------------------------------------------------
 
 
+#: Why a request's body was refused after reading it: an HTTP status and a sentence.
+_BODY_REFUSAL: web.RequestKey[tuple[int, str]] = web.RequestKey("body_refusal", tuple)
+
+
 async def capture(request: web.Request) -> tuple[RawRequest, bool]:
-    """The request as a RawRequest (body and query cut at the limit) and whether the body, the
-    query string or the headers were too big (`oversize()` says which)."""
+    """The request as a RawRequest (body and query cut at the limit, inflated when compressed)
+    and whether it is refused: a body, query string or headers too big, or a body that does not
+    inflate (`oversize()` says which)."""
     config = request.app[CONFIG]
-    body, too_big = await _read_body(request, config.max_body)
+    chunks: list[bytes] = []
+    try:
+        async with asyncio.timeout(config.body_timeout):
+            too_big = await _read_body(request, config.max_body, chunks)
+    except TimeoutError:
+        too_big = True
+        expected = request.content_length
+        request[_BODY_REFUSAL] = (408, f"the body stopped arriving: {sum(map(len, chunks))} of "
+                                       f"{expected if expected is not None else 'an unknown number of'}"
+                                       f" bytes came in {config.body_timeout:g} s; only they were kept")
+    body = b"".join(chunks)[:config.max_body]
+    encoding = encoding_of(request.headers.get("Content-Encoding", ""))
+    # The server leaves bodies compressed (server.py): aiohttp would inflate all of a zip bomb.
+    if encoding and body and not too_big and request.content.total_compressed_bytes is None:
+        inflated = await inflate(body, encoding, config.max_body)
+        body = inflated.body
+        if inflated.too_big:
+            request[_BODY_REFUSAL] = (413, f"the {encoding} body inflates to more than the limit of "
+                                           f"{config.max_body} bytes (--max-body); only its start "
+                                           "was kept")
+        elif inflated.problem:
+            request[_BODY_REFUSAL] = (415 if encoding not in ("gzip", "x-gzip", "deflate") else 400,
+                                      inflated.problem)
+        too_big = _BODY_REFUSAL in request
     anonymous = request.headers.get("SP-Anonymous") == "*"
     remote = "" if anonymous else (request.remote or "")
     query = request.rel_url.raw_query_string
     raw = RawRequest(method=request.method, path=request.path, query=query[:config.max_query],
                      headers=tuple(request.headers.items()), body=body,
                      received_at=time.time(), remote=remote)
-    return raw, too_big or _oversize_part(request, config) is not None
+    refused = too_big or _oversize_part(request, config) is not None
+    if refused:
+        request[_CUT] = True
+    return raw, refused
 
 
 def _oversize_part(request: web.Request, config: CollectorConfig) -> tuple[int, str] | None:
@@ -233,11 +273,10 @@ def _oversize_part(request: web.Request, config: CollectorConfig) -> tuple[int, 
     return None
 
 
-async def _read_body(request: web.Request, limit: int) -> tuple[bytes, bool]:
-    """The body cut at `limit`, and whether it was longer."""
+async def _read_body(request: web.Request, limit: int, chunks: list[bytes]) -> bool:
+    """Read the body into `chunks`, up to a byte past `limit`; whether it was longer."""
     if not request.body_exists:
-        return b"", False
-    chunks: list[bytes] = []
+        return False
     size = 0
     while size <= limit:
         chunk = await request.content.read(limit + 1 - size)
@@ -247,25 +286,28 @@ async def _read_body(request: web.Request, limit: int) -> tuple[bytes, bool]:
         size += len(chunk)
         if request.content.at_eof():
             break  # all of it was buffered: another read would only learn that it ended
-    return b"".join(chunks)[:limit], size > limit
+    return size > limit
 
 
 def oversize(request: web.Request, raw: RawRequest) -> tuple[list[CapturedEvent], Response]:
     """The bad event and the answer for a request over the limits: 414 for the query string,
     431 for the headers, 413 for a body over --max-body."""
     limit = request.app[CONFIG].max_body
-    status, message = _oversize_part(request, request.app[CONFIG]) or (
+    status, message = _oversize_part(request, request.app[CONFIG]) or request.get(_BODY_REFUSAL) or (
         413, f"the body is larger than the limit of {limit} bytes (--max-body); only its start was kept")
-    event = bad_request(raw, Violation("request", "", "size", message))
-    title = {413: "payload too large", 414: "URI too long", 431: "request header fields too large"}
+    keyword = {400: "content-encoding", 415: "content-encoding", 408: "timeout"}.get(status, "size")
+    event = bad_request(raw, Violation("request", "", keyword, message))
+    title = {400: "bad request", 408: "request timeout", 413: "payload too large", 414: "URI too long",
+             415: "unsupported media type", 431: "request header fields too large"}
     return [event], Response(status, f"{title[status]}: {message}".encode())
 
 
 async def store_and_answer(request: web.Request, raw: RawRequest, answer: Response,
                            events: list[CapturedEvent]) -> web.Response:
     """Store the request and its events, then answer: a 2xx means the events are in the store."""
+    target = None if request.get(_CUT) else request.raw_path
     for hook in request.app[CAPTURE_HOOKS]:
-        hook(raw)
+        hook(raw, target)
     try:
         await request.app[STORE].append(raw, answer, events)
     except Exception as error:  # the store is gone (disk full, read-only): say so, do not pretend

@@ -18,11 +18,16 @@ log = logging.getLogger(__name__)
 #: Set on relayed requests, so that a snowcatcher forwarding to itself (or to another snowcatcher
 #: forwarding back) does not relay the same request forever.
 LOOP_HEADER = "X-Snowcatcher-Forwarded"
+#: Not relayed: hop-by-hop headers, and Content-Encoding since the captured body is inflated.
 _HOP_BY_HOP = {"host", "content-length", "connection", "keep-alive", "transfer-encoding", "te",
-               "upgrade", "proxy-authorization", "proxy-connection", "trailer", LOOP_HEADER.lower()}
+               "upgrade", "proxy-authorization", "proxy-connection", "trailer", "content-encoding",
+               LOOP_HEADER.lower()}
 _AUTO_HEADERS = ("User-Agent", "Accept", "Accept-Encoding", "Content-Type")
 WORKERS = 4
 QUEUE_SIZE = 10_000
+#: Bytes of bodies waiting to be relayed; past it requests are dropped (and counted), so that a
+#: hung upstream costs at most this much memory.
+QUEUE_BYTES = 32 * 1024 * 1024
 TIMEOUT = 10.0
 
 
@@ -35,7 +40,11 @@ class ForwardStats:
     failed: int = 0
     #: Requests not relayed because the queue was full (the upstream is too slow or down).
     dropped: int = 0
+    #: Requests not relayed because snowcatcher kept only part of them (over --max-body).
+    cut: int = 0
     pending: int = 0
+    #: Bytes of the bodies waiting in the queue.
+    pending_bytes: int = 0
     last_error: str = ""
 
     @property
@@ -44,7 +53,8 @@ class ForwardStats:
 
     def to_json(self) -> JsonDict:
         return {"enabled": self.enabled, "url": self.url, "sent": self.sent, "failed": self.failed,
-                "dropped": self.dropped, "pending": self.pending, "last_error": self.last_error}
+                "dropped": self.dropped, "cut": self.cut, "pending": self.pending,
+                "pending_bytes": self.pending_bytes, "last_error": self.last_error}
 
 
 FORWARD_STATS = web.AppKey("forward_stats", ForwardStats)
@@ -54,25 +64,34 @@ class Forwarder:
     """A queue and a few workers; `submit` never waits, so capture never waits on the upstream."""
 
     def __init__(self, url: str, stats: ForwardStats | None = None, *, timeout: float = TIMEOUT,
-                 queue_size: int = QUEUE_SIZE) -> None:
+                 queue_size: int = QUEUE_SIZE, queue_bytes: int = QUEUE_BYTES) -> None:
         self.base = url.rstrip("/")
         self.stats = stats or ForwardStats()
         self.stats.url = self.base
         self._timeout = timeout
-        self._queue: asyncio.Queue[RawRequest] = asyncio.Queue(queue_size)
+        self._queue: asyncio.Queue[tuple[RawRequest, str]] = asyncio.Queue(queue_size)
+        self._queue_bytes = queue_bytes
         self._workers: list[asyncio.Task[None]] = []
         self._session: aiohttp.ClientSession | None = None
 
-    def submit(self, raw: RawRequest) -> None:
-        """The collector's capture hook."""
+    def submit(self, raw: RawRequest, target: str | None) -> None:
+        """The collector's capture hook: relay `raw` to the upstream at `target` (the path and
+        query exactly as sent), unless it was cut at a limit or the queue is full."""
         if raw.header(LOOP_HEADER):
             return
-        try:
-            self._queue.put_nowait(raw)
-        except asyncio.QueueFull:
-            self.stats.dropped += 1
-            self.stats.last_error = f"queue full ({self._queue.maxsize} requests waiting); dropped one"
+        if target is None:
+            self.stats.cut += 1
+            self.stats.last_error = (f"{raw.method} {raw.path} was over snowcatcher's limits and only "
+                                     "partly kept; not relayed")
             return
+        size = len(raw.body) + len(target)
+        if self.stats.pending_bytes + size > self._queue_bytes or self._queue.full():
+            self.stats.dropped += 1
+            self.stats.last_error = (f"queue full ({self._queue.qsize()} requests, "
+                                     f"{self.stats.pending_bytes} bytes waiting); dropped one")
+            return
+        self._queue.put_nowait((raw, target))
+        self.stats.pending_bytes += size
         self.stats.pending = self._queue.qsize()
 
     async def start(self) -> None:
@@ -97,16 +116,17 @@ class Forwarder:
 
     async def _work(self) -> None:
         while True:
-            raw = await self._queue.get()
+            raw, target = await self._queue.get()
             try:
-                await self._relay(raw)
+                await self._relay(raw, target)
             finally:
                 self._queue.task_done()
                 self.stats.pending = self._queue.qsize()
+                self.stats.pending_bytes -= len(raw.body) + len(target)
 
-    async def _relay(self, raw: RawRequest) -> None:
+    async def _relay(self, raw: RawRequest, target: str) -> None:
         assert self._session is not None
-        url = URL(self.base + raw.path + (f"?{raw.query}" if raw.query else ""), encoded=True)
+        url = URL(self.base + target, encoded=True)
         headers = [(k, v) for k, v in raw.headers if k.lower() not in _HOP_BY_HOP]
         headers.append((LOOP_HEADER, "1"))
         if raw.remote:

@@ -9,6 +9,8 @@ from http.cookies import CookieError, SimpleCookie
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+import orjson
+
 from snowcatcher import __version__
 from snowcatcher.enriched import iso_time
 from snowcatcher.model import JsonDict, RawRequest
@@ -26,6 +28,14 @@ def har_log(stored: Iterable[StoredRequest], base_url: str, nuids: Mapping[int, 
     return {"log": {"version": "1.2", "creator": {"name": "snowcatcher", "version": __version__},
                     "entries": [har_entry(item, base_url, nuids.get(item.request.id, ""))
                                 for item in stored]}}
+
+
+def har_frame() -> tuple[bytes, bytes]:
+    """A HAR document's JSON before and after its entries, for writing the entries one by one:
+    head + entries joined by "," + tail is the document har_log() makes."""
+    empty = orjson.dumps(har_log((), "", {}))
+    cut = empty.rindex(b"[]") + 1
+    return empty[:cut], empty[cut:]
 
 
 def har_entry(stored: StoredRequest, base_url: str, nuid: str = "") -> JsonDict:

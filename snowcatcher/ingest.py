@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from functools import partial
 from typing import TypeVar
 
@@ -24,6 +25,8 @@ from snowcatcher.wikimedia_schemas import WikimediaSchemas
 log = logging.getLogger(__name__)
 
 Decode = Callable[[RawRequest], list[CapturedEvent]]
+#: A decoder that hands its events over in parts, so that the event loop runs between them.
+DecodeParts = Callable[[RawRequest], Iterator[list[CapturedEvent]]]
 T = TypeVar("T")
 
 EVENTGATE_PATH = "/v1/events"
@@ -50,13 +53,23 @@ class Ingestor:
         return await self._run(partial(self.snowplow.decode_get, nuid=nuid), raw)
 
     async def snowplow_post(self, raw: RawRequest, nuid: str = "") -> list[CapturedEvent]:
-        return await self._run(partial(self.snowplow.decode_post, nuid=nuid), raw)
+        decode = partial(self.snowplow.decode_post_parts, nuid=nuid)
+        events = await self._in_parts(decode, raw)
+        missing = self.validator.take_unresolved()
+        if missing and await self.registry.fetch(missing, grace=FETCH_GRACE):
+            events = await self._in_parts(decode, raw)  # see _run
+            self.validator.take_unresolved()
+        return events
 
     async def eventgate(self, raw: RawRequest, *, hasty: bool = False) -> EventGateResult:
         """A `/v1/events` request: its events and EventGate's answer."""
         try:
-            return await self._with_wikimedia_schemas(
-                lambda: self.eventgate_decoder.decode(raw, hasty=hasty))
+            result = await _finish(self.eventgate_decoder.decode_parts(raw, hasty=hasty))
+            missing = self.wikimedia_validator.take_unresolved()
+            if missing and await self.wikimedia.fetch(missing, grace=FETCH_GRACE):
+                result = await _finish(self.eventgate_decoder.decode_parts(raw, hasty=hasty))
+                self.wikimedia_validator.take_unresolved()
+            return result
         except Exception as error:  # the decoder handles every event; this is the last defence
             log.exception("decoding %s %s failed", raw.method, raw.path)
             problem = Violation("request", "", "internal", f"snowcatcher could not decode this request: "
@@ -99,6 +112,21 @@ class Ingestor:
             self.validator.take_unresolved()
         return events
 
+    async def _in_parts(self, decode: DecodeParts, raw: RawRequest) -> list[CapturedEvent]:
+        """_safely(), yielding to the event loop between the decoder's parts; each part has its
+        own time budget, as a request of that size would."""
+        events: list[CapturedEvent] = []
+        parts = decode(raw)
+        while True:
+            try:
+                with bounded.budget():
+                    events.extend(next(parts))
+            except StopIteration:
+                return events
+            except Exception as error:  # the whole request is recorded as _safely would
+                return [_failure(raw, error)]
+            await asyncio.sleep(0)
+
     def redecode(self, decode: Decode, raw: RawRequest) -> list[CapturedEvent]:
         """Decode again with the schemas as they are now (re-validation); no remote fetch."""
         return self._safely(decode, raw)
@@ -114,11 +142,26 @@ class Ingestor:
         try:
             with bounded.budget():  # one time budget for every pattern in the request
                 return decode(raw)
-        except RecursionError:
-            return [bad_request(raw, Violation("body", "", "depth",
-                                               "the body is nested too deeply to decode"))]
         except Exception as error:  # the promise: every request is stored, whatever it holds
-            log.exception("decoding %s %s failed", raw.method, raw.path)
-            return [bad_request(raw, Violation("request", "", "internal",
-                                               f"snowcatcher could not decode this request: "
-                                               f"{type(error).__name__}: {error}"))]
+            return [_failure(raw, error)]
+
+
+def _failure(raw: RawRequest, error: Exception) -> CapturedEvent:
+    """The bad request recorded when decoding failed."""
+    if isinstance(error, RecursionError):
+        return bad_request(raw, Violation("body", "", "depth", "the body is nested too deeply to decode"))
+    log.error("decoding %s %s failed", raw.method, raw.path, exc_info=error)
+    return bad_request(raw, Violation("request", "", "internal", f"snowcatcher could not decode this "
+                                      f"request: {type(error).__name__}: {error}"))
+
+
+async def _finish(parts: Generator[None, None, T]) -> T:
+    """Run a decoder's parts to their result, each in its own time budget, yielding between them."""
+    while True:
+        try:
+            with bounded.budget():
+                next(parts)
+        except StopIteration as done:
+            result: T = done.value
+            return result
+        await asyncio.sleep(0)

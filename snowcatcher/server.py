@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -10,7 +11,15 @@ from pathlib import Path
 from aiohttp import web
 
 from snowcatcher import api, guard, micro
-from snowcatcher.collector import CAPTURE_HOOKS, DEFAULT_MAX_BODY, CollectorConfig, make_app, parser_limits
+from snowcatcher.collector import (
+    CAPTURE_HOOKS,
+    DEFAULT_BODY_TIMEOUT,
+    DEFAULT_MAX_BODY,
+    CollectorConfig,
+    make_app,
+    parser_limits,
+)
+from snowcatcher.connections import quiet_accept_errors
 from snowcatcher.forward import FORWARD_STATS, Forwarder, ForwardStats
 from snowcatcher.ingest import Ingestor
 from snowcatcher.registry import DEFAULT_REMOTES, Registry, RemoteRepo
@@ -19,6 +28,12 @@ from snowcatcher.store import Store
 from snowcatcher.streams import StreamCheck, StreamConfig
 from snowcatcher.unresolved import UnresolvedSchemas
 from snowcatcher.wikimedia_schemas import WikimediaSchemas, is_wikimedia_repo
+
+#: See Settings.idle_timeout; long enough for a tracker's next batch, short enough that idle or
+#: half-open connections cannot pile up (Node's HTTP server closes idle ones after 5 s).
+DEFAULT_IDLE_TIMEOUT = 15.0
+#: Seconds aiohttp keeps reading the rest of a refused body before it closes the connection.
+LINGERING_TIME = 2.0
 
 
 def default_cache_dir() -> Path:
@@ -57,6 +72,11 @@ class Settings:
         return guard.Access(host=self.host, allow_hosts=tuple(self.allow_hosts),
                             allow_origins=tuple(self.allow_origins), token=self.token,
                             show_secrets=self.show_secrets)
+    #: Seconds a connection may sit without a complete request: before its first request
+    #: (headers included) and between requests on a kept-alive one. Then it is closed.
+    idle_timeout: float = DEFAULT_IDLE_TIMEOUT
+    #: Seconds a request's body may take to arrive; a stalled one is recorded, answered 408.
+    body_timeout: float = DEFAULT_BODY_TIMEOUT
 
     def remotes(self) -> tuple[RemoteRepo, ...]:
         return (*(RemoteRepo(url) for url in self.iglu), *DEFAULT_REMOTES)
@@ -89,7 +109,7 @@ class Snowcatcher:
         self.ingestor = Ingestor(self.registry, self.wikimedia, checks)
         #: Events waiting for a remote schema, re-validated when it arrives.
         self.unresolved = UnresolvedSchemas(self.store, self.ingestor)
-        self.config = CollectorConfig(max_body=settings.max_body)
+        self.config = CollectorConfig(max_body=settings.max_body, body_timeout=settings.body_timeout)
         self.app = make_app(self.store, self.ingestor, self.config, routes=(micro.install, api.install),
                             access=settings.access())
         #: Forwarding counters for the API and the TUI header; `forward.enabled` is False without --forward.
@@ -99,6 +119,7 @@ class Snowcatcher:
         if self.forwarder is not None:
             self.app[CAPTURE_HOOKS].append(self.forwarder.submit)
         self._runner: web.AppRunner | None = None
+        self._quiet_accept: Callable[[], None] | None = None
         self.port = settings.port
 
     @property
@@ -111,11 +132,17 @@ class Snowcatcher:
         if self.forwarder is not None:
             await self.forwarder.start()
         limits = parser_limits(self.config)
+        # Compressed bodies are inflated by collector.capture, a step at a time and only up to
+        # --max-body; lingering (reading what a refused request still sends, so that the client
+        # sees the answer) is kept short.
         self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False,
                                      max_line_size=limits["max_line_size"],
                                      max_field_size=limits["max_field_size"],
-                                     max_headers=limits["max_headers"])
+                                     max_headers=limits["max_headers"], auto_decompress=False,
+                                     keepalive_timeout=self.settings.idle_timeout,
+                                     lingering_time=LINGERING_TIME)
         await self._runner.setup()
+        self._quiet_accept = quiet_accept_errors(asyncio.get_running_loop())
         site = web.TCPSite(self._runner, self.settings.host, self.settings.port)
         try:
             await site.start()
@@ -135,6 +162,9 @@ class Snowcatcher:
         return await revalidate(self.store, self.ingestor, progress)
 
     async def stop(self) -> None:
+        if self._quiet_accept is not None:
+            self._quiet_accept()
+            self._quiet_accept = None
         await self.unresolved.close()
         if self._runner is not None:
             await self._runner.cleanup()

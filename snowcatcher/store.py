@@ -10,7 +10,7 @@ import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -39,6 +39,9 @@ Subscriber = Callable[[Sequence[CapturedEvent]], None]
 
 #: Seconds a write waits for others to join its transaction.
 GROUP_COMMIT_DELAY = 0.001
+#: Events of one request written per transaction: a request of thousands of events is stored in
+#: parts of this size, each a few ms, so that other requests are stored (and answered) between them.
+STORE_PART = 250
 
 #: How many filters' counts the store remembers (see Store.count).
 _COUNT_MEMORY = 32
@@ -60,6 +63,13 @@ class Counts:
     @property
     def invalid(self) -> int:
         return self.total - self.valid
+
+
+class _Part(NamedTuple):
+    """Where the events of a later part of a big request go: its request and their first index."""
+
+    request_id: int
+    first_index: int
 
 
 class StoreError(RuntimeError):
@@ -100,7 +110,7 @@ class Store:
             self._db.execute("COMMIT")
         except sqlite3.Error as error:
             raise StoreError(f"cannot open the database {self.path}: {error}{hint(error)}") from None
-        self._pending: list[tuple[RawRequest, Response, list[CapturedEvent],
+        self._pending: list[tuple[RawRequest, Response, list[CapturedEvent], _Part | None,
                                   asyncio.Future[list[CapturedEvent]]]] = []
         self._flush_handle: asyncio.TimerHandle | None = None
         self._subscribers: list[Subscriber] = []
@@ -123,19 +133,30 @@ class Store:
 
         Requests that arrive within GROUP_COMMIT_DELAY of each other share one transaction: a
         commit costs far more than an insert, so under load this multiplies throughput, for a
-        millisecond of latency.
+        millisecond of latency. A request of more than STORE_PART events is written in parts,
+        each its own transaction, so that it never holds the event loop for long; it returns
+        once every part is committed.
         """
+        events = list(events)
+        stored = await self._enqueue(request, response, events[:STORE_PART], None)
+        for start in range(STORE_PART, len(events), STORE_PART):
+            part = _Part(stored[0].request_id, start)
+            stored += await self._enqueue(request, response, events[start:start + STORE_PART], part)
+        return stored
+
+    def _enqueue(self, request: RawRequest, response: Response, events: list[CapturedEvent],
+                 part: _Part | None) -> asyncio.Future[list[CapturedEvent]]:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[list[CapturedEvent]] = loop.create_future()
-        self._pending.append((request, response, list(events), future))
+        self._pending.append((request, response, events, part, future))
         if self._flush_handle is None:
             self._flush_handle = loop.call_later(GROUP_COMMIT_DELAY, self._flush)
-        return await future
+        return future
 
     def append_now(self, request: RawRequest, response: Response,
                    events: Sequence[CapturedEvent]) -> list[CapturedEvent]:
         """Store at once, outside the event loop's batching (imports, tests, tools)."""
-        stored = self._write_alone(request, response, list(events))
+        stored = self._write_alone(request, response, list(events), None)
         if isinstance(stored, Exception):
             raise stored
         self._notify(stored)
@@ -146,13 +167,13 @@ class Store:
         batch, self._pending = self._pending, []
         try:
             stored: list[list[CapturedEvent] | Exception] = list(self._write(
-                [(request, response, events) for request, response, events, _ in batch]))
+                [(request, response, events, part) for request, response, events, part, _ in batch]))
         except Exception:
             # One hostile request (an unstorable value) must not fail the others that happened
             # to share its transaction: write them one by one, mending what cannot be stored.
             self._entity_sets.forget()  # the sets of the rolled-back transaction do not exist
-            stored = [self._write_alone(request, response, events)
-                      for request, response, events, _ in batch]
+            stored = [self._write_alone(request, response, events, part)
+                      for request, response, events, part, _ in batch]
         for (*_, future), events in zip(batch, stored, strict=True):
             if future.done():
                 continue
@@ -163,14 +184,14 @@ class Store:
         self._notify([event for events in stored if not isinstance(events, Exception)
                       for event in events])
 
-    def _write_alone(self, request: RawRequest, response: Response,
-                     events: list[CapturedEvent]) -> list[CapturedEvent] | Exception:
+    def _write_alone(self, request: RawRequest, response: Response, events: list[CapturedEvent],
+                     part: _Part | None) -> list[CapturedEvent] | Exception:
         """One request in its own transaction; mended if it holds values SQLite or orjson refuse.
 
         Returns the exception (a full disk, a read-only file) for the request's waiter.
         """
         try:
-            return self._write([(request, response, events)])[0]
+            return self._write([(request, response, events, part)])[0]
         except (TypeError, ValueError, OverflowError, orjson.JSONEncodeError):
             self._entity_sets.forget()
         except Exception as error:
@@ -178,24 +199,27 @@ class Store:
             return error
         try:
             return self._write([(mend_request(request), response,
-                                 [mend_event(event) for event in events])])[0]
+                                 [mend_event(event) for event in events], part)])[0]
         except Exception as error:
             self._entity_sets.forget()
             return error
 
-    def _write(self, batch: Iterable[tuple[RawRequest, Response, list[CapturedEvent]]]
+    def _write(self, batch: Iterable[tuple[RawRequest, Response, list[CapturedEvent], _Part | None]]
                ) -> list[list[CapturedEvent]]:
         request_rows: list[tuple[Any, ...]] = []
         event_rows: list[tuple[Any, ...]] = []
         new_sets: list[SetRow] = []
         new_schema_sets: set[tuple[str, str]] = set()
         stored: list[list[CapturedEvent]] = []
-        for request, response, events in batch:
-            request_id = self._next_request_id
-            self._next_request_id += 1
-            request_rows.append(request_row(request_id, request, response))
+        for request, response, events, part in batch:
+            if part is None:
+                request_id, first_index = self._next_request_id, 0
+                self._next_request_id += 1
+                request_rows.append(request_row(request_id, request, response))
+            else:  # more events of a request stored in an earlier transaction
+                request_id, first_index = part
             numbered = []
-            for index, event in enumerate(events):
+            for index, event in enumerate(events, first_index):
                 event = event.stored(self._next_event_id, request_id, index)
                 self._next_event_id += 1
                 row = event_row(event, *self._entity_sets.place(event, new_sets))
@@ -363,6 +387,18 @@ class Store:
         rows = self._db.execute(
             f"SELECT {EVENT_COLUMNS} FROM {EVENTS}{clause}{joiner}events.id > ? "
             "ORDER BY events.id LIMIT ?",
+            (*params, event_id, limit)).fetchall()
+        return [event_from_row(row) for row in rows]
+
+    def before(self, event_id: int, where: Filter | None = None,
+               limit: int = 1000) -> list[CapturedEvent]:
+        """Matching events stored before `event_id`, newest first: a page of a newest-first read
+        that costs the same at any depth (an OFFSET walks every row it skips)."""
+        clause, params = where.sql() if where else ("", ())
+        joiner = " AND " if clause else " WHERE "
+        rows = self._db.execute(
+            f"SELECT {EVENT_COLUMNS} FROM {EVENTS}{clause}{joiner}events.id < ? "
+            "ORDER BY events.id DESC LIMIT ?",
             (*params, event_id, limit)).fetchall()
         return [event_from_row(row) for row in rows]
 

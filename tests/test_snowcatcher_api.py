@@ -235,7 +235,7 @@ async def test_forward_relays_requests_unchanged(upstream: tuple[str, list[dict[
         assert seen[1]["query"] == "e=pv&tv=js&p=web&url=http%3A%2F%2Fx%2F"
         _, status = await fetch(http, running.url + API + "/status")
         assert status["forward"] == {"enabled": True, "url": url, "sent": 2, "failed": 0, "dropped": 0,
-                                     "pending": 0, "last_error": ""}
+                                     "cut": 0, "pending": 0, "pending_bytes": 0, "last_error": ""}
     finally:
         await running.stop()
 

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
 from snowcatcher import storable
-from snowcatcher.decode.wikimedia_event import ERROR, INVALID, SUCCESS, EventProcessor, Outcome
+from snowcatcher.decode.snowplow import MAX_EVENTS, PART, too_many_events
+from snowcatcher.decode.wikimedia_event import ERROR, INVALID, SUCCESS, EventProcessor, Outcome, Processed
 from snowcatcher.model import (
     BAD_REQUEST,
     PROTOCOL_EVENTGATE,
@@ -46,13 +47,34 @@ class EventGateDecoder:
         self.processor = processor
 
     def decode(self, raw: RawRequest, *, hasty: bool = False) -> EventGateResult:
+        parts = self.decode_parts(raw, hasty=hasty)
+        while True:
+            try:
+                next(parts)
+            except StopIteration as done:
+                result: EventGateResult = done.value
+                return result
+
+    def decode_parts(self, raw: RawRequest, *, hasty: bool = False
+                     ) -> Generator[None, None, EventGateResult]:
+        """decode() PART events at a time, yielding between parts (for the event loop); at most
+        MAX_EVENTS events, then a bad request for the rest, answered 400."""
         items, problem = _events_in(raw)
         if problem is not None:
             event = wikimedia_bad_request(raw, PROTOCOL_EVENTGATE, problem)
             return EventGateResult([event], Response(400, problem.message.encode(), "text/plain",
                                                      reason=_reason(problem)))
-        processed = [self.processor.process(item, raw.received_at) for item in items]
+        processed: list[Processed] = []
+        for start in range(0, min(len(items), MAX_EVENTS), PART):
+            processed.extend(self.processor.process(item, raw.received_at)
+                             for item in items[start:start + PART])
+            yield
         events = [p.event for p in processed]
+        if len(items) > MAX_EVENTS:
+            excess = too_many_events(len(items))
+            events.append(wikimedia_bad_request(raw, PROTOCOL_EVENTGATE, excess))
+            return EventGateResult(events, Response(400, excess.message.encode(), "text/plain",
+                                                    reason="Too many events in one request."))
         if hasty:
             count = len(processed)
             return EventGateResult(events, Response(202, b"", reason=f"{count} events hastily received."))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -38,6 +38,15 @@ ACCEPTED_CONTENT_TYPES = ("application/json", "application/json; charset=utf-8",
 _CACHE_LIMIT = 4096
 #: The parameters that carry self-describing JSON, in the order their entities are listed.
 _ENVELOPE_SOURCES = ("ue_pr", "ue_px", "co", "cx")
+#: Events decoded from one request; the rest are recorded as one bad request saying so. Real
+#: collectors bound bytes, not events (Snowplow's 1 MB, EventGate's 100 KB by default), but
+#: 1 MB of `{"e":"pv"}` is 80,000 events, while trackers batch tens (the JavaScript tracker
+#: sends at most 40 KB per POST, the Python tracker 10 events).
+MAX_EVENTS = 10_000
+#: Events decoded (and payload_data items validated) between two yields to the event loop.
+PART = 100
+#: Rejected event numbers named in the "batch" violation; more are counted, not listed.
+_NAMED_REJECTS = 20
 
 
 @dataclass
@@ -86,22 +95,34 @@ class SnowplowDecoder:
 
     def decode_post(self, raw: RawRequest, nuid: str = "") -> list[CapturedEvent]:
         """A tp2 POST: a payload_data body of one or more events; query parameters win."""
+        return [event for part in self.decode_post_parts(raw, nuid) for event in part]
+
+    def decode_post_parts(self, raw: RawRequest, nuid: str = "") -> Iterator[list[CapturedEvent]]:
+        """decode_post in parts of at most PART events (some empty), for a caller that yields to
+        the event loop between them; at most MAX_EVENTS events, then a bad request for the rest."""
         problems = list(_content_type_violations(raw))
         if "nuid=" in raw.query:
             problems.extend(_nuid_violations(parse_query(raw.query)))
         if not raw.body.strip():
             empty = Violation("request", "", "required", "empty body: not a valid tracker protocol event")
-            return [bad_request(raw, *problems, empty)]
+            yield [bad_request(raw, *problems, empty)]
+            return
         body, problem = _parse_body(raw.body)
         if problem is not None:
-            return [bad_request(raw, *problems, problem)]
-        items, body_problems = self._payload_items(body)
+            yield [bad_request(raw, *problems, problem)]
+            return
+        items, body_problems = yield from self._payload_items(body)
         if items is None:
-            return [bad_request(raw, *problems, *body_problems)]
-        return self._decode_items(raw, items, problems, body_problems, nuid)
+            yield [bad_request(raw, *problems, *body_problems)]
+            return
+        yield from self._decode_items(raw, items[:MAX_EVENTS], problems, body_problems, nuid)
+        if len(items) > MAX_EVENTS:
+            yield [bad_request(raw, *problems, too_many_events(len(items)))]
 
-    def _payload_items(self, body: Any) -> tuple[list[Any] | None, list[Violation]]:
-        """The list of events in a payload_data body, or None and why the body is unusable."""
+    def _payload_items(self, body: Any) -> Generator[
+            list[CapturedEvent], None, tuple[list[Any] | None, list[Violation]]]:
+        """The list of events in a payload_data body, or None and why the body is unusable;
+        a long list is validated PART items at a time, yielding [] after each."""
         if not (isinstance(body, dict) and isinstance(body.get("schema"), str) and "data" in body):
             return None, [Violation("body", "", "self-describing",
                                     "the body is not a self-describing JSON: it needs a \"schema\" "
@@ -115,10 +136,25 @@ class SnowplowDecoder:
         data = body["data"]
         if not isinstance(data, list):
             return None, list(self.check(uri, data, label, memo=False))
-        return data, list(self.check(uri, data, label, memo=False))
+        if len(data) <= PART:
+            return data, list(self.check(uri, data, label, memo=False))
+        # payload_data's keywords are per item (`items`) or hold for any non-empty list (`type`,
+        # `minItems`): each part is checked alone, its item numbers shifted, list-level ones once.
+        violations: list[Violation] = []
+        for start in range(0, min(len(data), MAX_EVENTS), PART):
+            for violation in self.check(uri, data[start:start + PART], label, memo=False):
+                head, _, rest = violation.path.lstrip("/").partition("/")
+                if head.isdigit():
+                    path = f"/{int(head) + start}" + (f"/{rest}" if rest else "")
+                    violations.append(Violation(violation.entity, path, violation.keyword,
+                                                violation.message))
+                elif start == 0:
+                    violations.append(violation)
+            yield []
+        return data, violations
 
     def _decode_items(self, raw: RawRequest, items: list[Any], problems: list[Violation],
-                      body_problems: list[Violation], nuid: str) -> list[CapturedEvent]:
+                      body_problems: list[Violation], nuid: str) -> Iterator[list[CapturedEvent]]:
         overrides = parse_query(raw.query)
         per_item: dict[int, list[Violation]] = {}
         for violation in body_problems:
@@ -127,23 +163,25 @@ class SnowplowDecoder:
             per_item.setdefault(key, []).append(
                 Violation("payload_data", "/" + rest if rest else "", violation.keyword,
                           violation.message))
-        rejected = sorted(key for key in per_item if key >= 0)
         if not items:
-            return [bad_request(raw, *problems, *per_item.get(-1, []))]
+            yield [bad_request(raw, *problems, *per_item.get(-1, []))]
+            return
+        batch = _batch_violation(sorted(key for key in per_item if key >= 0))
         events = []
         for index, item in enumerate(items):
             extra = [*problems, *per_item.get(-1, []), *per_item.get(index, [])]
-            if rejected and index not in per_item:
-                extra.append(Violation("payload_data", "", "batch",
-                                       f"the pipeline rejects this whole body because event(s) "
-                                       f"{', '.join(map(str, rejected))} in it are invalid"))
+            if batch is not None and index not in per_item:
+                extra.append(batch)
             params = dict(item) if isinstance(item, dict) else {}  # JSON keys are strings
             params.update(overrides)
             if not isinstance(item, dict):
                 extra.append(Violation("payload_data", "", "type",
                                        f"event {index} is {type(item).__name__}, not an object"))
             events.append(self.decode_event(params, raw.received_at, extra, nuid=nuid))
-        return events
+            if len(events) == PART:
+                yield events
+                events = []
+        yield events
 
     # -- one event ---------------------------------------------------------------------------
 
@@ -269,6 +307,25 @@ def parse_query(query: str) -> dict[str, Any]:
     for name, value in parse_qsl(query, keep_blank_values=True, errors="replace"):
         params.setdefault(name, value)
     return params
+
+
+def too_many_events(count: int) -> Violation:
+    """Why the events of a request past MAX_EVENTS were not decoded."""
+    return Violation("request", "", "events",
+                     f"the request holds {count:,} events, more than the limit of {MAX_EVENTS:,} per "
+                     f"request: the first {MAX_EVENTS:,} were decoded and validated, the other "
+                     f"{count - MAX_EVENTS:,} were not (the stored request keeps them all)")
+
+
+def _batch_violation(rejected: list[int]) -> Violation | None:
+    """What every valid event of a body with invalid ones gets: the pipeline rejects them all."""
+    if not rejected:
+        return None
+    named = ", ".join(map(str, rejected[:_NAMED_REJECTS]))
+    if len(rejected) > _NAMED_REJECTS:
+        named += f" and {len(rejected) - _NAMED_REJECTS:,} more"
+    return Violation("payload_data", "", "batch",
+                     f"the pipeline rejects this whole body because event(s) {named} in it are invalid")
 
 
 def bad_request(raw: RawRequest, *violations: Violation) -> CapturedEvent:
