@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 
+from snowcatcher.decode.ajv import js_string
 from snowcatcher.materialize import parse_document
 from snowcatcher.model import JsonDict
 
@@ -69,13 +70,17 @@ class StreamConfig:
         meta = event.get("meta")
         stream = meta.get("stream") if isinstance(meta, dict) else None
         event_id = meta.get("id") if isinstance(meta, dict) else None
-        head = (f"event {event_id} of schema at {schema_uri} destined to stream {stream} "
+        # Values are written as JavaScript's template strings write them (null, not None).
+        shown = js_string(stream)
+        head = (f"event {js_string(event_id)} of schema at {schema_uri} destined to stream {shown} "
                 "is not allowed in stream")
         rule = self.find(stream) if isinstance(stream, str) else None
         if rule is None:
-            return f"{head}; {stream} is not a configured stream."
-        title = schema.get("title")
-        if rule.schema_title and title != rule.schema_title:
+            return f"{head}; {shown} is not a configured stream."
+        if not rule.schema_title:
+            # EventGate refuses a stream whose config names no schema title.
+            return f"{head}; {shown} does not have a configured schema_title."
+        if schema.get("title") != rule.schema_title:
             return f"{head}; schema title must be {rule.schema_title}."
         return None
 
