@@ -19,7 +19,7 @@ from snowcatcher.guard import TOKEN_ENV, beyond_loopback, origin_error
 from snowcatcher.headless import HeadlessPrinter
 from snowcatcher.server import Settings, Snowcatcher
 from snowcatcher.store import StoreError
-from snowcatcher.streams import StreamConfigError
+from snowcatcher.streams import StreamConfigError, is_url
 from snowcatcher.text import InertFormatter
 
 SUBCOMMANDS = ("expect", "import")
@@ -39,8 +39,10 @@ def build_parser() -> argparse.ArgumentParser:
                              "registries: Iglu layout (vendor/name/jsonschema/M-R-A) or a clone of a "
                              "Wikimedia schema repository (jsonschema/<title>/<version>.yaml); the "
                              "kind is detected; repeatable")
-    parser.add_argument("--streams", type=Path, metavar="FILE",
-                        help="Wikimedia stream configuration (YAML or JSON: stream name or /regex/ -> "
+    parser.add_argument("--streams", metavar="FILE|URL",
+                        help="Wikimedia stream configuration, a file or a wiki's "
+                             "…/api.php?action=streamconfigs&format=json (fetched at start and on r) "
+                             "(YAML or JSON: stream name or /regex/ -> "
                              "schema_title); events for other streams are refused like EventGate "
                              "does (default: every stream is accepted)")
     parser.add_argument("--iglu", action="append", default=[], metavar="URL",
@@ -96,8 +98,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     for folder in args.schemas:
         if not folder.is_dir():
             parser.error(f"--schemas {folder}: no such folder")
-    if args.streams is not None and not args.streams.is_file():
-        parser.error(f"--streams {args.streams}: no such file")
+    if args.streams is not None and not is_url(args.streams) and not Path(args.streams).is_file():
+        parser.error(f"--streams {args.streams}: no such file (or give an http:// or https:// URL)")
     handler = logging.StreamHandler()
     handler.setFormatter(InertFormatter("snowcatcher: %(message)s"))
     logging.basicConfig(level=logging.WARNING, handlers=[handler])
@@ -144,6 +146,10 @@ async def _serve_headless(settings: Settings, *, as_json: bool) -> int:
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stopped.set)
     try:
         await catcher.start()
+    except StreamConfigError as error:
+        catcher.store.close()
+        print(f"snowcatcher: {error}", file=sys.stderr)
+        return 2
     except OSError as error:
         catcher.store.close()
         print(f"snowcatcher: {listen_error(settings, error)}", file=sys.stderr)

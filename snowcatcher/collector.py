@@ -111,9 +111,12 @@ def make_app(store: Store, ingestor: Ingestor, config: CollectorConfig | None = 
     app.router.add_get(TP2_PATH, _snowplow_get)
     for install in routes:
         install(app)  # before the catch-alls below, which would otherwise swallow these paths
+    for path in WIKIMEDIA_PATHS:
+        app.router.add_route("OPTIONS", path, _wikimedia_preflight)
     app.router.add_route("OPTIONS", "/{tail:.*}", _preflight)
-    app.router.add_post(EVENTGATE_PATH, _eventgate)
-    app.router.add_get(EVENTGATE_PATH, _unknown_path)  # not a Snowplow /{vendor}/{version} pixel
+    for path in (EVENTGATE_PATH, EVENTGATE_PATH + "/"):  # Express routes ignore a trailing slash
+        app.router.add_post(path, _eventgate)
+        app.router.add_get(path, _unknown_path)  # not a Snowplow /{vendor}/{version} pixel
     app.router.add_get(BEACON_PATH, _beacon)
     app.router.add_post(BEACON_PATH, _beacon)
     for path in ("/i", "/ice.png", "/{vendor}/{version}"):
@@ -128,6 +131,13 @@ def make_app(store: Store, ingestor: Ingestor, config: CollectorConfig | None = 
 
 async def _health(request: web.Request) -> web.Response:
     return web.Response(text="ok")
+
+
+async def _wikimedia_preflight(request: web.Request) -> web.Response:
+    """Express answers OPTIONS itself with the route's methods (CORS headers come from
+    _add_cors_headers, as EventGate's app.all('*') sets them on every answer)."""
+    methods = "POST" if request.path.startswith(EVENTGATE_PATH) else "GET,HEAD,POST"
+    return web.Response(text=methods, headers={"Allow": methods})
 
 
 async def _preflight(request: web.Request) -> web.Response:
@@ -336,9 +346,24 @@ def random_uuid() -> str:
     return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
 
 
+#: The Wikimedia intake routes, answered with EventGate's CORS headers.
+WIKIMEDIA_PATHS = (EVENTGATE_PATH, EVENTGATE_PATH + "/", BEACON_PATH)
+#: What EventGate's app.js sets on every answer (cors: '*'): production refuses credentialed
+#: requests, so snowcatcher must too, or a fetch that works locally fails in production.
+EVENTGATE_CORS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Headers": "accept, x-requested-with, content-type",
+    "Access-Control-Expose-Headers": "etag",
+    "Access-Control-Allow-Methods": "post",
+}
+
+
 async def _add_cors_headers(request: web.Request, response: web.StreamResponse) -> None:
     if guard.is_read_path(request.path):
         guard.add_read_cors(request, response)  # only the origins the user allowed
+        return
+    if request.path in WIKIMEDIA_PATHS:
+        response.headers.update(EVENTGATE_CORS)
         return
     # Trackers send credentials, and browsers reject `*` with credentials: a failed CORS check
     # makes the tracker retry and duplicates events, so the origin is echoed.

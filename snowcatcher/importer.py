@@ -62,7 +62,7 @@ def route(raw: RawRequest, ingestor: Ingestor) -> Intake | None:
     """How the collector would decode this request (events and our answer), or None for traffic
     that carries no analytics events. Mirrors collector.make_app's routes."""
     parts = raw.path.strip("/").split("/")
-    if raw.path == EVENTGATE_PATH and raw.method == "POST":
+    if raw.path.rstrip("/") == EVENTGATE_PATH and raw.method == "POST":
         return partial(_eventgate, ingestor)
     if raw.path == BEACON_PATH and raw.method in ("GET", "HEAD", "POST"):
         return partial(_beacon, ingestor)

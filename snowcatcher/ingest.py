@@ -12,6 +12,7 @@ from jsonschema import Draft7Validator
 
 from snowcatcher import bounded
 from snowcatcher.backoff import FETCH_GRACE
+from snowcatcher.decode.ajv import ajv_format_checker
 from snowcatcher.decode.eventgate import EventGateDecoder, EventGateResult, wikimedia_bad_request
 from snowcatcher.decode.eventlogging import EventLoggingDecoder
 from snowcatcher.decode.snowplow import SnowplowDecoder, bad_request
@@ -19,7 +20,7 @@ from snowcatcher.decode.wikimedia_event import EventProcessor
 from snowcatcher.model import PROTOCOL_EVENTGATE, CapturedEvent, RawRequest, Response, Violation
 from snowcatcher.registry import Registry
 from snowcatcher.streams import StreamCheck
-from snowcatcher.validate import Validator
+from snowcatcher.validate import FORMATS, Validator
 from snowcatcher.wikimedia_schemas import WikimediaSchemas
 
 log = logging.getLogger(__name__)
@@ -43,8 +44,10 @@ class Ingestor:
         self.snowplow = SnowplowDecoder(self.validator.check)
         self.wikimedia = wikimedia or WikimediaSchemas(offline=True)
         # Wikimedia schemas are draft-07 unless they say otherwise; a validator of their own also
-        # keeps their relative URIs apart from Iglu URIs in the caches.
-        self.wikimedia_validator = Validator(self.wikimedia, default_draft=Draft7Validator)
+        # keeps their relative URIs apart from Iglu URIs in the caches. Formats are checked by
+        # AJV's rules, as EventGate checks them.
+        self.wikimedia_validator = Validator(self.wikimedia, default_draft=Draft7Validator,
+                                             formats=ajv_format_checker(FORMATS))
         self.wikimedia_events = EventProcessor(self.wikimedia_validator, stream_checks)
         self.eventgate_decoder = EventGateDecoder(self.wikimedia_events)
         self.eventlogging_decoder = EventLoggingDecoder(self.wikimedia_events)
@@ -79,7 +82,7 @@ class Ingestor:
 
     def decoder_for(self, raw: RawRequest) -> Decode:
         """The decoder that produced a stored request's events, for re-validation."""
-        if raw.path == EVENTGATE_PATH:
+        if raw.path.rstrip("/") == EVENTGATE_PATH:
             return lambda request: self.eventgate_decoder.decode(request).events
         if raw.path == BEACON_PATH:
             return self.eventlogging_decoder.decode

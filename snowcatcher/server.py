@@ -25,7 +25,7 @@ from snowcatcher.ingest import Ingestor
 from snowcatcher.registry import DEFAULT_REMOTES, Registry, RemoteRepo
 from snowcatcher.revalidate import RevalidationReport, revalidate
 from snowcatcher.store import Store
-from snowcatcher.streams import StreamCheck, StreamConfig
+from snowcatcher.streams import RemoteStreamConfig, StreamCheck, StreamConfig, StreamConfigError, is_url
 from snowcatcher.unresolved import UnresolvedSchemas
 from snowcatcher.wikimedia_schemas import WikimediaSchemas, is_wikimedia_repo
 
@@ -54,8 +54,9 @@ class Settings:
     iglu: list[str] = field(default_factory=list)
     max_body: int = DEFAULT_MAX_BODY
     cache_dir: Path | None = field(default_factory=default_cache_dir)
-    #: A YAML or JSON stream configuration; without it every Wikimedia stream is accepted.
-    streams: Path | None = None
+    #: A YAML or JSON stream configuration, or the URL of a wiki's `api.php?action=streamconfigs`;
+    #: without it every Wikimedia stream is accepted.
+    streams: Path | str | None = None
     #: Relay every captured request to this upstream collector (or EventGate) as well.
     forward: str | None = None
     #: Host names the read API answers to besides loopback and --host (--allow-host).
@@ -90,8 +91,13 @@ class Settings:
         return iglu, wikimedia
 
     def stream_checks(self) -> list[StreamCheck]:
-        """The stream configuration as a check; raises StreamConfigError for an unusable file."""
-        return [StreamConfig.load(self.streams)] if self.streams else []
+        """The stream configuration as a check; raises StreamConfigError for an unusable file.
+        A URL's configuration is fetched by Snowcatcher.start()."""
+        if not self.streams:
+            return []
+        if is_url(self.streams):
+            return [RemoteStreamConfig(str(self.streams))]
+        return [StreamConfig.load(Path(self.streams))]
 
 
 class Snowcatcher:
@@ -128,7 +134,10 @@ class Snowcatcher:
         return f"http://{f'[{host}]' if ':' in host else host}:{self.port}"
 
     async def start(self) -> None:
-        """Bind and serve; with port 0 the chosen port is in `self.port` afterwards."""
+        """Fetch a wiki's stream configuration (StreamConfigError when that fails), then bind and
+        serve; with port 0 the chosen port is in `self.port` afterwards."""
+        for remote in self._remote_streams():
+            await remote.refresh()
         if self.forwarder is not None:
             await self.forwarder.start()
         limits = parser_limits(self.config)
@@ -158,8 +167,24 @@ class Snowcatcher:
 
     async def revalidate(self, progress: Callable[[int, int], None] | None = None
                          ) -> RevalidationReport:
-        """Re-read the schemas and re-check every captured event (the TUI's `r`)."""
-        return await revalidate(self.store, self.ingestor, progress)
+        """Re-read the schemas (and fetch a wiki's stream configuration again) and re-check every
+        captured event (the TUI's `r`). A failed fetch raises StreamConfigError after the re-check,
+        which used the configuration fetched before."""
+        problems: list[str] = []
+        for remote in self._remote_streams():
+            try:
+                await remote.refresh()
+            except StreamConfigError as error:
+                problems.append(str(error))
+        report = await revalidate(self.store, self.ingestor, progress)
+        if problems:
+            raise StreamConfigError("; ".join(problems) + " (events were re-checked with the "
+                                    "configuration fetched before)")
+        return report
+
+    def _remote_streams(self) -> list[RemoteStreamConfig]:
+        return [check for check in self.ingestor.wikimedia_events.checks
+                if isinstance(check, RemoteStreamConfig)]
 
     async def stop(self) -> None:
         if self._quiet_accept is not None:

@@ -8,8 +8,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import aiohttp
+import orjson
 import yaml
 
+from snowcatcher.decode.ajv import js_string
 from snowcatcher.materialize import parse_document
 from snowcatcher.model import JsonDict
 
@@ -69,15 +72,65 @@ class StreamConfig:
         meta = event.get("meta")
         stream = meta.get("stream") if isinstance(meta, dict) else None
         event_id = meta.get("id") if isinstance(meta, dict) else None
-        head = (f"event {event_id} of schema at {schema_uri} destined to stream {stream} "
+        # Values are written as JavaScript's template strings write them (null, not None).
+        shown = js_string(stream)
+        head = (f"event {js_string(event_id)} of schema at {schema_uri} destined to stream {shown} "
                 "is not allowed in stream")
         rule = self.find(stream) if isinstance(stream, str) else None
         if rule is None:
-            return f"{head}; {stream} is not a configured stream."
-        title = schema.get("title")
-        if rule.schema_title and title != rule.schema_title:
+            return f"{head}; {shown} is not a configured stream."
+        if not rule.schema_title:
+            # EventGate refuses a stream whose config names no schema title.
+            return f"{head}; {shown} does not have a configured schema_title."
+        if schema.get("title") != rule.schema_title:
             return f"{head}; schema title must be {rule.schema_title}."
         return None
+
+
+#: How long fetching a wiki's stream configuration may take.
+FETCH_TIMEOUT = 10.0
+MAX_CONFIG_BYTES = 16 * 1024 * 1024
+
+
+def is_url(source: str | Path) -> bool:
+    return isinstance(source, str) and source.startswith(("http://", "https://"))
+
+
+class RemoteStreamConfig:
+    """The stream configuration of a live wiki, from its API (`api.php?action=streamconfigs
+    &format=json`, the source eventgate-wikimedia reads), fetched at start and on re-validation."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.config = StreamConfig(())
+
+    async def refresh(self) -> None:
+        """Fetch the configuration again; raises StreamConfigError naming the URL, keeping the
+        configuration fetched before."""
+        problem = f"cannot fetch the stream configuration from {self.url}"
+        try:
+            timeout = aiohttp.ClientTimeout(total=FETCH_TIMEOUT)
+            async with aiohttp.ClientSession(timeout=timeout) as http, http.get(
+                    self.url, headers={"Accept": "application/json"}) as answer:
+                status, reason = answer.status, answer.reason or ""
+                body = await answer.content.read(MAX_CONFIG_BYTES + 1)
+        except (aiohttp.ClientError, TimeoutError, ValueError) as error:
+            raise StreamConfigError(f"{problem}: {error or type(error).__name__}") from None
+        if status != 200:
+            raise StreamConfigError(f"{problem}: HTTP {status} {reason}".rstrip())
+        if len(body) > MAX_CONFIG_BYTES:
+            raise StreamConfigError(f"{problem}: the answer is larger than {MAX_CONFIG_BYTES} bytes")
+        try:
+            document = orjson.loads(body)
+        except orjson.JSONDecodeError as error:
+            raise StreamConfigError(f"{problem}: the answer is not JSON ({error})") from None
+        if isinstance(document, dict) and "error" in document and "streams" not in document:
+            raise StreamConfigError(f"{problem}: the API answered with an error: "
+                                    f"{js_string(document['error'])}")
+        self.config = StreamConfig.from_document(document, self.url)
+
+    def __call__(self, event: JsonDict, schema_uri: str, schema: JsonDict) -> str | None:
+        return self.config(event, schema_uri, schema)
 
 
 def _rule(key: str, settings: Any, where: str) -> StreamRule:

@@ -38,7 +38,7 @@ _MESSAGE_LIMIT = 300
 # The formats Iglu schemas use; rfc3339-validator, rfc3986-validator and fqdn (dependencies)
 # provide the date-time, uri and hostname checks. (jsonschema[format-nongpl] would also bring
 # rfc3987-syntax, which takes a second to import, for IRI formats no schema here uses.)
-_FORMATS = FormatChecker(["date-time", "date", "time", "uuid", "ipv4", "ipv6", "uri", "uri-reference",
+FORMATS = FormatChecker(["date-time", "date", "time", "uuid", "ipv4", "ipv6", "uri", "uri-reference",
                           "email", "hostname"])
 # Iglu schemas name their own meta-schema, so the draft is looked up by a marker in `$schema`;
 # Wikimedia writes `https://json-schema.org/draft-07/schema#`, which jsonschema does not know.
@@ -76,11 +76,12 @@ class CompiledSchema:
     """A schema compiled once: a fast yes/no check where it is safe, jsonschema to explain failures."""
 
     def __init__(self, schema: JsonDict, draft: type[JsonSchemaValidator] = Draft4Validator,
-                 retrieve: Callable[[str], JsonDict | None] | None = None) -> None:
+                 retrieve: Callable[[str], JsonDict | None] | None = None,
+                 formats: FormatChecker = FORMATS) -> None:
         self.schema = schema
         # A `$ref` to another document is resolved only through `retrieve` (our own schema
         # sources): jsonschema would otherwise fetch http:// and read file:// URIs itself.
-        self.full = bounded(draft)(schema, format_checker=_FORMATS,
+        self.full = bounded(draft)(schema, format_checker=formats,
                                    registry=_refs_registry(retrieve or _no_document, draft))
         self.fast = _compile_fast(schema, draft)
         self.flat = flat_records_check(schema)
@@ -154,8 +155,11 @@ class Validator:
     """Validates data against the schema a URI names, memoizing results per (schema, data)."""
 
     def __init__(self, registry: SchemaSource,
-                 default_draft: type[JsonSchemaValidator] = Draft4Validator) -> None:
+                 default_draft: type[JsonSchemaValidator] = Draft4Validator,
+                 formats: FormatChecker = FORMATS) -> None:
         self.registry = registry
+        #: The format rules: jsonschema's by default, AJV's for Wikimedia (EventGate's validator).
+        self.formats = formats
         #: The draft for schemas whose `$schema` names none: 4 for Iglu, 7 for Wikimedia.
         self.default_draft = default_draft
         self._compiled: dict[str, CompiledSchema | Violation] = {}
@@ -204,7 +208,7 @@ class Validator:
         try:
             draft.check_schema(resolution.schema)
             compiled: CompiledSchema | Violation = CompiledSchema(resolution.schema, draft,
-                                                                  self._retrieve)
+                                                                  self._retrieve, self.formats)
         except jsonschema.SchemaError as error:
             compiled = Violation("", "", "schema", f"the schema {uri} is itself invalid: "
                                  f"{_clip(error.message)}")

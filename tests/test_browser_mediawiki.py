@@ -81,7 +81,8 @@ async def test_fetch_of_a_metrics_platform_batch_reads_eventgates_answer(wiki: S
     await page.goto(page_url)
     answer: dict[str, Any] = await page.call_js("window.realClients.fetchBatch",
                                                 f"{wiki.url}/v1/events?hasty=true", [*valid, broken])
-    # The page could read the answer, so CORS with credentials passed; hasty answers 202 regardless.
+    # The page could read the answer: EventGate's CORS (`*`, preflight allowing content-type) let
+    # the JSON POST through; hasty answers 202 regardless.
     assert (answer["status"], answer["statusText"]) == (202, "3 events hastily received."), answer
     events = await stored(wiki, 3)
     assert [e.name for e in events] == ["desktop_web_ui_actions"] * 3
@@ -89,6 +90,17 @@ async def test_fetch_of_a_metrics_platform_batch_reads_eventgates_answer(wiki: S
     [violation] = events[2].violations
     assert (violation.path, violation.keyword) == ("/performer/is_logged_in", "type")
     assert len({e.request_id for e in events}) == 1, "one fetch, one stored request"
+
+
+async def test_a_credentialed_fetch_fails_as_it_does_against_production(wiki: Snowcatcher, page: Page,
+                                                                        page_url: str) -> None:
+    # EventGate's app.js answers `access-control-allow-origin: *` and no allow-credentials; a
+    # browser refuses that for credentials: 'include', so the page must not rely on it locally.
+    await page.goto(page_url)
+    failed = await page.evaluate(
+        f"window.realClients.fetchBatch({json.dumps(wiki.url + '/v1/events')}, [{{}}], 'include')"
+        ".then(() => 'read', (error) => String(error))")
+    assert failed == "TypeError: Failed to fetch"
 
 
 async def test_legacy_beacon_capsule_becomes_a_validated_event(wiki: Snowcatcher, page: Page,

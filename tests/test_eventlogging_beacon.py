@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -9,12 +10,14 @@ from urllib.parse import quote
 
 import aiohttp
 import pytest
+from rich.console import Console
 from yarl import URL
 
 from snowcatcher.decode.eventlogging import capsule_from_query, legacy_schema_uri
 from snowcatcher.model import CapturedEvent
 from snowcatcher.server import Settings, Snowcatcher
 from snowcatcher.streams import StreamConfig, StreamConfigError
+from snowcatcher.tui import views
 from tests.wikimedia_support import PRIMARY, SECONDARY, needs_corpus, running
 
 CAPSULE = {
@@ -117,3 +120,99 @@ def test_stream_config_shapes(tmp_path: Path) -> None:
         StreamConfig.load(broken)
     with pytest.raises(StreamConfigError, match="cannot read"):
         Snowcatcher(Settings(port=0, offline=True, cache_dir=None, streams=tmp_path / "missing.yaml"))
+
+
+# -- the legacy conversion, as Wikimedia's EventLoggingLegacyConverter makes it ----------------------
+
+
+async def send_with(catcher: Snowcatcher, capsule: Any, headers: dict[str, str]) -> int:
+    url = URL(f"{catcher.url}/beacon/event?{beacon_query(capsule)}", encoded=True)
+    async with aiohttp.ClientSession() as http, http.post(url, headers=headers) as answer:
+        return answer.status
+
+
+@needs_corpus
+async def test_a_version_string_revision_selects_that_version_and_passes() -> None:
+    # mw.eventLog's documented way to pick a migrated schema's version; the schema's own
+    # `revision` is a meta-wiki number, so the version string is not left in the event.
+    async with running(PRIMARY, SECONDARY) as catcher:
+        await send(catcher, "GET", {**CAPSULE, "revision": "1.2.1"})
+        stored = catcher.store.window()[0]
+    assert stored.schema == "/analytics/legacy/homepagevisit/1.2.1"
+    assert stored.valid, stored.violations
+    assert "revision" not in stored.payload
+
+
+@needs_corpus
+async def test_a_php_capsules_user_agent_lands_in_http_request_headers() -> None:
+    # EventLogging::logEvent (PHP) puts the user's agent in the capsule; the Event Platform schema
+    # has no `userAgent`, but keeps the agent in http.request_headers['user-agent'].
+    capsule = {**CAPSULE, "userAgent": "Mozilla/5.0 (the user's browser)"}
+    async with running(PRIMARY, SECONDARY) as catcher:
+        await send_with(catcher, capsule, {"User-Agent": "MediaWiki/1.43 (the wiki's HTTP client)"})
+        stored = catcher.store.window()[0]
+    assert stored.valid, stored.violations
+    assert "userAgent" not in stored.payload
+    assert stored.payload["http"]["request_headers"] == {"user-agent": "Mozilla/5.0 (the user's browser)"}
+    assert "http.request_headers.user-agent" in stored.filled
+
+
+@needs_corpus
+async def test_the_conversion_adds_what_production_adds_and_marks_it_filled() -> None:
+    # EventLoggingLegacyConverter::convertEvent adds uuid, dt, client_dt (the receive time when the
+    # client sent none), recvFrom and http.request_headers['user-agent']; eventgate-wikimedia adds
+    # http.client_ip from X-Client-IP. homepagevisit 1.2.1 has all of them.
+    capsule = {key: value for key, value in CAPSULE.items() if key != "dt"}
+    capsule["revision"] = "1.2.1"
+    async with running(PRIMARY, SECONDARY) as catcher:
+        await send_with(catcher, capsule, {"User-Agent": "Mozilla/5.0 test", "X-Client-IP": "192.0.2.7"})
+        stored = catcher.store.window()[0]
+    payload = stored.payload
+    assert stored.valid, stored.violations
+    assert len(payload["uuid"]) == 36 and payload["uuid"][14] == "4"
+    assert payload["client_dt"].endswith("Z") and payload["recvFrom"] == "127.0.0.1"
+    assert payload["http"] == {"request_headers": {"user-agent": "Mozilla/5.0 test"},
+                               "client_ip": "192.0.2.7"}
+    assert {"uuid", "client_dt", "recvFrom", "http.request_headers.user-agent",
+            "http.client_ip"} <= set(stored.filled)
+
+
+TINY_LEGACY = """\
+title: analytics/legacy/tiny
+$id: /analytics/legacy/tiny/1.0.0
+$schema: https://json-schema.org/draft-07/schema#
+type: object
+additionalProperties: false
+required: [$schema, meta, event]
+properties:
+  $schema: {type: string}
+  meta: {type: object}
+  dt: {type: string}
+  schema: {type: string}
+  event: {type: object}
+"""
+
+
+async def test_fields_the_schema_lacks_are_not_added(tmp_path: Path) -> None:
+    (tmp_path / "jsonschema" / "analytics" / "legacy" / "tiny").mkdir(parents=True)
+    (tmp_path / "jsonschema" / "analytics" / "legacy" / "tiny" / "1.0.0.yaml").write_text(TINY_LEGACY)
+    async with running(tmp_path) as catcher:
+        await send_with(catcher, {"schema": "Tiny", "revision": "1.0.0", "event": {}},
+                        {"User-Agent": "Mozilla/5.0 test"})
+        stored = catcher.store.window()[0]
+    assert stored.valid, stored.violations
+    assert set(stored.payload) == {"$schema", "meta", "dt", "schema", "event"}
+
+
+@needs_corpus
+async def test_the_raw_tab_shows_a_beacons_capsule_decoded() -> None:
+    async with running(PRIMARY, SECONDARY) as catcher:
+        await send(catcher, "GET", CAPSULE)
+        stored = catcher.store.request(catcher.store.window()[0].request_id)
+    console = Console(width=120, file=io.StringIO(), color_system=None)
+    with console.capture() as capture:
+        console.print(views.raw(stored, dark=True))
+    shown = capture.get()
+    assert "beacon capsule, URL-decoded" in shown
+    assert '"schema": "HomepageVisit"' in shown and '"homepage_pageview_token": "example token"' in shown
+    assert "%22" not in shown

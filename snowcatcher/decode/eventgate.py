@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +25,7 @@ from snowcatcher.model import (
 ACCEPTED_TYPES = ("application/json", "text/plain", "application/reports+json")
 EMPTY_BODY = "Request body was empty. Must provide JSON encoded events."
 _JSON = "application/json"
+_JSON_SPACE = " \t\n\r"
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,8 +64,7 @@ class EventGateDecoder:
         items, problem = _events_in(raw)
         if problem is not None:
             event = wikimedia_bad_request(raw, PROTOCOL_EVENTGATE, problem)
-            return EventGateResult([event], Response(400, problem.message.encode(), "text/plain",
-                                                     reason=_reason(problem)))
+            return EventGateResult([event], _refusal(raw, problem))
         processed: list[Processed] = []
         for start in range(0, min(len(items), MAX_EVENTS), PART):
             processed.extend(self.processor.process(item, raw.received_at)
@@ -109,26 +110,59 @@ def wikimedia_bad_request(raw: RawRequest, protocol: str, *violations: Violation
 
 
 def _events_in(raw: RawRequest) -> tuple[list[Any], Violation | None]:
-    """The events in the body, or why EventGate would refuse the request with a 400."""
+    """The events in the body, or why EventGate would refuse the request (app.js's body-parser,
+    then routes/events.js)."""
     content_type = raw.header("Content-Type").split(";", 1)[0].strip().lower()
-    if not raw.body.strip():
+    if not raw.body:
         return [], Violation("request", "", "required", EMPTY_BODY)
     if content_type not in ACCEPTED_TYPES:
-        shown = repr(content_type) if content_type else "no content type"
+        # body-parser leaves other types unparsed: the route then sees an empty body.
+        shown = json.dumps(content_type) if content_type else "no content type"
         return [], Violation("request", "", "content-type",
                              f"{EMPTY_BODY} (EventGate does not parse a body sent with {shown}; "
                              f"send {', '.join(ACCEPTED_TYPES)})")
+    # body-parser decodes UTF-8 replacing what is not, and is strict: `{` or `[` first.
+    text = raw.body.decode("utf-8", "replace")
+    first = text.lstrip(_JSON_SPACE)[:1]
+    if first not in ("{", "["):
+        shown = json.dumps(first) if first else "nothing but white space"
+        return [], Violation("body", "", "json", "The request body is not valid JSON: EventGate's body "
+                             f"parser wants an object or an array, and the body starts with {shown}")
     try:
-        body = orjson.loads(raw.body)
+        body = orjson.loads(text)
     except orjson.JSONDecodeError as error:
-        return [], Violation("body", "", "json", f"The request body is not valid JSON: {error}")
-    if body in ({}, [], None, ""):
+        keyword = "depth" if str(error).startswith("depth limit") else "json"
+        return [], Violation("body", "", keyword, f"The request body is not valid JSON: {error}")
+    if body in ({}, []):  # lodash's _.isEmpty
         return [], Violation("request", "", "required", EMPTY_BODY)
     return (body if isinstance(body, list) else [body]), None
 
 
-def _reason(problem: Violation) -> str:
-    # A reason phrase is one latin-1 line; EventGate uses its fixed sentence for an empty body.
-    if problem.keyword in ("required", "content-type"):
-        return EMPTY_BODY
-    return "Request body is not valid JSON."
+def node_json_error(text: str) -> str:
+    """JSON.parse's complaint about a body it refuses, in the words of the Node.js 16 that
+    EventGate's images ran (V8 words it differently from version to version)."""
+    stripped = text.lstrip(_JSON_SPACE)
+    offset = len(text) - len(stripped)
+    if stripped and stripped[0] not in "{[":
+        return f"Unexpected token {stripped[0]} in JSON at position {offset}"
+    try:
+        orjson.loads(text)
+    except orjson.JSONDecodeError as error:
+        if error.pos < len(text.rstrip(_JSON_SPACE)):
+            return f"Unexpected token {text[error.pos]} in JSON at position {error.pos}"
+    return "Unexpected end of JSON input"
+
+
+def _refusal(raw: RawRequest, problem: Violation) -> Response:
+    """EventGate's answer to a body it cannot use: 400 without a body for an empty (or unparsed)
+    one; for broken JSON, the 500 that EventGate's error handler (lib/util.js setErrorHandler)
+    makes of body-parser's SyntaxError."""
+    if problem.keyword == "depth":  # JSON.parse would take it; snowcatcher's decoder stops at 1024
+        return Response(400, problem.message.encode(), "text/plain", reason="Body nested too deeply")
+    if problem.keyword != "json":
+        return Response(400, b"", reason=EMPTY_BODY)
+    detail = node_json_error(raw.body.decode("utf-8", "replace"))
+    uri = raw.path + (f"?{raw.query}" if raw.query else "")
+    body = {"status": 500, "type": "internal_error", "title": "SyntaxError", "detail": detail,
+            "method": raw.method, "uri": uri}
+    return Response(500, storable.dumps(body), _JSON, reason="Internal Server Error")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 from dataclasses import replace
 from typing import Any
 from urllib.parse import unquote
@@ -10,7 +11,7 @@ from urllib.parse import unquote
 import orjson
 
 from snowcatcher.decode.eventgate import wikimedia_bad_request
-from snowcatcher.decode.wikimedia_event import EventProcessor
+from snowcatcher.decode.wikimedia_event import EventProcessor, iso_time
 from snowcatcher.model import PROTOCOL_EVENTLOGGING, CapturedEvent, JsonDict, RawRequest, Violation
 
 #: The legacy schemas live under this title prefix in the secondary repository.
@@ -57,7 +58,8 @@ class EventLoggingDecoder:
             problem = _capsule_problem(capsule)
         if problem is not None:
             return [wikimedia_bad_request(raw, PROTOCOL_EVENTLOGGING, problem)]
-        event, filled = to_event(capsule)
+        schema = self.processor.validator.registry.lookup(legacy_schema_uri(capsule)).schema
+        event, filled = to_event(capsule, raw, schema if isinstance(schema, dict) else {})
         processed = self.processor.process(event, raw.received_at, protocol=PROTOCOL_EVENTLOGGING,
                                            filled=filled, source="query")
         captured = processed.event
@@ -68,20 +70,64 @@ class EventLoggingDecoder:
         return [captured]
 
 
-def to_event(capsule: JsonDict) -> tuple[JsonDict, tuple[str, ...]]:
-    """The capsule as the event EventGate receives for it: `$schema` and `meta.stream` added,
-    and the client's `dt` kept as `client_dt` (the server's `dt` is the receive time)."""
+def to_event(capsule: JsonDict, raw: RawRequest | None = None,
+             schema: JsonDict | None = None) -> tuple[JsonDict, tuple[str, ...]]:
+    """The capsule as the event EventGate receives for it, made the way Wikimedia's legacy
+    converter (EventLoggingLegacyConverter) makes it: `$schema` and `meta.stream` set, a `uuid`,
+    `client_dt`, `recvFrom` and the user agent in `http.request_headers` added; plus
+    `http.client_ip`, which eventgate-wikimedia adds from the request. Fields are added only where
+    the schema has them, and every added one is listed in the second value."""
     event = dict(capsule)
     filled = ["$schema", "meta.stream"]
     event["$schema"] = legacy_schema_uri(capsule)
+    if _VERSION.match(str(capsule.get("revision"))):
+        # The version string picked the schema; the schema's own `revision` is a meta-wiki number.
+        del event["revision"]
     meta = event.get("meta")
     event["meta"] = {**(meta if isinstance(meta, dict) else {}),
                      "stream": STREAM_PREFIX + str(capsule.get("schema"))}
+    # PHP's EventLogging::logEvent puts the user's agent in the capsule; the Event Platform keeps
+    # it in http.request_headers (the converter reads the User-Agent header, which for a beacon PHP
+    # sends is MediaWiki's own HTTP client, so the capsule's value is the user's).
+    capsule_agent = event.pop("userAgent", None)
     client_dt = event.pop("dt", None)
-    if client_dt is not None and "client_dt" not in event:
-        event["client_dt"] = client_dt
-        filled.append("client_dt")
+    properties = _properties(schema)
+
+    def add(name: str, value: Any) -> None:
+        if name in properties and name not in event and value is not None:
+            event[name] = value
+            filled.append(name)
+
+    add("uuid", str(uuid.uuid4()))
+    # The client's own time, if it sent one; else the receive time, as the converter sets it.
+    add("client_dt", client_dt if client_dt is not None else
+        (iso_time(raw.received_at) if raw is not None else None))
+    if raw is not None:
+        add("recvFrom", raw.remote or None)
+        agent = capsule_agent if isinstance(capsule_agent, str) else raw.header("User-Agent")
+        client_ip = raw.header("X-Client-IP") or raw.remote
+        http_properties = _properties(properties.get("http"))
+        http: JsonDict = _object(event.get("http"))
+        if agent and "request_headers" in http_properties:
+            headers = _object(http.get("request_headers"))
+            if "user-agent" not in headers:
+                http = {**http, "request_headers": {**headers, "user-agent": agent}}
+                filled.append("http.request_headers.user-agent")
+        if client_ip and "client_ip" in http_properties and "client_ip" not in http:
+            http = {**http, "client_ip": client_ip}
+            filled.append("http.client_ip")
+        if http:
+            event["http"] = http
     return event, tuple(filled)
+
+
+def _object(value: Any) -> JsonDict:
+    return value if isinstance(value, dict) else {}
+
+
+def _properties(schema: Any) -> dict[str, Any]:
+    found = schema.get("properties") if isinstance(schema, dict) else None
+    return found if isinstance(found, dict) else {}
 
 
 def _capsule_problem(capsule: Any) -> Violation | None:

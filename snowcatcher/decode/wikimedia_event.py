@@ -9,13 +9,40 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from snowcatcher.decode.ajv import AjvError, ajv_errors, errors_text, insecure_reasons
+from snowcatcher.decode.ajv import (
+    AjvError,
+    ajv_errors,
+    errors_text,
+    insecure_reasons,
+    js_string,
+    schema_invalid_text,
+)
 from snowcatcher.model import PROTOCOL_EVENTGATE, CapturedEvent, Entity, JsonDict, Violation
 from snowcatcher.streams import StreamCheck
-from snowcatcher.validate import CompiledSchema, Validator
+from snowcatcher.validate import CompiledSchema, Validator, draft_for
 
 SUCCESS, INVALID, ERROR = "success", "invalid", "error"
 _LEGACY_PREFIX = "analytics/legacy/"
+#: eventgate-wikimedia's stream_field and schema_uri_field (config.wikimedia.yaml); a missing field
+#: is EventGate's MissingFieldError (lib/event-util.js makeExtractField), an `error`, not `invalid`.
+STREAM_FIELD = ("meta", "stream")
+SCHEMA_URI_FIELDS = (("$schema",), ("meta", "schema_uri"))
+
+
+def missing_field_message(*fields: tuple[str, ...]) -> str:
+    """EventGate's words for an event without the field(s) it extracts; several fields are
+    written as JavaScript writes an array in a template string."""
+    names = ",".join(".".join(field) for field in fields)
+    return f"Field(s) {names} were missing from event and could not be extracted."
+
+
+def has_field(event: Any, field: tuple[str, ...]) -> bool:
+    """lodash's `_.has(event, 'a.b')`: every step is a key present in an object."""
+    for key in field:
+        if not isinstance(event, dict) or key not in event:
+            return False
+        event = event[key]
+    return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,13 +80,15 @@ def iso_time(seconds: float) -> str:
 
 
 def schema_uri_of(event: JsonDict) -> str:
-    """`$schema`, or `meta.schema_uri` as eventgate-wikimedia also accepts."""
-    uri = event.get("$schema")
-    if isinstance(uri, str) and uri:
-        return uri
-    meta = event.get("meta")
-    fallback = meta.get("schema_uri") if isinstance(meta, dict) else None
-    return fallback if isinstance(fallback, str) else ""
+    """`$schema`, or `meta.schema_uri` as eventgate-wikimedia also accepts (the first field
+    present wins, as in EventGate's objectFindAndGet); "" when neither is there."""
+    field = next((field for field in SCHEMA_URI_FIELDS if has_field(event, field)), None)
+    if field is None:
+        return ""
+    value: Any = event
+    for key in field:
+        value = value[key]
+    return js_string(value)
 
 
 class EventProcessor:
@@ -89,11 +118,14 @@ class EventProcessor:
                                 f"An event must be a JSON object, not {_json_type(event)}.", "type")
         event, more = fill_meta(event, received_at)
         filled = (*filled, *more)
-        uri = schema_uri_of(event)
-        if not uri:
+        # eventgate-wikimedia extracts the stream before it loads the schema or validates.
+        if not has_field(event, STREAM_FIELD):
             return self._failed(event, received_at, protocol, filled, source,
-                                "Could not find a schema URI in the event: set $schema "
-                                "(or meta.schema_uri).", "required")
+                                missing_field_message(STREAM_FIELD), "required")
+        if not any(has_field(event, field) for field in SCHEMA_URI_FIELDS):
+            return self._failed(event, received_at, protocol, filled, source,
+                                missing_field_message(*SCHEMA_URI_FIELDS), "required")
+        uri = schema_uri_of(event)
         if uri.lstrip("/").startswith(_LEGACY_PREFIX) and "dt" not in event:
             # Legacy events carry the client's time in client_dt; dt is the time of receipt.
             event["dt"] = iso_time(received_at)
@@ -108,13 +140,15 @@ class EventProcessor:
     def _validated(self, event: JsonDict, uri: str, compiled: CompiledSchema, received_at: float,
                    protocol: str, filled: tuple[str, ...], source: str) -> Processed:
         entity = Entity("event", 0, uri, event, source)
-        errors = ajv_errors(compiled.errors(event))
+        errors = ajv_errors(compiled.errors(event), compiled.schema)
         violations = [Violation(entity.label, e.pointer, e.keyword, e.explained()) for e in errors]
         insecure = self._security(uri, compiled.schema)
         refused = [m for m in (check(event, uri, compiled.schema) for check in self.checks) if m]
         violations.extend(Violation(entity.label, "", "secure", message) for message in insecure)
         violations.extend(Violation(entity.label, "/meta/stream", "stream", message) for message in refused)
-        problems = [*insecure, *refused]
+        # EventValidator.loadSchema throws for an insecure schema, and validatorAt wraps that in
+        # EventSchemaLoadError: the answer says "Failed loading schema at <uri>", the why is ours.
+        problems = [f"Failed loading schema at {uri}" for _ in insecure[:1]] + refused
         if problems:
             outcome = Outcome(ERROR, event, tuple(errors), problems[0])
         else:
@@ -125,13 +159,17 @@ class EventProcessor:
     def _unloadable(self, event: JsonDict, uri: str, problem: Violation, received_at: float,
                     protocol: str, filled: tuple[str, ...], source: str) -> Processed:
         entity = Entity("event", 0, uri, event, source)
+        resolution = self.validator.registry.lookup(uri)
         if problem.keyword == "resolve":
             message = f"Failed loading schema at {uri}"
+            refused = not resolution.places
+            detail = f"schema URI {uri} refused: {resolution.error}" if refused else problem.message
         else:
-            message = f"Failed compiling schema at {uri}: {problem.message}"
-        resolution = self.validator.registry.lookup(uri)
-        refused = problem.keyword == "resolve" and not resolution.places
-        detail = f"schema URI {uri} refused: {resolution.error}" if refused else problem.message
+            # AJV's compile error, written as AJV writes it (jsonschema's message has Python reprs).
+            schema = resolution.schema
+            draft = draft_for(schema, self.validator.default_draft) if schema is not None else None
+            message = detail = (schema_invalid_text(schema, draft.META_SCHEMA) if draft is not None
+                                else problem.message)
         violation = Violation(entity.label, "", problem.keyword, detail)
         return Processed(_captured(event, uri, protocol, received_at, (entity,), [violation], filled),
                          Outcome(ERROR, event, (), message))

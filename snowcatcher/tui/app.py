@@ -25,6 +25,7 @@ from snowcatcher.model import CapturedEvent
 from snowcatcher.query import Filter
 from snowcatcher.server import Settings, Snowcatcher
 from snowcatcher.store import Store, StoreError
+from snowcatcher.streams import StreamConfigError
 from snowcatcher.tui import actions
 from snowcatcher.tui.chrome import ConfirmClear, FilterBar, KeyFooter, StatusBar
 from snowcatcher.tui.event_detail import TABS, EventDetail
@@ -92,6 +93,9 @@ class SnowcatcherApp(App[int]):
         if self.server is not None:
             try:
                 await self.server.start()
+            except StreamConfigError as error:
+                self.exit(2, message=f"snowcatcher: {error}")
+                return
             except OSError as error:
                 self.exit(2, message=f"snowcatcher: {listen_error(self.server.settings, error)}")
                 return
@@ -242,12 +246,17 @@ class SnowcatcherApp(App[int]):
             self.notify("Re-validation is not available here.", severity="warning")
             return
         self.notify("Re-reading schemas and re-checking every event…")
-        report = await self.revalidate()
+        try:
+            report = await self.revalidate()
+        except StreamConfigError as error:  # the wiki's stream configuration could not be fetched
+            self.notify(str(error), severity="error", markup=False, timeout=15)
+            report = None
         events = self.query_one(EventList)
         events.reload(keep_id=events.selected_id)
         self._show_detail(events.selected_id)
         self._show_status()
-        self.notify(report.summary().capitalize() + ".", markup=False)
+        if report is not None:
+            self.notify(report.summary().capitalize() + ".", markup=False)
 
     def action_clear(self) -> None:
         self.push_screen(ConfirmClear(self.store.counts().total), self._cleared)
@@ -274,7 +283,7 @@ def run_tui(settings: Settings, *, revalidate: actions.Revalidate | None = None)
     """Run the TUI with the collector for `settings` served in-process; returns the exit code."""
     try:
         server = Snowcatcher(settings)
-    except StoreError as error:
+    except (StoreError, StreamConfigError) as error:
         print(f"snowcatcher: {error}", file=sys.stderr)
         return 2
     app = SnowcatcherApp(server.store, server=server, revalidate=revalidate)

@@ -1,7 +1,8 @@
-"""Human names and groups for Snowplow tracker parameters, and readable renderings of their values."""
+"""Human names and groups for tracker parameters and Wikimedia event fields, and readable values."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -60,8 +61,19 @@ def describe(key: str, value: Any) -> str:
     return value if isinstance(value, str) else str(value)
 
 
+#: A Metrics Platform interaction's own fields (submitInteraction), shown first.
+INTERACTION_FIELDS = ("action", "action_subtype", "action_source", "action_context", "instrument_name",
+                      "element_id", "element_friendly_name", "funnel_name", "funnel_entry_token",
+                      "funnel_event_sequence_position")
+#: The Metrics Platform's context objects, in the order the Overview shows them.
+CONTEXT_GROUPS = ("agent", "page", "mediawiki", "performer")
+
+
 def grouped(event: CapturedEvent) -> Iterator[tuple[str, list[tuple[str, str, str]]]]:
     """The event's parameters as (group, [(human name, parameter, readable value)]), in GROUPS order."""
+    if event.protocol != PROTOCOL_SNOWPLOW:
+        yield from _wikimedia_grouped(event)
+        return
     rows: dict[str, list[tuple[str, str, str]]] = {group: [] for group in GROUPS}
     for key, value in _flat(event):
         group, human = FIELDS.get(key, ("other", key))
@@ -73,12 +85,27 @@ def grouped(event: CapturedEvent) -> Iterator[tuple[str, list[tuple[str, str, st
 
 
 def _flat(event: CapturedEvent) -> Iterator[tuple[str, Any]]:
-    if event.protocol == PROTOCOL_SNOWPLOW:
-        yield from event.payload.items()
-        return
-    for key, value in event.payload.items():  # Wikimedia: one level of nesting, dotted
-        if isinstance(value, dict) and key != "event":
-            for inner, item in value.items():
-                yield f"{key}.{inner}", item
-        elif not isinstance(value, dict):
-            yield key, value
+    yield from event.payload.items()
+
+
+def _wikimedia_grouped(event: CapturedEvent) -> Iterator[tuple[str, list[tuple[str, str, str]]]]:
+    """A Wikimedia event's fields: the interaction (action, action_source, …), then each context
+    object (agent, page, mediawiki, performer, then meta, http, …) as a group of its own, then the
+    other top-level fields. A legacy event's `event` object is under Entities."""
+    payload = event.payload
+    interaction = [(key, key, _json_value(payload[key])) for key in INTERACTION_FIELDS if key in payload]
+    if interaction:
+        yield "interaction", interaction
+    objects = [key for key, value in payload.items() if isinstance(value, dict) and key != "event"]
+    order = {name: index for index, name in enumerate(CONTEXT_GROUPS)}
+    for key in sorted(objects, key=lambda name: order.get(name, len(order))):
+        yield key, [(inner, f"{key}.{inner}", _json_value(value)) for inner, value in payload[key].items()]
+    rest = [(key, key, _json_value(value)) for key, value in payload.items()
+            if key not in INTERACTION_FIELDS and not isinstance(value, dict)]
+    rest.append(("received", "", readable_time(event.received_at)))
+    yield "event", rest
+
+
+def _json_value(value: Any) -> str:
+    """Strings as they are, anything else as JSON (true, null, ["a"]), never a Python repr."""
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)

@@ -11,6 +11,8 @@ from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
 
+from snowcatcher.decode.eventlogging import capsule_from_query
+from snowcatcher.ingest import BEACON_PATH
 from snowcatcher.model import CapturedEvent
 from snowcatcher.redact import has_secrets, redact_header
 from snowcatcher.store import StoredRequest
@@ -64,7 +66,13 @@ def raw(stored: StoredRequest | None, dark: bool) -> RenderableType:
     request = stored.request
     theme = "monokai" if dark else "default"
     parts: list[RenderableType] = []
-    if request.query:
+    capsule, problem = (capsule_from_query(request.query) if request.path == BEACON_PATH
+                        else (None, True))
+    if request.query and problem is None:
+        # A legacy beacon's query string is one URL-encoded JSON capsule, not key=value pairs.
+        parts.append(_heading(f"beacon capsule, URL-decoded ({len(request.query)} bytes)"))
+        parts.append(Syntax(pretty_json(capsule)[:MAX_BODY], "json", theme=theme, word_wrap=True))
+    elif request.query:
         parts.append(_heading(f"query string ({len(request.query)} bytes)"))
         parameters = dict(parse_qsl(request.query, keep_blank_values=True))
         parts.append(Syntax(pretty_json(parameters), "json", theme=theme, word_wrap=True))

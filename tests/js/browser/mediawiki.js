@@ -6,14 +6,18 @@ export function beaconEvent(serviceUri, event) {
   return navigator.sendBeacon(serviceUri, JSON.stringify(event));
 }
 
-/** A batch of events in one fetch POST; resolves to what the page could read of the answer. */
-export async function fetchBatch(serviceUri, events) {
+/**
+ * A batch of events in one fetch POST; resolves to what the page could read of the answer.
+ * `credentials` is fetch's option: EventGate answers `Access-Control-Allow-Origin: *`, so a
+ * cross-origin fetch with credentials 'include' fails in production (and against snowcatcher).
+ */
+export async function fetchBatch(serviceUri, events, credentials = 'same-origin') {
   const answer = await fetch(serviceUri, {
     method: 'POST',
     body: JSON.stringify(events),
     headers: { 'Content-Type': 'application/json' },
     keepalive: true,
-    credentials: 'include',
+    credentials,
   });
   return { status: answer.status, statusText: answer.statusText, body: await answer.text() };
 }
