@@ -12,6 +12,10 @@ from aiohttp import web
 from snowcatcher import api, micro
 from snowcatcher.collector import CAPTURE_HOOKS, DEFAULT_MAX_BODY, CollectorConfig, make_app, parser_limits
 from snowcatcher.forward import FORWARD_STATS, Forwarder, ForwardStats
+from snowcatcher.gitlab import api as gitlab_api
+from snowcatcher.gitlab.api import GITLAB
+from snowcatcher.gitlab.definitions import DefinitionSource, check_checkout
+from snowcatcher.gitlab.findings import DefinitionChecker
 from snowcatcher.ingest import Ingestor
 from snowcatcher.registry import DEFAULT_REMOTES, Registry, RemoteRepo
 from snowcatcher.revalidate import RevalidationReport, revalidate
@@ -43,6 +47,8 @@ class Settings:
     streams: Path | None = None
     #: Relay every captured request to this upstream collector (or EventGate) as well.
     forward: str | None = None
+    #: A GitLab checkout whose event definitions GitLab internal events are checked against.
+    gitlab: Path | None = None
 
     def remotes(self) -> tuple[RemoteRepo, ...]:
         return (*(RemoteRepo(url) for url in self.iglu), *DEFAULT_REMOTES)
@@ -67,19 +73,26 @@ class Snowcatcher:
         self.settings = settings
         iglu, wikimedia = settings.schema_folders()
         checks = settings.stream_checks()  # before the store: a bad file must not leave a database
+        if settings.gitlab is not None:
+            check_checkout(settings.gitlab)  # raises NotAGitLabCheckout, also before the store
         self.store = Store(settings.db)
         self.registry = Registry(iglu, remotes=settings.remotes(),
                                  offline=settings.offline, cache_dir=settings.cache_dir)
         self.wikimedia = WikimediaSchemas(wikimedia, offline=settings.offline,
                                           cache_dir=settings.cache_dir)
-        self.ingestor = Ingestor(self.registry, self.wikimedia, checks)
+        #: The GitLab definitions (--gitlab), or None.
+        self.gitlab = DefinitionSource(settings.gitlab) if settings.gitlab else None
+        checker = DefinitionChecker(self.gitlab) if self.gitlab else None
+        self.ingestor = Ingestor(self.registry, self.wikimedia, checks, checker)
         #: Events waiting for a remote schema, re-validated when it arrives.
         self.unresolved = UnresolvedSchemas(self.store, self.ingestor)
         self.config = CollectorConfig(max_body=settings.max_body)
-        self.app = make_app(self.store, self.ingestor, self.config, routes=(micro.install, api.install))
+        self.app = make_app(self.store, self.ingestor, self.config, routes=(micro.install, gitlab_api.install,
+                                                                            api.install))
         #: Forwarding counters for the API and the TUI header; `forward.enabled` is False without --forward.
         self.forward = ForwardStats()
         self.app[FORWARD_STATS] = self.forward
+        self.app[GITLAB] = self.gitlab
         self.forwarder = Forwarder(settings.forward, self.forward) if settings.forward else None
         if self.forwarder is not None:
             self.app[CAPTURE_HOOKS].append(self.forwarder.submit)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import shutil
 import uuid
 from collections.abc import Iterable
@@ -83,3 +84,13 @@ def internal_event(action: str, *, label: str | None = None, prop: str | None = 
 def tp2_body(*events: dict[str, str]) -> bytes:
     return json.dumps({"schema": "iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4",
                        "data": list(events)}).encode()
+
+
+def declare_key_kind(checkout: Path) -> None:
+    """Declare a `key_kind` property in create_ssh_key.yml, as a developer fixing a finding would;
+    the modification time moves on by 5 s so that even a coarse file system sees the change."""
+    path = checkout / "config/events/create_ssh_key.yml"
+    declared = "  key_kind:\n    description: k\n  usage_type:"
+    path.write_text(path.read_text().replace("  usage_type:", declared))
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 5_000_000_000))

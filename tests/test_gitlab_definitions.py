@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ from tests.gitlab_support import (
     SERVICE_PING,
     STANDARD,
     add_fixtures,
+    declare_key_kind,
     fake_checkout,
     standard,
 )
@@ -86,10 +86,7 @@ def test_definitions_reload_when_a_file_changes(checkout: Path) -> None:
     source = DefinitionSource(checkout, clock=lambda: now[0])
     event = captured("create_ssh_key", extra={"creation_source": "ui", "key_kind": "rsa"})
     assert [v.message.split(":")[0] for v in check(event, source.current())] == ["undeclared property"]
-    path = checkout / "config/events/create_ssh_key.yml"
-    text = path.read_text().replace("  usage_type:", "  key_kind:\n    description: the kind\n  usage_type:")
-    path.write_text(text)
-    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 5_000_000_000))
+    declare_key_kind(checkout)
     assert check(event, source.current()) != []  # not looked at again within a second
     now[0] = 1.5
     assert check(event, source.current()) == []

@@ -101,16 +101,16 @@ class MetricTally:
     def __init__(self) -> None:
         self.contributions: dict[str, Contribution] = {}
         self.last_id = 0
-        self.generation = -1
+        self.epoch: tuple[int, int] = (-1, -1)
 
-    def catch_up(self, definitions: Definitions,
-                 newer: Callable[[int], Sequence[CapturedEvent]]) -> set[str]:
+    def catch_up(self, definitions: Definitions, newer: Callable[[int], Sequence[CapturedEvent]],
+                 store_generation: int = 0) -> set[str]:
         """Read the events after the last one seen (`newer(last_id)` gives a page); returns the key
-        paths whose value changed."""
-        if definitions.generation != self.generation:
+        paths whose value changed. New definitions or a cleared store start the count afresh."""
+        if (definitions.generation, store_generation) != self.epoch:
             self.contributions.clear()
             self.last_id = 0
-            self.generation = definitions.generation
+            self.epoch = (definitions.generation, store_generation)
         changed: set[str] = set()
         while page := newer(self.last_id):
             for event in page:
