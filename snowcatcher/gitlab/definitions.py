@@ -112,6 +112,14 @@ class Definitions:
     problems: list[DefinitionProblem] = field(default_factory=list)
     #: Bumped on every reload, so that callers can drop what they derived.
     generation: int = 0
+    #: event name -> available metrics naming it; checked for every captured event, so indexed once.
+    _by_event: dict[str, list[MetricDefinition]] = field(default_factory=dict, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        for metric in self.metrics:
+            if metric.available:
+                for name in metric.events:
+                    self._by_event.setdefault(name, []).append(metric)
 
     def find(self, name: str) -> EventDefinition | None:
         return self.events.get(name)
@@ -122,7 +130,7 @@ class Definitions:
 
     def metrics_for(self, name: str) -> list[MetricDefinition]:
         """monitor.rb's choice: available metrics naming the event, whatever their filter or unique."""
-        return [metric for metric in self.metrics if metric.available and name in metric.events]
+        return list(self._by_event.get(name, ()))
 
     def internal_names(self) -> list[str]:
         return sorted(name for name, definition in self.events.items() if definition.internal)
