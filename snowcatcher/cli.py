@@ -166,7 +166,7 @@ def announce(catcher: Snowcatcher) -> None:
     """The start-up lines on stderr, so that stdout stays the event stream."""
     store = catcher.store.path if catcher.settings.db else "a temporary capture (use --db to keep it)"
     print(f"snowcatcher {__version__} listening on {catcher.url}, storing in {store}", file=sys.stderr)
-    if catcher.gitlab is not None:
+    if catcher.settings.gitlab is not None and catcher.gitlab is not None:
         for line in describe(catcher.gitlab.definitions):
             print(f"snowcatcher: {line}", file=sys.stderr)
     if catcher.settings.host in ALL_INTERFACES:
