@@ -16,6 +16,7 @@ from snowcatcher.collector import INGESTOR, STORE
 from snowcatcher.enriched import enriched_event
 from snowcatcher.exchange import request_json, response_json, stored_json
 from snowcatcher.forward import FORWARD_STATS
+from snowcatcher.gitlab.api import GITLAB
 from snowcatcher.guard import shown_stored
 from snowcatcher.har import har_entry, har_frame
 from snowcatcher.importer import CaptureError, import_requests, read_capture
@@ -35,13 +36,15 @@ ENDPOINTS = {
     "GET /events?filter=&offset=&limit=&order=oldest|newest&after=ID": "events, paged",
     "GET /events/{id}": "one event with its request and our answer",
     "DELETE /events": "forget every event",
-    "GET /wait?filter=&count=1&timeout=10&context=&field=KEY=VALUE&after=ID&exact=1":
+    "GET /wait?filter=&count=1&timeout=10&context=&field=KEY=VALUE&after=ID&exact=1&defined=1":
         "block until events arrive; 504 with a report on timeout",
     "GET /stream?filter=&after=ID": "Server-Sent Events, one per stored event",
     "GET /export.ndjson?filter=": "events as NDJSON (with their requests, for import)",
     "GET /export.har?filter=": "the requests as a HAR log",
     "POST /import": "an NDJSON or HAR capture in the body, decoded and validated again",
     "GET /status": "counts, the store and forwarding",
+    "GET /gitlab/definitions": "with --gitlab: the checkout, its definition counts and problems",
+    "GET /gitlab/metrics": "with --gitlab: metrics touched by captured events, this capture's contribution",
 }
 #: The long-lived requests (waits and streams), ended when the server shuts down.
 LIVE: web.AppKey[set[asyncio.Task[Any]]] = web.AppKey("live_requests")
@@ -136,9 +139,12 @@ async def _wait(request: web.Request) -> web.Response:
     store = request.app[STORE]
     where = _filter(request)
     try:
-        check = EventCheck.parse(request.query.getall("context", []), request.query.getall("field", []))
+        check = EventCheck.parse(request.query.getall("context", []), request.query.getall("field", []),
+                                 defined=request.query.get("defined", "") in ("1", "true", "yes"))
     except ValueError as error:
         raise _bad(str(error)) from None
+    if check.defined and request.app.get(GITLAB) is None:
+        raise _bad("defined=1 needs GitLab definitions: start snowcatcher with --gitlab PATH")
     count = _int(request, "count", 1, 0)
     timeout = _float(request, "timeout", 10.0, 0.0, MAX_WAIT)
     exact = request.query.get("exact", "") in ("1", "true", "yes")

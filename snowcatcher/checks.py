@@ -13,6 +13,8 @@ from snowcatcher.enriched import enriched_event
 from snowcatcher.model import PROTOCOL_SNOWPLOW, CapturedEvent, schema_name
 
 MISSING: Any = object()
+#: The keyword of GitLab definition findings (snowcatcher.gitlab.findings.KEYWORD).
+DEFINITION = "definition"
 _COLUMNS = ("name", "event_type", "schema", "app_id", "protocol", "valid", "id")
 
 
@@ -24,9 +26,11 @@ class EventCheck:
     contexts: tuple[str, ...] = ()
     #: (key, expected) pairs; `*` in expected is a wildcard. See `field_value` for the keys.
     fields: tuple[tuple[str, str], ...] = ()
+    #: No finding against its GitLab definition (defined, active, declared properties, identifiers).
+    defined: bool = False
 
     @classmethod
-    def parse(cls, contexts: list[str], fields: list[str]) -> EventCheck:
+    def parse(cls, contexts: list[str], fields: list[str], *, defined: bool = False) -> EventCheck:
         """From `--context NAME` and `--field KEY=VALUE` arguments; raises ValueError on a bad field."""
         pairs = []
         for item in fields:
@@ -34,10 +38,10 @@ class EventCheck:
             if not sep or not key.strip():
                 raise ValueError(f"field check {item!r} must look like KEY=VALUE, e.g. se_label=approve")
             pairs.append((key.strip(), value))
-        return cls(tuple(c for c in contexts if c), tuple(pairs))
+        return cls(tuple(c for c in contexts if c), tuple(pairs), defined)
 
     def __bool__(self) -> bool:
-        return bool(self.contexts or self.fields)
+        return bool(self.contexts or self.fields or self.defined)
 
     def problems(self, event: CapturedEvent) -> list[str]:
         """Why the event fails the check, one sentence each; empty when it passes."""
@@ -52,11 +56,14 @@ class EventCheck:
                 found.append(f"{key} is missing, wanted {expected!r}")
             elif not value_matches(expected, actual):
                 found.append(f"{key} is {render(actual)!r}, wanted {expected!r}")
+        if self.defined:
+            found += [v.message for v in event.violations if v.keyword == DEFINITION]
         return found
 
     def describe(self) -> str:
         parts = [f"context {c}" for c in self.contexts]
         parts += [f"{key}={value}" for key, value in self.fields]
+        parts += ["as its GitLab definition declares"] if self.defined else []
         return ", ".join(parts)
 
 

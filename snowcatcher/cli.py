@@ -15,6 +15,8 @@ from pathlib import Path
 
 from snowcatcher import __version__
 from snowcatcher.collector import DEFAULT_MAX_BODY
+from snowcatcher.gitlab.checkout import describe, find_checkout
+from snowcatcher.gitlab.definitions import NotAGitLabCheckout
 from snowcatcher.guard import TOKEN_ENV, beyond_loopback, origin_error
 from snowcatcher.headless import HeadlessPrinter
 from snowcatcher.server import Settings, Snowcatcher
@@ -69,6 +71,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--show-secrets", action="store_true",
                         help="show cookies and Authorization headers unredacted in the read API, "
                              "exports and the TUI")
+    parser.add_argument("--gitlab", type=Path, metavar="PATH",
+                        help="a GitLab checkout (for GDK, ~/gdk/gitlab): check GitLab internal events "
+                             "against its config/events definitions and show the metrics they feed "
+                             "(default: the GDK around the current folder or in $GDK_ROOT, if any)")
     parser.add_argument("--headless", action="store_true", help="print one line per event, no TUI")
     parser.add_argument("--json", action="store_true", help="with --headless: print NDJSON")
     return parser
@@ -79,7 +85,8 @@ def settings_from(args: argparse.Namespace) -> Settings:
                     offline=args.offline, iglu=list(args.iglu), max_body=args.max_body,
                     streams=args.streams, forward=args.forward, allow_hosts=list(args.allow_host),
                     allow_origins=list(args.allow_origin), token=args.token,
-                    show_secrets=args.show_secrets)
+                    show_secrets=args.show_secrets,
+                    gitlab=args.gitlab)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -100,10 +107,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.error(f"--schemas {folder}: no such folder")
     if args.streams is not None and not is_url(args.streams) and not Path(args.streams).is_file():
         parser.error(f"--streams {args.streams}: no such file (or give an http:// or https:// URL)")
+    try:
+        checkout = find_checkout(args.gitlab, os.environ, Path.cwd())
+    except NotAGitLabCheckout as error:
+        parser.error(f"--gitlab {error}")
+    args.gitlab = checkout.path if checkout else None
     handler = logging.StreamHandler()
     handler.setFormatter(InertFormatter("snowcatcher: %(message)s"))
     logging.basicConfig(level=logging.WARNING, handlers=[handler])
     settings = settings_from(args)
+    if checkout is not None:
+        # The TUI covers stderr once it starts: say where the definitions come from before it does.
+        print(f"snowcatcher: {checkout.found_by} -> {checkout.path}: checking GitLab internal events "
+              "against its definitions", file=sys.stderr)
     if args.headless or not sys.stdout.isatty():
         return _run_headless(settings, as_json=args.json)
     return _run_tui(settings)
@@ -175,6 +191,9 @@ def announce(catcher: Snowcatcher) -> None:
     """The start-up lines on stderr, so that stdout stays the event stream."""
     store = catcher.store.path if catcher.settings.db else "a temporary capture (use --db to keep it)"
     print(f"snowcatcher {__version__} listening on {catcher.url}, storing in {store}", file=sys.stderr)
+    if catcher.settings.gitlab is not None and catcher.gitlab is not None:
+        for line in describe(catcher.gitlab.definitions):
+            print(f"snowcatcher: {line}", file=sys.stderr)
     if beyond_loopback(catcher.settings.host):
         reach = ("send events (reading them needs the token)" if catcher.settings.token else
                  f"send events and read them: protect the read API with --token TOKEN (or ${TOKEN_ENV})")

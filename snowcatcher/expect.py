@@ -21,7 +21,7 @@ from snowcatcher.text import inert
 
 DEFAULT_URL = "http://127.0.0.1:9090"
 DEFAULT_TIMEOUT = 10.0
-_CHECK_KEYS = {"name", "filter", "count", "exact", "timeout", "contexts", "fields"}
+_CHECK_KEYS = {"name", "filter", "count", "exact", "timeout", "contexts", "fields", "defined"}
 _FILE_KEYS = {"url", "timeout", "no_invalid", "expect"}
 
 
@@ -40,11 +40,14 @@ class Expectation:
     contexts: list[str] = field(default_factory=list)
     fields: dict[str, str] = field(default_factory=dict)
     label: str = ""
+    #: Each event must be sent as its GitLab definition declares (no definition finding).
+    defined: bool = False
 
     def title(self) -> str:
         words = [f"filter {self.filter!r}" if self.filter else "any event"]
         words += [f"context {name}" for name in self.contexts]
         words += [f"{key}={value}" for key, value in self.fields.items()]
+        words += ["as its GitLab definition declares"] if self.defined else []
         text = ", ".join(words)
         return f"{self.label} ({text})" if self.label else text
 
@@ -66,6 +69,8 @@ def run_expectation(url: str, check: Expectation, token: str = "") -> Outcome:
     params += [("field", f"{key}={value}") for key, value in check.fields.items()]
     if check.exact:
         params.append(("exact", "1"))
+    if check.defined:
+        params.append(("defined", "1"))
     status, report = _get(url, "/snowcatcher/api/wait", params, check.timeout + 10, token)
     wanted = f"{'exactly' if check.exact else 'at least'} {check.count}"
     if status not in (200, 504):
@@ -167,7 +172,7 @@ def _expectation(item: Any, where: str, timeout: float) -> Expectation:
                        timeout=_number(item.get("timeout", timeout), f"{where}: timeout"),
                        contexts=[str(c) for c in contexts],
                        fields={str(k): _scalar(v) for k, v in fields.items()},
-                       label=str(item.get("name") or ""))
+                       label=str(item.get("name") or ""), defined=item.get("defined") is True)
 
 
 def _no_unknown(data: dict[str, Any], allowed: set[str], where: str) -> None:
@@ -207,7 +212,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--field", action="append", default=[], metavar="KEY=VALUE",
                         help="a value each event must have (se_label=x, gitlab_standard.realm=saas, "
                              "`*` is a wildcard); repeatable")
-    parser.add_argument("--no-invalid", action="store_true", help="also fail if any event is invalid")
+    parser.add_argument("--defined", action="store_true",
+                        help="each event must be sent as its GitLab definition declares: defined, "
+                             "active, only declared properties, its identifiers present (needs a "
+                             "snowcatcher started with --gitlab)")
+    parser.add_argument("--no-invalid", action="store_true",
+                        help="also fail if any event is invalid (with --gitlab: or breaks its definition)")
     parser.add_argument("--file", "-f", type=Path, help="an expectations YAML file with several checks")
     parser.add_argument("--token", default=os.environ.get(TOKEN_ENV, ""),
                         help=f"the token snowcatcher was started with (default: ${TOKEN_ENV})")
@@ -242,10 +252,12 @@ def _plan(args: argparse.Namespace) -> tuple[str, list[Expectation], str | None]
     checks: list[Expectation] = []
     if args.file is not None:
         settings, checks = load_file(args.file)
-    if args.filter is not None or args.context or args.field or (not checks and not args.no_invalid):
+    if args.filter is not None or args.context or args.field or args.defined or (
+            not checks and not args.no_invalid):
         checks.append(Expectation(filter=args.filter or "", count=args.count, exact=args.exact,
                                   timeout=args.timeout if args.timeout is not None else DEFAULT_TIMEOUT,
-                                  contexts=args.context, fields=dict(_pairs(args.field))))
+                                  contexts=args.context, fields=dict(_pairs(args.field)),
+                                  defined=args.defined))
     if any(check.count < 0 for check in checks):
         raise ExpectError("--count must be 0 or more")
     wanted = settings.get("no_invalid")

@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Generator, Iterator, Sequence
+from dataclasses import replace
 from functools import partial
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from jsonschema import Draft7Validator
 
@@ -34,12 +35,22 @@ EVENTGATE_PATH = "/v1/events"
 BEACON_PATH = "/beacon/event"
 
 
+class EventChecker(Protocol):
+    """Extra findings about a decoded event (GitLab definitions); knows nothing of the protocols."""
+
+    def findings(self, event: CapturedEvent) -> tuple[Violation, ...]: ...
+
+    def reload(self) -> None: ...
+
+
 class Ingestor:
     """Turns raw requests into validated events, one decoder per protocol."""
 
     def __init__(self, registry: Registry, wikimedia: WikimediaSchemas | None = None,
-                 stream_checks: Sequence[StreamCheck] = ()) -> None:
+                 stream_checks: Sequence[StreamCheck] = (), checker: EventChecker | None = None) -> None:
         self.registry = registry
+        #: Applied after decoding Snowplow events, so that the decoder needs no GitLab knowledge.
+        self.checker = checker
         self.validator = Validator(registry)
         self.snowplow = SnowplowDecoder(self.validator.check)
         self.wikimedia = wikimedia or WikimediaSchemas(offline=True)
@@ -62,7 +73,7 @@ class Ingestor:
         if missing and await self.registry.fetch(missing, grace=FETCH_GRACE):
             events = await self._in_parts(decode, raw)  # see _run
             self.validator.take_unresolved()
-        return events
+        return self._checked(events)
 
     async def eventgate(self, raw: RawRequest, *, hasty: bool = False) -> EventGateResult:
         """A `/v1/events` request: its events and EventGate's answer."""
@@ -113,7 +124,7 @@ class Ingestor:
         if missing and await self.registry.fetch(missing, grace=FETCH_GRACE):
             events = self._safely(decode, raw)
             self.validator.take_unresolved()
-        return events
+        return self._checked(events)
 
     async def _in_parts(self, decode: DecodeParts, raw: RawRequest) -> list[CapturedEvent]:
         """_safely(), yielding to the event loop between the decoder's parts; each part has its
@@ -132,13 +143,28 @@ class Ingestor:
 
     def redecode(self, decode: Decode, raw: RawRequest) -> list[CapturedEvent]:
         """Decode again with the schemas as they are now (re-validation); no remote fetch."""
-        return self._safely(decode, raw)
+        return self._checked(self._safely(decode, raw))
 
     def forget(self) -> None:
         """Re-read schemas from disk and drop every cached decode or validation result."""
         self.registry.reload()
         self.wikimedia.reload()
         self.snowplow.forget()
+        if self.checker is not None:
+            self.checker.reload()
+
+    def _checked(self, events: list[CapturedEvent]) -> list[CapturedEvent]:
+        if self.checker is None:
+            return events
+        checked = []
+        for event in events:
+            try:
+                found = self.checker.findings(event)
+            except Exception:  # a checker bug must not cost the event: store it as decoded
+                log.exception("checking event %s failed", event.name)
+                found = ()
+            checked.append(replace(event, violations=event.violations + found) if found else event)
+        return checked
 
     @staticmethod
     def _safely(decode: Decode, raw: RawRequest) -> list[CapturedEvent]:

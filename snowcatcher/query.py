@@ -9,6 +9,8 @@
     stream:eventlogging_*  a Wikimedia event whose stream matches
     protocol:snowplow    snowplow, eventgate or eventlogging
     invalid / valid      only events with / without violations
+    definition           events with a finding against their GitLab definition (--gitlab)
+    definition:undeclared  ... whose finding's message or event name contains the text
     -term                negates any term
 
 Terms are combined with AND; quote a value that holds spaces: `name:"my event"`.
@@ -20,7 +22,9 @@ import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-KEYS = ("type", "name", "schema", "app", "stream", "protocol")
+KEYS = ("type", "name", "schema", "app", "stream", "protocol", "definition")
+#: Findings against GitLab definitions: violations with this keyword (snowcatcher.gitlab.findings).
+DEFINITION_CLAUSE = "valid = 0 AND violations LIKE '%\"keyword\":\"definition\"%'"
 
 
 class FilterError(ValueError):
@@ -97,6 +101,8 @@ def _compile_term(term: str) -> tuple[str, list[str]]:
         return "valid = 0", []
     if lowered in ("valid", "is:valid"):
         return "valid = 1", []
+    if lowered == "definition":
+        return DEFINITION_CLAUSE, []
     key, sep, value = term.partition(":")
     if not sep or key.lower() not in KEYS:
         if sep and key.isidentifier():
@@ -123,6 +129,12 @@ def _compile_term(term: str) -> tuple[str, list[str]]:
     if key == "app":
         return ("app_id = ? COLLATE NOCASE", [value]) if exact else (
             "app_id LIKE ? ESCAPE '\\'", [pattern])
+    if key == "definition":
+        text = f"%{pattern}%" if "*" in value else pattern
+        return (f"{DEFINITION_CLAUSE} AND EXISTS (SELECT 1 FROM json_each(violations) WHERE "
+                "json_extract(value, '$.keyword') = 'definition' AND ("
+                "json_extract(value, '$.message') LIKE ? ESCAPE '\\' OR "
+                "json_extract(value, '$.entity') LIKE ? ESCAPE '\\'))", [text, text])
     if key == "stream":
         clause = "name = ? COLLATE NOCASE" if exact else "name LIKE ? ESCAPE '\\'"
         return f"protocol != 'snowplow' AND {clause}", [value if exact else pattern]

@@ -21,6 +21,10 @@ from snowcatcher.collector import (
 )
 from snowcatcher.connections import quiet_accept_errors
 from snowcatcher.forward import FORWARD_STATS, Forwarder, ForwardStats
+from snowcatcher.gitlab import api as gitlab_api
+from snowcatcher.gitlab.api import GITLAB
+from snowcatcher.gitlab.definitions import DefinitionSource, check_checkout
+from snowcatcher.gitlab.findings import DefinitionChecker
 from snowcatcher.ingest import Ingestor
 from snowcatcher.registry import DEFAULT_REMOTES, Registry, RemoteRepo
 from snowcatcher.revalidate import RevalidationReport, revalidate
@@ -67,17 +71,19 @@ class Settings:
     token: str = ""
     #: Show cookies and Authorization unredacted in the read API, exports and the TUI.
     show_secrets: bool = False
+    #: Seconds a connection may sit without a complete request: before its first request
+    #: (headers included) and between requests on a kept-alive one. Then it is closed.
+    idle_timeout: float = DEFAULT_IDLE_TIMEOUT
+    #: Seconds a request's body may take to arrive; a stalled one is recorded, answered 408.
+    body_timeout: float = DEFAULT_BODY_TIMEOUT
+    #: A GitLab checkout whose event definitions GitLab internal events are checked against.
+    gitlab: Path | None = None
 
     def access(self) -> guard.Access:
         """The rules guarding the read and control API."""
         return guard.Access(host=self.host, allow_hosts=tuple(self.allow_hosts),
                             allow_origins=tuple(self.allow_origins), token=self.token,
                             show_secrets=self.show_secrets)
-    #: Seconds a connection may sit without a complete request: before its first request
-    #: (headers included) and between requests on a kept-alive one. Then it is closed.
-    idle_timeout: float = DEFAULT_IDLE_TIMEOUT
-    #: Seconds a request's body may take to arrive; a stalled one is recorded, answered 408.
-    body_timeout: float = DEFAULT_BODY_TIMEOUT
 
     def remotes(self) -> tuple[RemoteRepo, ...]:
         return (*(RemoteRepo(url) for url in self.iglu), *DEFAULT_REMOTES)
@@ -107,20 +113,26 @@ class Snowcatcher:
         self.settings = settings
         iglu, wikimedia = settings.schema_folders()
         checks = settings.stream_checks()  # before the store: a bad file must not leave a database
+        if settings.gitlab is not None:
+            check_checkout(settings.gitlab)  # raises NotAGitLabCheckout, also before the store
         self.store = Store(settings.db)
         self.registry = Registry(iglu, remotes=settings.remotes(),
                                  offline=settings.offline, cache_dir=settings.cache_dir)
         self.wikimedia = WikimediaSchemas(wikimedia, offline=settings.offline,
                                           cache_dir=settings.cache_dir)
-        self.ingestor = Ingestor(self.registry, self.wikimedia, checks)
+        #: The GitLab definitions (--gitlab), or None.
+        self.gitlab = DefinitionSource(settings.gitlab) if settings.gitlab else None
+        checker = DefinitionChecker(self.gitlab) if self.gitlab else None
+        self.ingestor = Ingestor(self.registry, self.wikimedia, checks, checker)
         #: Events waiting for a remote schema, re-validated when it arrives.
         self.unresolved = UnresolvedSchemas(self.store, self.ingestor)
         self.config = CollectorConfig(max_body=settings.max_body, body_timeout=settings.body_timeout)
-        self.app = make_app(self.store, self.ingestor, self.config, routes=(micro.install, api.install),
-                            access=settings.access())
+        self.app = make_app(self.store, self.ingestor, self.config,
+                            routes=(micro.install, gitlab_api.install, api.install), access=settings.access())
         #: Forwarding counters for the API and the TUI header; `forward.enabled` is False without --forward.
         self.forward = ForwardStats()
         self.app[FORWARD_STATS] = self.forward
+        self.app[GITLAB] = self.gitlab
         self.forwarder = Forwarder(settings.forward, self.forward) if settings.forward else None
         if self.forwarder is not None:
             self.app[CAPTURE_HOOKS].append(self.forwarder.submit)

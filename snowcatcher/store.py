@@ -477,6 +477,11 @@ class Store:
         """The smallest stored id, 0 when there is none."""
         return int(self._db.execute("SELECT min(id) FROM events").fetchone()[0] or 0)
 
+    @property
+    def generation(self) -> int:
+        """Bumped whenever events change other than by being appended (reset, re-validation)."""
+        return self._generation
+
     def last_id(self) -> int:
         """The id of the newest stored event, 0 when there is none."""
         return self._next_event_id - 1

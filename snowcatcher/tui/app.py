@@ -21,6 +21,8 @@ from textual.timer import Timer
 from textual.widgets import Input
 
 from snowcatcher.cli import listen_error
+from snowcatcher.gitlab.definitions import DefinitionSource
+from snowcatcher.gitlab.metrics import MetricTally
 from snowcatcher.model import CapturedEvent
 from snowcatcher.query import Filter
 from snowcatcher.server import Settings, Snowcatcher
@@ -31,6 +33,7 @@ from snowcatcher.tui.chrome import ConfirmClear, FilterBar, KeyFooter, StatusBar
 from snowcatcher.tui.event_detail import TABS, EventDetail
 from snowcatcher.tui.event_list import EventList
 from snowcatcher.tui.messages import EventHighlighted, EventsStored, ViewChanged
+from snowcatcher.tui.metrics_view import MetricsScreen
 
 
 def _binding(key: str, action: str, description: str, tooltip: str, **kw: object) -> Binding:
@@ -50,6 +53,8 @@ class SnowcatcherApp(App[int]):
         _binding("p", "pause", "pause", "Freeze the display; capture goes on (toggle)"),
         _binding("g", "gitlab_columns", "GitLab", "GitLab columns: internal event name, user, "
                  "namespace, project, plan, extra (toggle)"),
+        _binding("m", "gitlab_metrics", "metrics", "GitLab metrics touched by this capture's events, with "
+                 "this capture's contribution (needs --gitlab)"),
         _binding("y", "copy_json", "copy", "Copy the selected event as JSON"),
         _binding("Y", "copy_curl", "curl", "Copy a curl command that replays the selected event's request"),
         _binding("e", "export", "export", "Export the shown events as NDJSON"),
@@ -65,7 +70,8 @@ class SnowcatcherApp(App[int]):
 
     def __init__(self, store: Store, *, server: Snowcatcher | None = None,
                  revalidate: actions.Revalidate | None = None,
-                 export_dir: Path | None = None, address: str = "") -> None:
+                 export_dir: Path | None = None, address: str = "",
+                 gitlab: DefinitionSource | None = None) -> None:
         super().__init__()
         self.store = store
         self.server = server
@@ -77,11 +83,14 @@ class SnowcatcherApp(App[int]):
         self._rates: deque[tuple[float, int]] = deque(maxlen=6)
         self._detail_timer: Timer | None = None
         self._unsubscribe = store.subscribe(self._on_stored)
+        #: GitLab definitions (--gitlab), and what this capture contributes to their metrics.
+        self.gitlab: DefinitionSource | None = gitlab or getattr(server, "gitlab", None)
+        self.metric_tally = MetricTally()
 
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status")
         yield EventList(self.store, id="events")
-        yield EventDetail(self.store, id="detail")
+        yield EventDetail(self.store, id="detail", gitlab=self.gitlab)
         yield FilterBar(id="filter-bar")
         yield KeyFooter()
 
@@ -125,6 +134,8 @@ class SnowcatcherApp(App[int]):
     def on_events_stored(self, message: EventsStored) -> None:
         for events in self.query(EventList):
             events.notice_new()
+        if isinstance(self.screen, MetricsScreen):
+            self.screen.update_values()
 
     def on_view_changed(self, message: ViewChanged) -> None:
         self._show_status()
@@ -191,6 +202,19 @@ class SnowcatcherApp(App[int]):
         events = self.query_one(EventList)
         events.gitlab_columns = not events.gitlab_columns
         events.refresh()
+
+    def action_gitlab_metrics(self) -> None:
+        if self.gitlab is None:
+            self.notify("Start snowcatcher with --gitlab PATH (your GitLab checkout) to see the metrics "
+                        "its events feed.", severity="warning")
+            return
+        self.push_screen(MetricsScreen(self.store, self.gitlab, self.metric_tally))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if isinstance(self.screen, MetricsScreen):
+            return action in ("quit", "pop_screen")  # the list's keys have no list to act on there
+        # The metrics key is shown only when there are GitLab definitions to count with.
+        return self.gitlab is not None if action == "gitlab_metrics" else True
 
     def action_open_detail(self) -> None:
         self.query_one(EventDetail).focus_active()
@@ -274,7 +298,7 @@ class SnowcatcherApp(App[int]):
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         for binding in self.BINDINGS:
-            if isinstance(binding, Binding) and binding.tooltip:
+            if isinstance(binding, Binding) and binding.tooltip and self.check_action(binding.action, ()):
                 yield SystemCommand(binding.description.capitalize(), binding.tooltip,
                                     partial(self.call_later, self.run_action, binding.action))
 

@@ -10,6 +10,7 @@ from textual.reactive import reactive
 from textual.widgets import OptionList, Static, TabbedContent, TabPane
 from textual.widgets.option_list import Option
 
+from snowcatcher.gitlab.definitions import DefinitionSource
 from snowcatcher.model import CapturedEvent
 from snowcatcher.store import Store
 from snowcatcher.tui import views
@@ -24,9 +25,12 @@ class EventDetail(Vertical):
 
     event_id: reactive[int | None] = reactive(None, always_update=True)
 
-    def __init__(self, store: Store, *, id: str | None = None) -> None:
+    def __init__(self, store: Store, *, id: str | None = None,
+                 gitlab: DefinitionSource | None = None) -> None:
         super().__init__(id=id)
         self.store = store
+        #: GitLab definitions (--gitlab) for the GitLab tab, or None.
+        self.gitlab = gitlab
         self.event: CapturedEvent | None = None
         #: Whether the HTTP tab shows cookies and Authorization (`s`, or --show-secrets).
         self.reveal_secrets = False
@@ -61,7 +65,8 @@ class EventDetail(Vertical):
         self._set("overview", views.overview(event) if event else empty)
         self._set("raw", views.raw(stored, self.app.current_theme.dark) if event else empty)
         self._set("http", views.http(stored, reveal=self.reveal_secrets) if event else empty)
-        self._set("gitlab", views.gitlab_panel(event) if event else empty)
+        definitions = self.gitlab.current() if self.gitlab else None
+        self._set("gitlab", views.gitlab_panel(event, definitions) if event else empty)
 
     def toggle_secrets(self) -> None:
         """Show or hide the secrets in the HTTP tab."""

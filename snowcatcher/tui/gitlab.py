@@ -4,19 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from snowcatcher.model import CapturedEvent, schema_name
+from snowcatcher.gitlab.event import service_ping, standard_context
+from snowcatcher.model import CapturedEvent
 
 STANDARD_FIELDS = ("user_id", "namespace_id", "project_id", "plan", "extra")
 MORE_FIELDS = ("environment", "source", "realm", "deployment_type", "instance_version",
                "correlation_id", "host_name")
-
-
-def standard_context(event: CapturedEvent) -> dict[str, Any] | None:
-    """The data of the event's `gitlab_standard` context, or None when it has none."""
-    for entity in event.entities:
-        if entity.role == "context" and schema_name(entity.schema) == "gitlab_standard":
-            return entity.data if isinstance(entity.data, dict) else {}
-    return None
 
 
 def is_gitlab(event: CapturedEvent) -> bool:
@@ -29,10 +22,8 @@ def internal_name(event: CapturedEvent) -> str:
     action = event.payload.get("se_ac")
     if isinstance(action, str) and action:
         return action
-    for entity in event.entities:
-        if schema_name(entity.schema) == "gitlab_service_ping" and isinstance(entity.data, dict):
-            return str(entity.data.get("event_name", event.name))
-    return event.name
+    ping = service_ping(event)
+    return str(ping.get("event_name", event.name)) if ping is not None else event.name
 
 
 def summary(event: CapturedEvent) -> list[tuple[str, Any]]:
@@ -45,3 +36,10 @@ def summary(event: CapturedEvent) -> list[tuple[str, Any]]:
              ("value", event.payload.get("se_va"))]
     rows += [(field, standard[field]) for field in MORE_FIELDS if field in standard]
     return rows
+
+
+def service_ping_rows(event: CapturedEvent) -> list[tuple[str, Any]]:
+    """gitlab_service_ping's event_name and data_source, when the event carries it."""
+    ping = service_ping(event)
+    return [] if ping is None else [(f"service ping {key}", ping.get(key))
+                                    for key in ("event_name", "data_source")]

@@ -12,11 +12,13 @@ from rich.table import Table
 from rich.text import Text
 
 from snowcatcher.decode.eventlogging import capsule_from_query
+from snowcatcher.gitlab.definitions import Definitions
 from snowcatcher.ingest import BEACON_PATH
 from snowcatcher.model import CapturedEvent
 from snowcatcher.redact import has_secrets, redact_header
 from snowcatcher.store import StoredRequest
 from snowcatcher.tui import fields, gitlab
+from snowcatcher.tui.gitlab_views import definition_sections
 from snowcatcher.tui.safe import clean, json_scalar, pretty_json, text
 
 MAX_BODY = 200_000
@@ -115,14 +117,18 @@ def http(stored: StoredRequest | None, *, reveal: bool = False) -> RenderableTyp
                  _heading("our answer"), answer)
 
 
-def gitlab_panel(event: CapturedEvent) -> RenderableType:
-    """monitor.rb's view of a GitLab internal event: name, category, ids, plan and extra."""
+def gitlab_panel(event: CapturedEvent, definitions: Definitions | None = None) -> RenderableType:
+    """monitor.rb's view of a GitLab internal event: name, category, ids, plan and extra; with
+    --gitlab also its definition and the metrics that count it."""
     if not gitlab.is_gitlab(event):
         return Text("Not a GitLab internal event: it has no gitlab_standard context.", style="dim")
     table = _grid()
-    for name, value in gitlab.summary(event):
+    for name, value in gitlab.summary(event) + gitlab.service_ping_rows(event):
         table.add_row(name, text(_plain(value)))
-    return Group(_heading("GitLab internal event"), table)
+    parts: list[RenderableType] = [_heading("GitLab internal event"), table]
+    if definitions is not None and event.event_type == "struct":
+        parts += definition_sections(event, definitions)
+    return Group(*parts)
 
 
 def _plain(value: Any) -> str:
