@@ -11,13 +11,14 @@ import orjson
 from aiohttp import web
 
 from snowcatcher import __version__
+from snowcatcher.capture_file import CaptureError, read_capture
 from snowcatcher.checks import EventCheck
 from snowcatcher.collector import INGESTOR, STORE
 from snowcatcher.enriched import enriched_event
 from snowcatcher.exchange import request_json, response_json, stored_json
 from snowcatcher.forward import FORWARD_STATS
 from snowcatcher.har import har_log
-from snowcatcher.importer import CaptureError, import_requests, read_capture
+from snowcatcher.importer import import_requests
 from snowcatcher.live import PAGE, StoreWatch, latest_id, wait_for
 from snowcatcher.micro import counts, error_sentence, json_response
 from snowcatcher.model import PROTOCOL_SNOWPLOW, CapturedEvent

@@ -51,7 +51,8 @@ class EventGateDecoder:
             event = wikimedia_bad_request(raw, PROTOCOL_EVENTGATE, problem)
             return EventGateResult([event], Response(400, problem.message.encode(), "text/plain",
                                                      reason=_reason(problem)))
-        processed = [self.processor.process(item, raw.received_at) for item in items]
+        processed = [self.processor.process(item, raw.received_at, index=index)
+                     for index, item in enumerate(items)]
         events = [p.event for p in processed]
         if hasty:
             count = len(processed)
