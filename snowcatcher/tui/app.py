@@ -29,7 +29,13 @@ from snowcatcher.tui import actions
 from snowcatcher.tui.chrome import ConfirmClear, FilterBar, KeyFooter, StatusBar
 from snowcatcher.tui.event_detail import TABS, EventDetail
 from snowcatcher.tui.event_list import EventList
-from snowcatcher.tui.messages import EventHighlighted, EventsStored, ViewChanged
+from snowcatcher.tui.messages import (
+    EventHighlighted,
+    EventsStored,
+    EventsUpdated,
+    StoreReset,
+    ViewChanged,
+)
 
 
 def _binding(key: str, action: str, description: str, tooltip: str, **kw: object) -> Binding:
@@ -73,7 +79,9 @@ class SnowcatcherApp(App[int]):
         self.invalid_only = False
         self._rates: deque[tuple[float, int]] = deque(maxlen=6)
         self._detail_timer: Timer | None = None
-        self._unsubscribe = store.subscribe(self._on_stored)
+        self._disconnect = [store.signals.appended.connect(self._on_stored),
+                            store.signals.updated.connect(self._on_updated),
+                            store.signals.reset.connect(self._on_reset)]
 
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status")
@@ -106,7 +114,8 @@ class SnowcatcherApp(App[int]):
 
     async def on_unmount(self) -> None:
         gc.unfreeze()
-        self._unsubscribe()
+        for disconnect in self._disconnect:
+            disconnect()
         if self.server is not None:
             await self.server.stop()
 
@@ -115,9 +124,28 @@ class SnowcatcherApp(App[int]):
     def _on_stored(self, events: Sequence[CapturedEvent]) -> None:
         self.post_message(EventsStored(events[-1].id))
 
+    def _on_updated(self, event_ids: Sequence[int]) -> None:
+        self.post_message(EventsUpdated(frozenset(event_ids)))
+
+    def _on_reset(self, _: None) -> None:
+        self.post_message(StoreReset())
+
     def on_events_stored(self, message: EventsStored) -> None:
         for events in self.query(EventList):
             events.notice_new()
+
+    def on_events_updated(self, message: EventsUpdated) -> None:
+        for events in self.query(EventList):
+            events.redraw_changed(message.event_ids)
+            if events.selected_id in message.event_ids:
+                self._show_detail(events.selected_id)
+        self._show_status()
+
+    def on_store_reset(self, message: StoreReset) -> None:
+        for events in self.query(EventList):
+            events.reload()
+        self._show_detail(None)
+        self._show_status()
 
     def on_view_changed(self, message: ViewChanged) -> None:
         self._show_status()
@@ -240,10 +268,7 @@ class SnowcatcherApp(App[int]):
 
     def _cleared(self, confirmed: bool | None) -> None:
         if confirmed:
-            self.store.reset()
-            self.query_one(EventList).reload()
-            self._show_detail(None)
-            self._show_status()
+            self.store.reset()  # the store's reset signal redraws the list
             self.notify("Cleared every captured event.")
 
     # -- command palette ---------------------------------------------------------------------
