@@ -15,9 +15,7 @@ from pathlib import Path
 from snowcatcher import __version__
 from snowcatcher.collector import DEFAULT_MAX_BODY
 from snowcatcher.headless import HeadlessPrinter
-from snowcatcher.server import Settings, Snowcatcher
-from snowcatcher.store import StoreError
-from snowcatcher.streams import StreamConfigError
+from snowcatcher.server import STARTUP_ERRORS, Settings, Snowcatcher
 from snowcatcher.text import InertFormatter
 
 ALL_INTERFACES = ("0.0.0.0", "::", "")
@@ -114,7 +112,7 @@ def _run_headless(settings: Settings, *, as_json: bool) -> int:
 async def _serve_headless(settings: Settings, *, as_json: bool) -> int:
     try:
         catcher = Snowcatcher(settings)
-    except (StoreError, StreamConfigError) as error:
+    except STARTUP_ERRORS as error:
         print(f"snowcatcher: {error}", file=sys.stderr)
         return 2
     catcher.store.subscribe(HeadlessPrinter(as_json=as_json))

@@ -15,10 +15,14 @@ from snowcatcher.forward import FORWARD_STATS, Forwarder, ForwardStats
 from snowcatcher.ingest import Ingestor
 from snowcatcher.registry import DEFAULT_REMOTES, Registry, RemoteRepo
 from snowcatcher.revalidate import RevalidationReport, revalidate
-from snowcatcher.store import Store
-from snowcatcher.streams import StreamCheck, StreamConfig
+from snowcatcher.store import Store, StoreError
+from snowcatcher.streams import StreamCheck, StreamConfig, StreamConfigError
 from snowcatcher.unresolved import UnresolvedSchemas
 from snowcatcher.wikimedia_schemas import WikimediaSchemas, is_wikimedia_repo
+
+#: What Snowcatcher(settings) raises for a setting it cannot use (an unopenable --db, a malformed
+#: --streams file): every front end reports it in one line and exits 2.
+STARTUP_ERRORS = (StoreError, StreamConfigError)
 
 
 def default_cache_dir() -> Path:

@@ -23,8 +23,8 @@ from textual.widgets import Input
 from snowcatcher.cli import listen_error
 from snowcatcher.model import CapturedEvent
 from snowcatcher.query import Filter
-from snowcatcher.server import Settings, Snowcatcher
-from snowcatcher.store import Store, StoreError
+from snowcatcher.server import STARTUP_ERRORS, Settings, Snowcatcher
+from snowcatcher.store import Store
 from snowcatcher.tui import actions
 from snowcatcher.tui.chrome import ConfirmClear, FilterBar, KeyFooter, StatusBar
 from snowcatcher.tui.event_detail import TABS, EventDetail
@@ -285,7 +285,7 @@ def run_tui(settings: Settings, *, revalidate: actions.Revalidate | None = None)
     """Run the TUI with the collector for `settings` served in-process; returns the exit code."""
     try:
         server = Snowcatcher(settings)
-    except StoreError as error:
+    except STARTUP_ERRORS as error:
         print(f"snowcatcher: {error}", file=sys.stderr)
         return 2
     app = SnowcatcherApp(server.store, server=server, revalidate=revalidate)
