@@ -13,6 +13,7 @@ from snowcatcher.revalidate import revalidate
 from snowcatcher.server import Settings, Snowcatcher
 from snowcatcher.tui.app import SnowcatcherApp
 from snowcatcher.tui.event_detail import EventDetail
+from snowcatcher.tui.event_list import EventList
 from tests.tui.pilot import SIZE, rows, status, until
 from tests.tui.tracker import gitlab_event, post
 
@@ -28,6 +29,8 @@ async def test_a_reset_over_http_empties_the_open_list(live: SnowcatcherApp, met
         await post(live.server.url, gitlab_event("after"))
         await until(pilot, lambda: len(rows(live)) == 1 and "after" in rows(live)[0])
         await until(pilot, lambda: "✓ 1" in status(live))
+        events = live.query_one(EventList)
+        assert events.total == 1 and events.selected_id == live.store.last_id()
 
 
 async def test_background_revalidation_reaches_the_rows_on_screen(live: SnowcatcherApp,
