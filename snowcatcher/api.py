@@ -23,7 +23,7 @@ from snowcatcher.live import PAGE, StoreWatch, latest_id, wait_for
 from snowcatcher.micro import counts, error_sentence, json_response
 from snowcatcher.model import PROTOCOL_SNOWPLOW, CapturedEvent
 from snowcatcher.query import Filter, FilterError
-from snowcatcher.store import Store
+from snowcatcher.store import Store, StoreError
 
 PREFIX = "/snowcatcher/api"
 MAX_LIMIT = 1000
@@ -229,7 +229,10 @@ async def _import(request: web.Request) -> web.Response:
         captured = read_capture(await request.read())
     except CaptureError as error:
         raise _bad(str(error)) from None
-    summary = await import_requests(request.app[STORE], request.app[INGESTOR], captured)
+    try:
+        summary = await import_requests(request.app[STORE], request.app[INGESTOR], captured)
+    except StoreError as error:  # the disk is full or the file read-only: say so, in JSON
+        return json_response({"error": f"snowcatcher could not store the import: {error}"}, status=500)
     return json_response({**summary.to_json(), "message": summary.sentence()})
 
 

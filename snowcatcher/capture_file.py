@@ -41,6 +41,12 @@ class Problem:
     def __str__(self) -> str:
         return f"{self.where}: {self.reason}"
 
+    @property
+    def position(self) -> tuple[str, int]:
+        """For listing problems in file order: ("line", 12), ("HAR entry", 3)."""
+        kind, _, number = self.where.rpartition(" ")
+        return kind, int(number) if number.isdigit() else 0
+
     def to_json(self) -> JsonDict:
         return {"where": self.where, "reason": self.reason}
 
@@ -137,7 +143,7 @@ def _from_ndjson(lines: Iterable[bytes]) -> Capture:
         capture.problems.extend(problems)
         if replay is not None:
             capture.replays.append(replay)
-    capture.problems.sort(key=lambda problem: int(problem.where.split()[-1]))
+    capture.problems.sort(key=lambda problem: problem.position)
     return capture
 
 

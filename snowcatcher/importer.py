@@ -24,7 +24,7 @@ from snowcatcher.decode.eventgate import is_hasty
 from snowcatcher.decode.snowplow import PAYLOAD_DATA_PREFIX, parse_query
 from snowcatcher.ingest import BEACON_PATH, EVENTGATE_PATH, Ingestor
 from snowcatcher.model import CapturedEvent, RawRequest, Response
-from snowcatcher.store import Store, StoreError, UnstorableError
+from snowcatcher.store import Store, StoreError
 
 #: The request and its network user id -> its events and the answer the collector gives.
 Intake = Callable[[RawRequest, str], Awaitable[tuple[list[CapturedEvent], Response]]]
@@ -106,14 +106,14 @@ async def import_requests(store: Store, ingestor: Ingestor, capture: Capture) ->
             events, answer = await intake(replay.raw, network_user_id(replay.raw, replay.nuid))
             # Started now, awaited later: the store commits the whole batch in one transaction.
             batch.append((replay.where, asyncio.ensure_future(store.append(replay.raw, answer, events))))
-        except (UnstorableError, ValueError, TypeError) as error:
+        except (ValueError, TypeError) as error:  # one odd request must not end the import
             summary.problems.append(Problem(replay.where, str(error)))
             continue
         if len(batch) >= _BATCH:
             await _count(summary, batch)
             batch = []
     await _count(summary, batch)
-    summary.problems.sort(key=_position)
+    summary.problems.sort(key=lambda problem: problem.position)
     return summary
 
 
@@ -129,11 +129,6 @@ async def _count(summary: ImportSummary, batch: list[tuple[str, asyncio.Future[l
         summary.requests += 1
         summary.events += len(events)
         summary.invalid += sum(not event.valid for event in events)
-
-
-def _position(problem: Problem) -> tuple[str, int]:
-    kind, _, number = problem.where.rpartition(" ")
-    return kind, int(number) if number.isdigit() else 0
 
 
 def network_user_id(raw: RawRequest, assigned: str) -> str:
