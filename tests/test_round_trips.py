@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -45,8 +46,8 @@ def _catcher(*extra: str) -> CliProcess:
 
 
 def _send_traffic(url: str) -> int:
-    """Batches with valid and invalid events, a single GET, an EventGate batch and an undecodable
-    request; returns how many events the store holds for them."""
+    """Batches with valid and invalid events, a single GET, an EventGate batch, an undecodable
+    request and an EventLogging beacon; returns how many events the store holds for them."""
     _post(url, TP2, json.dumps(body(struct("first"), struct("second", se_va="x"),
                                     struct("third"))).encode())
     _get(url + "/i?e=pv&tv=js-3&p=web&aid=site&url=http%3A%2F%2Fshop.example%2F")
@@ -55,7 +56,10 @@ def _send_traffic(url: str) -> int:
     wikimedia = {"$schema": "/test/0.0.1", "meta": {"stream": "test.event"}, "test": "x"}
     _post(url, "/v1/events", json.dumps([wikimedia, {**wikimedia, "test": "y"}]).encode())
     _post(url, TP2, b"{this is no json")
-    return 3 + 1 + 2 + 2 + 1
+    capsule = {"schema": "HomepageVisit", "revision": 19792380, "wiki": "devwiki",
+               "dt": "2020-04-02T19:11:20.942Z", "event": {"is_mobile": True, "user_id": 456}}
+    _get(url + "/beacon/event?" + urllib.parse.quote(json.dumps(capsule)) + ";")
+    return 3 + 1 + 2 + 2 + 1 + 1
 
 
 def _events(db: Path) -> list[tuple[Any, ...]]:
