@@ -170,14 +170,14 @@ def fill_meta(event: JsonDict, received_at: float, index: int = 0) -> tuple[Json
     EventGate draws a random id; ours is derived from the time of receipt, the event's place in
     its batch and the event itself, so that importing an export decodes the same id again.
     """
-    meta_id = uuid.uuid5(_METADATA_IDS, f"{received_at!r}/{index}/{_fingerprint(event)}")
+    original = event
     event = copy.deepcopy(event)
     filled = [] if "meta" in event else ["meta"]
     meta = event.setdefault("meta", {})
     if not isinstance(meta, dict):
         return event, ()  # the schema will say what is wrong with it
     if "id" not in meta:
-        meta["id"] = str(meta_id)
+        meta["id"] = str(uuid.uuid5(_METADATA_IDS, f"{received_at!r}/{index}/{_fingerprint(original)}"))
         filled.append("meta.id")
     if "dt" not in meta:
         meta["dt"] = iso_time(received_at)
