@@ -11,6 +11,7 @@ import orjson
 from aiohttp import web
 
 from snowcatcher import __version__
+from snowcatcher.capture_file import CaptureError, read_capture
 from snowcatcher.checks import EventCheck
 from snowcatcher.collector import INGESTOR, STORE
 from snowcatcher.enriched import enriched_event
@@ -19,12 +20,12 @@ from snowcatcher.forward import FORWARD_STATS
 from snowcatcher.gitlab.api import GITLAB
 from snowcatcher.guard import shown_stored
 from snowcatcher.har import har_entry, har_frame
-from snowcatcher.importer import CaptureError, import_requests, read_capture
+from snowcatcher.importer import import_requests
 from snowcatcher.live import PAGE, StoreWatch, latest_id, wait_for
 from snowcatcher.micro import counts, error_sentence, json_response
 from snowcatcher.model import PROTOCOL_SNOWPLOW, CapturedEvent
 from snowcatcher.query import Filter, FilterError
-from snowcatcher.store import Store
+from snowcatcher.store import Store, StoreError
 
 PREFIX = "/snowcatcher/api"
 MAX_LIMIT = 1000
@@ -258,7 +259,10 @@ async def _import(request: web.Request) -> web.Response:
         captured = read_capture(await request.read())
     except CaptureError as error:
         raise _bad(str(error)) from None
-    summary = await import_requests(request.app[STORE], request.app[INGESTOR], captured)
+    try:
+        summary = await import_requests(request.app[STORE], request.app[INGESTOR], captured)
+    except StoreError as error:  # the disk is full or the file read-only: say so, in JSON
+        return json_response({"error": f"snowcatcher could not store the import: {error}"}, status=500)
     return json_response({**summary.to_json(), "message": summary.sentence()})
 
 

@@ -19,8 +19,7 @@ from snowcatcher.gitlab.checkout import describe, find_checkout
 from snowcatcher.gitlab.definitions import NotAGitLabCheckout
 from snowcatcher.guard import TOKEN_ENV, beyond_loopback, origin_error
 from snowcatcher.headless import HeadlessPrinter
-from snowcatcher.server import Settings, Snowcatcher
-from snowcatcher.store import StoreError
+from snowcatcher.server import STARTUP_ERRORS, Settings, Snowcatcher
 from snowcatcher.streams import StreamConfigError, is_url
 from snowcatcher.text import InertFormatter
 
@@ -151,7 +150,7 @@ def _run_headless(settings: Settings, *, as_json: bool) -> int:
 async def _serve_headless(settings: Settings, *, as_json: bool) -> int:
     try:
         catcher = Snowcatcher(settings)
-    except (StoreError, StreamConfigError) as error:
+    except STARTUP_ERRORS as error:
         print(f"snowcatcher: {error}", file=sys.stderr)
         return 2
     catcher.store.subscribe(HeadlessPrinter(as_json=as_json))

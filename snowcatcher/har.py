@@ -62,7 +62,9 @@ def har_entry(stored: StoredRequest, base_url: str, nuid: str = "") -> JsonDict:
                          "content": content, "redirectURL": "", "headersSize": -1,
                          "bodySize": len(answer.body)},
             "cache": {}, "timings": {"send": 0, "wait": 0, "receive": 0},
-            "_snowcatcher": {"request_id": raw.id, "remote": raw.remote}}
+            # startedDateTime keeps milliseconds; the exact time lets an import match the export
+            "_snowcatcher": {"request_id": raw.id, "remote": raw.remote,
+                             "received_at": raw.received_at}}
 
 
 def _text(body: bytes, encoding_key: str) -> JsonDict:
@@ -76,19 +78,25 @@ class HarError(ValueError):
     """A file that is not a HAR log; the message says what is wrong."""
 
 
-def requests_from_har(document: Any) -> list[Captured]:
-    """Every request in a HAR log, oldest first, with the network user id the collector's answer set;
-    raises HarError when it is no HAR log."""
+def har_entries(document: Any) -> list[tuple[int, Captured | str]]:
+    """Every entry of a HAR log, numbered from 0: the request with the network user id the
+    collector's answer set, or why the entry is no request; raises HarError when it is no HAR log."""
     entries = document.get("log", {}).get("entries") if isinstance(document, dict) else None
     if not isinstance(entries, list):
         raise HarError("not a HAR file: it needs {\"log\": {\"entries\": [...]}}")
-    requests = []
+    found: list[tuple[int, Captured | str]] = []
     for number, entry in enumerate(entries):
         try:
-            requests.append((_request(entry), _nuid(entry.get("response"))))
+            found.append((number, (_request(entry), _nuid(entry.get("response")))))
         except (KeyError, TypeError, ValueError, AttributeError) as error:
-            raise HarError(f"HAR entry {number} is not a request: {error}") from None
-    return sorted(requests, key=lambda item: item[0].received_at)
+            found.append((number, f"not a request: {_reason(error)}"))
+    return found
+
+
+def _reason(error: Exception) -> str:
+    if isinstance(error, KeyError):
+        return f"it has no {orjson.dumps(str(error.args[0])).decode()}"
+    return str(error)
 
 
 def _request(entry: JsonDict) -> RawRequest:
@@ -102,10 +110,15 @@ def _request(entry: JsonDict) -> RawRequest:
     body = base64.b64decode(text) if base64_body else text.encode("utf-8")
     if post.get("mimeType") and not any(name.lower() == "content-type" for name, _ in headers):
         headers = (*headers, ("Content-Type", str(post["mimeType"])))
-    extra = entry.get("_snowcatcher") or {}
+    extra = entry.get("_snowcatcher")
+    extra = extra if isinstance(extra, dict) else {}
+    received_at = _epoch(str(entry["startedDateTime"]))
+    exact = extra.get("received_at")
+    if isinstance(exact, float) and abs(exact - received_at) < 0.001:
+        received_at = exact
     return RawRequest(method=str(request["method"]).upper(), path=url.path or "/", query=url.query,
-                      headers=headers, body=body, received_at=_epoch(str(entry["startedDateTime"])),
-                      remote=str(extra.get("remote") or "") if isinstance(extra, dict) else "")
+                      headers=headers, body=body, received_at=received_at,
+                      remote=str(extra.get("remote") or ""))
 
 
 def _nuid(response: Any) -> str:
@@ -123,7 +136,11 @@ def _nuid(response: Any) -> str:
 
 
 def _epoch(stamp: str) -> float:
-    moment = datetime.datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    try:
+        moment = datetime.datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"startedDateTime {orjson.dumps(stamp).decode()} is not an ISO 8601 time "
+                         "from year 1 to 9999") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=datetime.UTC)
     return moment.timestamp()

@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import sqlite3
 import sys
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from http.cookies import CookieError, SimpleCookie
@@ -18,23 +19,18 @@ from typing import Any
 
 import orjson
 
+from snowcatcher.capture_file import Capture, CaptureError, Problem, read_capture
 from snowcatcher.collector import ANONYMOUS_NUID, COOKIE_NAME, PIXEL, TP2_PATH
 from snowcatcher.decode.eventgate import is_hasty
 from snowcatcher.decode.snowplow import PAYLOAD_DATA_PREFIX, parse_query
-from snowcatcher.exchange import request_from_json
 from snowcatcher.guard import TOKEN_ENV
-from snowcatcher.har import Captured, HarError, requests_from_har
 from snowcatcher.ingest import BEACON_PATH, EVENTGATE_PATH, Ingestor
-from snowcatcher.model import PROTOCOL_SNOWPLOW, CapturedEvent, RawRequest, Response
+from snowcatcher.model import CapturedEvent, RawRequest, Response
 from snowcatcher.store import Store, StoreError
 
 #: The request and its network user id -> its events and the answer the collector gives.
 Intake = Callable[[RawRequest, str], Awaitable[tuple[list[CapturedEvent], Response]]]
 _BATCH = 200
-
-
-class CaptureError(ValueError):
-    """A capture file that cannot be read; the message says which line or entry and why."""
 
 
 @dataclass
@@ -47,15 +43,23 @@ class ImportSummary:
     #: Requests in the file that are no analytics traffic (a HAR holds the whole page load).
     skipped: int = 0
     notes: list[str] = field(default_factory=list)
+    #: Lines or entries that could not be imported (unreadable, out of range, undecodable).
+    problems: list[Problem] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {"requests": self.requests, "events": self.events, "invalid": self.invalid,
-                "skipped": self.skipped, "notes": self.notes}
+                "skipped": self.skipped, "notes": self.notes, "bad": len(self.problems),
+                "problems": [problem.to_json() for problem in self.problems]}
 
     def sentence(self) -> str:
         text = (f"imported {self.events} events ({self.invalid} invalid) from {self.requests} "
                 f"requests")
-        return text + (f"; skipped {self.skipped} requests that carry no events" if self.skipped else "")
+        if self.skipped:
+            text += f"; skipped {self.skipped} requests that carry no events"
+        if self.problems:
+            parts = "line or entry" if len(self.problems) == 1 else "lines or entries"
+            text += f"; skipped {len(self.problems)} bad {parts}"
+        return text
 
 
 def route(raw: RawRequest, ingestor: Ingestor) -> Intake | None:
@@ -90,76 +94,40 @@ async def _beacon(ingestor: Ingestor, raw: RawRequest, nuid: str) -> tuple[list[
     return await ingestor.eventlogging(raw), Response(204)
 
 
-def read_capture(data: bytes) -> list[Captured]:
-    """The requests in a HAR document or an NDJSON capture, each with the network user id the
-    collector assigned when the file records it."""
-    text = data.lstrip()
-    if text.startswith(b"{") and b'"log"' in text[:200]:
-        try:
-            return requests_from_har(orjson.loads(text))
-        except (orjson.JSONDecodeError, HarError) as error:
-            raise CaptureError(f"cannot read the HAR file: {error}") from None
-    return list(_ndjson_requests(data.splitlines()))
-
-
-def _ndjson_requests(lines: Iterable[bytes]) -> Iterable[Captured]:
-    replayed: set[Any] = set()
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            item = orjson.loads(line)
-        except orjson.JSONDecodeError as error:
-            raise CaptureError(f"line {number} is not JSON: {error}") from None
-        if not isinstance(item, dict):
-            raise CaptureError(f"line {number} is not a JSON object")
-        key = item.get("request_id")
-        if key in replayed and key is not None:
-            continue  # one request can carry many events; it is decoded once
-        replayed.add(key)
-        payload = item.get("payload")
-        filled = item.get("filled") or ()
-        nuid = payload.get("nuid") if isinstance(payload, dict) and "nuid" in filled else ""
-        try:
-            yield _line_request(item), nuid if isinstance(nuid, str) else ""
-        except ValueError as error:
-            raise CaptureError(f"line {number}: {error}") from None
-
-
-def _line_request(item: dict[str, Any]) -> RawRequest:
-    stored = item.get("request")
-    if isinstance(stored, dict):
-        return request_from_json(stored.get("request", stored))
-    # A `--headless --json` line has the decoded parameters only: send them again as a GET.
-    payload = item.get("payload")
-    if item.get("protocol") != PROTOCOL_SNOWPLOW or not isinstance(payload, dict) or not payload:
-        raise ValueError("the event has no request and no Snowplow parameters to rebuild it from")
-    params = {k: v for k, v in payload.items() if isinstance(v, str)}
-    return RawRequest(method="GET", path="/i", query=urllib.parse.urlencode(params), headers=(),
-                      body=b"", received_at=float(item.get("received_at") or 0.0))
-
-
-async def import_requests(store: Store, ingestor: Ingestor, captured: Iterable[Captured]) -> ImportSummary:
-    """Decode, validate and store each request as the collector would have; commits in batches."""
-    summary = ImportSummary()
-    batch: list[asyncio.Future[list[CapturedEvent]]] = []
-    for raw, nuid in captured:
-        intake = route(raw, ingestor)
+async def import_requests(store: Store, ingestor: Ingestor, capture: Capture) -> ImportSummary:
+    """Decode, validate and store each request as the collector would have; commits in batches.
+    A request that cannot be decoded or stored is listed with where it was, and the rest goes on."""
+    summary = ImportSummary(problems=list(capture.problems))
+    batch: list[tuple[str, asyncio.Future[list[CapturedEvent]]]] = []
+    for replay in capture.replays:
+        intake = route(replay.raw, ingestor)
         if intake is None:
             summary.skipped += 1
             continue
-        events, answer = await intake(raw, network_user_id(raw, nuid))
-        # Started now, awaited later: the store commits the whole batch in one transaction.
-        batch.append(asyncio.ensure_future(store.append(raw, answer, events)))
+        try:
+            events, answer = await intake(replay.raw, network_user_id(replay.raw, replay.nuid))
+            # Started now, awaited later: the store commits the whole batch in one transaction.
+            batch.append((replay.where, asyncio.ensure_future(store.append(replay.raw, answer, events))))
+        except (ValueError, TypeError) as error:  # one odd request must not end the import
+            summary.problems.append(Problem(replay.where, str(error)))
+            continue
         if len(batch) >= _BATCH:
-            _count(summary, [await item for item in batch])
+            await _count(summary, batch)
             batch = []
-    _count(summary, [await item for item in batch])
+    await _count(summary, batch)
+    summary.problems.sort(key=lambda problem: problem.position)
     return summary
 
 
-def _count(summary: ImportSummary, stored: list[list[CapturedEvent]]) -> None:
-    for events in stored:
+async def _count(summary: ImportSummary, batch: list[tuple[str, asyncio.Future[list[CapturedEvent]]]]
+                 ) -> None:
+    outcomes = await asyncio.gather(*(future for _, future in batch), return_exceptions=True)
+    for (where, _), events in zip(batch, outcomes, strict=True):
+        if isinstance(events, StoreError | OSError | sqlite3.OperationalError):
+            raise StoreError(f"{where}: {events}")  # the store itself fails: stop, say so
+        if isinstance(events, BaseException):
+            summary.problems.append(Problem(where, f"could not be stored: {events}"))
+            continue
         summary.requests += 1
         summary.events += len(events)
         summary.invalid += sum(not event.valid for event in events)
@@ -214,12 +182,15 @@ def main(argv: Sequence[str]) -> int:
     try:
         if args.db is not None:
             summary = asyncio.run(_import_into_file(data, args))
-            print(f"snowcatcher import: {summary.sentence()} into {args.db}")
+            sentence, problems = f"{summary.sentence()} into {args.db}", summary.problems
         else:
-            print(f"snowcatcher import: {_import_over_http(data, args.url, args.token)}")
+            sentence, problems = _import_over_http(data, args.url, args.token)
     except (CaptureError, StoreError) as error:
         print(f"snowcatcher import: {args.file}: {error}", file=sys.stderr)
         return 1
+    for problem in problems:
+        print(f"snowcatcher import: {args.file}: {problem} (skipped)", file=sys.stderr)
+    print(f"snowcatcher import: {sentence}")
     return 0
 
 
@@ -235,7 +206,8 @@ async def _import_into_file(data: bytes, args: argparse.Namespace) -> ImportSumm
         store.close()
 
 
-def _import_over_http(data: bytes, url: str, token: str = "") -> str:
+def _import_over_http(data: bytes, url: str, token: str = "") -> tuple[str, list[Problem]]:
+    """The summary sentence and the bad lines, as the running snowcatcher reports them."""
     headers = {"Content-Type": "application/octet-stream"}
     if token:
         headers["Authorization"] = f"Bearer {token}"
@@ -243,7 +215,10 @@ def _import_over_http(data: bytes, url: str, token: str = "") -> str:
                                      method="POST", headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=600) as answer:
-            return str(orjson.loads(answer.read()).get("message", "imported"))
+            report = orjson.loads(answer.read())
+            problems = [Problem(str(item.get("where", "")), str(item.get("reason", "")))
+                        for item in report.get("problems") or () if isinstance(item, dict)]
+            return str(report.get("message", "imported")), problems
     except urllib.error.HTTPError as error:
         try:
             reason = orjson.loads(error.read()).get("error", error.reason)

@@ -47,11 +47,26 @@ def install(app: web.Application) -> None:
         app.router.add_route(method, "/micro{tail:(/.*)?}", _unsupported)
 
 
+#: Entities of tracker-protocol violations (content type, body, payload_data): the pipeline
+#: rejects the whole payload for them, in one bad row, however many events it holds. A request
+#: with one has it on each of its events (see SnowplowDecoder._decode_items).
+PAYLOAD_ENTITIES = ("request", "body", "payload_data")
+_LATER_IN_REJECTED_PAYLOAD = Filter(
+    "", "idx > 0 AND (" + " OR ".join("violations LIKE ?" for _ in PAYLOAD_ENTITIES) + ")",
+    tuple(f'%"entity":"{entity}"%' for entity in PAYLOAD_ENTITIES))
+
+
 def counts(store: Store) -> JsonDict:
-    """Micro's summary: Snowplow events only, good = valid, bad = invalid."""
+    """Micro's summary: Snowplow events only, good = valid, bad = invalid events, and a payload
+    rejected as a whole (a tracker-protocol violation) counts once, as Micro counts it."""
     good = store.count(Filter.exact(protocol=PROTOCOL_SNOWPLOW, valid=True))
-    bad = store.count(Filter.exact(protocol=PROTOCOL_SNOWPLOW, valid=False))
+    invalid = Filter.exact(protocol=PROTOCOL_SNOWPLOW, valid=False)
+    bad = store.count(invalid) - store.count(invalid & _LATER_IN_REJECTED_PAYLOAD)
     return {"total": good + bad, "good": good, "bad": bad}
+
+
+def _later_in_rejected_payload(event: CapturedEvent) -> bool:
+    return event.index > 0 and any(v.entity in PAYLOAD_ENTITIES for v in event.violations)
 
 
 # -- handlers ------------------------------------------------------------------------------------
@@ -103,7 +118,8 @@ async def _bad(request: web.Request) -> web.StreamResponse:
     async def pages() -> AsyncIterator[list[JsonDict]]:
         async for page in _newest(store, where):
             pairs = ((event, requests.of(event)) for event in page)
-            yield [bad_event(event, raw) for event, raw in pairs if matches(raw)]
+            yield [bad_event(event, raw) for event, raw in pairs
+                   if matches(raw) and not _later_in_rejected_payload(event)]
 
     return await _stream_array(request, pages(), filters.get("limit"))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +16,28 @@ PROTOCOL_EVENTLOGGING = "eventlogging"
 BAD_REQUEST = "bad_request"
 #: event_type of an event whose type could not be determined (missing or unknown `e`).
 UNKNOWN_TYPE = "unknown"
+
+#: Statuses of requests the collector refused without decoding them (no such endpoint, a body,
+#: query string or headers over the limits): their one bad_request event says why, and decoding
+#: the kept part again would lose that.
+REFUSED_STATUSES = frozenset({404, 413, 414, 431})
+
+#: The times a capture can hold: 1970-01-01 up to the end of 9999, the last year every reader
+#: (ISO dates, local clocks, HAR) can show.
+EARLIEST_TIME = 0.0
+LATEST_TIME = 253402300799.999
+
+
+def time_problem(name: str, seconds: object) -> str | None:
+    """Why `seconds` cannot be a stored time (not a finite number from 1970 to 9999), or None."""
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+        kinds = {str: "a string", list: "an array", dict: "an object", bool: "a boolean"}
+        return (f"{name} must be a number of seconds since 1970, not "
+                f"{kinds.get(type(seconds), 'null')}")
+    if math.isnan(seconds) or not EARLIEST_TIME <= seconds <= LATEST_TIME:
+        shown = "NaN" if math.isnan(seconds) else str(seconds).replace("inf", "Infinity")
+        return f"{name} {shown} is not a time between 1970 and the end of 9999"
+    return None
 
 
 def schema_name(uri: str) -> str:

@@ -28,7 +28,7 @@ from snowcatcher.gitlab.findings import DefinitionChecker
 from snowcatcher.ingest import Ingestor
 from snowcatcher.registry import DEFAULT_REMOTES, Registry, RemoteRepo
 from snowcatcher.revalidate import RevalidationReport, revalidate
-from snowcatcher.store import Store
+from snowcatcher.store import Store, StoreError
 from snowcatcher.streams import RemoteStreamConfig, StreamCheck, StreamConfig, StreamConfigError, is_url
 from snowcatcher.unresolved import UnresolvedSchemas
 from snowcatcher.wikimedia_schemas import WikimediaSchemas, is_wikimedia_repo
@@ -38,6 +38,10 @@ from snowcatcher.wikimedia_schemas import WikimediaSchemas, is_wikimedia_repo
 DEFAULT_IDLE_TIMEOUT = 15.0
 #: Seconds aiohttp keeps reading the rest of a refused body before it closes the connection.
 LINGERING_TIME = 2.0
+
+#: What Snowcatcher(settings) raises for a setting it cannot use (an unopenable --db, a malformed
+#: --streams file): every front end reports it in one line and exits 2.
+STARTUP_ERRORS = (StoreError, StreamConfigError)
 
 
 def default_cache_dir() -> Path:

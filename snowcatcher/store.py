@@ -14,8 +14,9 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from snowcatcher.model import CapturedEvent, RawRequest, Response, Violation
+from snowcatcher.model import CapturedEvent, RawRequest, Response, Violation, time_problem
 from snowcatcher.query import Filter
+from snowcatcher.signals import Signal
 from snowcatcher.storable import mend_event, mend_request
 from snowcatcher.store_sets import EntitySets, SetRow
 from snowcatcher.store_sql import (
@@ -76,6 +77,33 @@ class StoreError(RuntimeError):
     """The database cannot be opened or written; the message says which file and why."""
 
 
+class UnstorableError(ValueError):
+    """A request or event holds a value no reader could show (a time in the year 10000, NaN);
+    it is refused before it joins a transaction, so the requests sharing it are stored."""
+
+
+class StoreSignals:
+    """What the store tells its subscribers, each isolated from the others' failures."""
+
+    def __init__(self) -> None:
+        #: Newly stored events, oldest first, once they are committed.
+        self.appended: Signal[Sequence[CapturedEvent]] = Signal("appended")
+        #: The ids of events whose violations changed (re-validation).
+        self.updated: Signal[Sequence[int]] = Signal("updated")
+        #: Every event was forgotten.
+        self.reset: Signal[None] = Signal("reset")
+
+
+def unstorable(request: RawRequest, events: Iterable[CapturedEvent]) -> str | None:
+    """Why this request or one of its events cannot be stored as it is, or None."""
+    problem = time_problem("received_at", request.received_at)
+    for event in events:
+        if problem is not None:
+            break
+        problem = time_problem("received_at", event.received_at)
+    return problem
+
+
 class Store:
     """Events and the requests they came from, in SQLite (WAL), written with a group commit.
 
@@ -113,7 +141,7 @@ class Store:
         self._pending: list[tuple[RawRequest, Response, list[CapturedEvent], _Part | None,
                                   asyncio.Future[list[CapturedEvent]]]] = []
         self._flush_handle: asyncio.TimerHandle | None = None
-        self._subscribers: list[Subscriber] = []
+        self.signals = StoreSignals()
         self._next_request_id, self._next_event_id, next_set_id = self._next_ids()
         self._entity_sets = EntitySets(next_set_id)
         self._schema_sets: set[tuple[str, str]] = set(
@@ -137,6 +165,7 @@ class Store:
         each its own transaction, so that it never holds the event loop for long; it returns
         once every part is committed.
         """
+        _refuse_unstorable(request, events)
         events = list(events)
         stored = await self._enqueue(request, response, events[:STORE_PART], None)
         for start in range(STORE_PART, len(events), STORE_PART):
@@ -156,6 +185,7 @@ class Store:
     def append_now(self, request: RawRequest, response: Response,
                    events: Sequence[CapturedEvent]) -> list[CapturedEvent]:
         """Store at once, outside the event loop's batching (imports, tests, tools)."""
+        _refuse_unstorable(request, events)
         stored = self._write_alone(request, response, list(events), None)
         if isinstance(stored, Exception):
             raise stored
@@ -254,6 +284,7 @@ class Store:
         self._counts = self._count_rows()
         self._matching.clear()
         self._generation += 1
+        self.signals.updated.send(tuple(event_id for *_, event_id in rows))
         return len(rows)
 
     def reset(self) -> None:
@@ -268,18 +299,18 @@ class Store:
         self._matching.clear()
         self._generation += 1
         self._counts = Counts(0, 0)
+        self.signals.reset.send(None)
 
     # -- subscribing -------------------------------------------------------------------------
 
     def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
-        """Call `subscriber` with every batch of newly stored events; returns an unsubscribe."""
-        self._subscribers.append(subscriber)
-        return lambda: self._subscribers.remove(subscriber)
+        """Call `subscriber` with every batch of newly stored events; returns an unsubscribe.
+        (signals.updated and signals.reset tell of the other changes.)"""
+        return self.signals.appended.connect(subscriber)
 
     def _notify(self, events: Sequence[CapturedEvent]) -> None:
         if events:
-            for subscriber in list(self._subscribers):
-                subscriber(events)
+            self.signals.appended.send(events)
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -534,3 +565,7 @@ class Store:
         return Counts(int(total), int(valid))
 
 
+def _refuse_unstorable(request: RawRequest, events: Iterable[CapturedEvent]) -> None:
+    problem = unstorable(request, events)
+    if problem is not None:
+        raise UnstorableError(problem)

@@ -49,8 +49,11 @@ class StreamConfig:
         `api.php?action=streamconfigs`, or a `$wgEventStreams`-style list of `{stream: ...}`."""
         try:
             document = parse_document(path.read_bytes())
-        except (OSError, yaml.YAMLError) as error:
+        except OSError as error:
             raise StreamConfigError(f"cannot read the stream configuration {path}: {error}") from None
+        except yaml.YAMLError as error:
+            raise StreamConfigError(f"cannot read the stream configuration {path}{_yaml_problem(error)}"
+                                    ) from None
         return cls.from_document(document, str(path))
 
     @classmethod
@@ -143,3 +146,10 @@ def _rule(key: str, settings: Any, where: str) -> StreamRule:
         except re.error as error:
             raise StreamConfigError(f"{where}: stream {key} is not a valid regex: {error}") from None
     return StreamRule(key, title)
+
+
+def _yaml_problem(error: yaml.YAMLError) -> str:
+    """Where and what a YAML parser error is, on one line (its own text spans four)."""
+    mark = getattr(error, "problem_mark", None)
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    return f"{where}: {getattr(error, 'problem', None) or error}"

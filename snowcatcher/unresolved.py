@@ -10,7 +10,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
 from snowcatcher.ingest import Ingestor
-from snowcatcher.model import CapturedEvent, Violation
+from snowcatcher.model import REFUSED_STATUSES, CapturedEvent, Violation
 from snowcatcher.store import Store
 from snowcatcher.validate import UNRESOLVED
 
@@ -79,8 +79,8 @@ class UnresolvedSchemas:
 
     def _again(self, request_id: int, events: list[CapturedEvent]) -> list[tuple[int, Sequence[Violation]]]:
         stored = self.store.request(request_id)
-        if stored is None:
-            return []
+        if stored is None or stored.response.status in REFUSED_STATUSES:
+            return []  # a refused request's event says why it was refused: decoding would lose that
         raw = stored.request
         fresh = self.ingestor.redecode(self.ingestor.decoder_for(raw), raw)
         self.ingestor.validator.take_unresolved()

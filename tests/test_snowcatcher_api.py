@@ -185,7 +185,7 @@ async def test_har_export_import_round_trip(catcher: Snowcatcher, http: aiohttp.
 
 async def test_import_rejects_garbage(catcher: Snowcatcher, http: aiohttp.ClientSession) -> None:
     async with http.post(catcher.url + API + "/import", data=b"{not json\n") as answer:
-        assert answer.status == 400 and "line 1 is not JSON" in (await answer.json())["error"]
+        assert answer.status == 400 and "line 1: not JSON" in (await answer.json())["error"]
 
 
 async def test_status_and_unknown_endpoints(catcher: Snowcatcher, http: aiohttp.ClientSession) -> None:

@@ -67,8 +67,8 @@ class EventGateDecoder:
             return EventGateResult([event], _refusal(raw, problem))
         processed: list[Processed] = []
         for start in range(0, min(len(items), MAX_EVENTS), PART):
-            processed.extend(self.processor.process(item, raw.received_at)
-                             for item in items[start:start + PART])
+            processed.extend(self.processor.process(item, raw.received_at, index=index)
+                             for index, item in enumerate(items[start:start + PART], start))
             yield
         events = [p.event for p in processed]
         if len(items) > MAX_EVENTS:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit
 
 import orjson
 
@@ -50,6 +51,34 @@ _FORMATS: dict[str, tuple[re.Pattern[str], str]] = {
     **{name: (_DECIMAL, "a number") for name in ("se_va", "tr_tt", "tr_tx", "tr_sh", "ti_pr")},
 }
 
+#: Tracker parameter -> (the atomic field Enrich puts it in, that field's maxLength in
+#: iglu:com.snowplowanalytics.snowplow/atomic/jsonschema/1-0-0). The pipeline rejects an event
+#: with a longer value (an enrichment failure), so we report it. Lengths are counted in code
+#: points, never more than Java's UTF-16 units: a value we pass is never one the pipeline drops.
+ATOMIC_LIMITS: dict[str, tuple[str, int]] = {
+    "aid": ("app_id", 255), "p": ("platform", 255), "eid": ("event_id", 36),
+    "tna": ("name_tracker", 128), "tv": ("v_tracker", 100), "uid": ("user_id", 255),
+    "ip": ("user_ipaddress", 128), "fp": ("user_fingerprint", 128), "duid": ("domain_userid", 128),
+    "nuid": ("network_userid", 128), "tnuid": ("network_userid", 128), "sid": ("domain_sessionid", 128),
+    "url": ("page_url", 4096), "page": ("page_title", 2000), "refr": ("page_referrer", 4096),
+    "se_ca": ("se_category", 1000), "se_ac": ("se_action", 1000), "se_la": ("se_label", 4096),
+    "se_pr": ("se_property", 1000), "tr_id": ("tr_orderid", 255), "tr_af": ("tr_affiliation", 255),
+    "tr_ci": ("tr_city", 255), "tr_st": ("tr_state", 255), "tr_co": ("tr_country", 255),
+    "tr_cu": ("tr_currency", 3), "ti_id": ("ti_orderid", 255), "ti_sk": ("ti_sku", 255),
+    "ti_nm": ("ti_name", 255), "ti_ca": ("ti_category", 255), "ti_cu": ("ti_currency", 3),
+    "ua": ("useragent", 1000), "lang": ("br_lang", 255), "cd": ("br_colordepth", 12),
+    "tz": ("os_timezone", 255), "cs": ("doc_charset", 128),
+}
+#: The parts Enrich splits `url` and `refr` into, and their atomic fields' maxLength.
+URL_PART_LIMITS: dict[str, tuple[tuple[str, str, int], ...]] = {
+    "url": (("hostname", "page_urlhost", 255), ("path", "page_urlpath", 3000),
+            ("query", "page_urlquery", 6000), ("fragment", "page_urlfragment", 3000)),
+    "refr": (("hostname", "refr_urlhost", 255), ("path", "refr_urlpath", 6000),
+             ("query", "refr_urlquery", 6000), ("fragment", "refr_urlfragment", 3000)),
+}
+#: No part of a URL this short can exceed its field's limit (the smallest is the host's 255).
+_SHORTEST_URL_PART_LIMIT = 255
+
 #: Human names for the Overview and for error messages.
 FIELD_NAMES = {
     "e": "event type", "eid": "event id", "tv": "tracker version", "tna": "tracker namespace",
@@ -93,6 +122,10 @@ def field_violations(params: dict[str, object]) -> list[Violation]:
             found.append(Violation("event", f"/{name}", "format",
                                    f"{name} ({FIELD_NAMES.get(name, name)}) must be {rule[1]}, "
                                    f"got {_clip(value)!r}"))
+    for name in sorted(params.keys() & ATOMIC_LIMITS.keys()):
+        value = params[name]
+        if isinstance(value, str):
+            found.extend(_length_violations(name, value))
     platform = params.get("p")
     if isinstance(platform, str) and platform and platform not in PLATFORMS:
         found.append(Violation("event", "/p", "enum",
@@ -126,6 +159,30 @@ def network_user_id_violation(value: str) -> Violation | None:
     return Violation("request", "/nuid", "format",
                      f"nuid (network user id) {shown} {reason}: a collector would write it into its "
                      "sp cookie header; snowcatcher did not (send a UUID)")
+
+
+def _length_violations(name: str, value: str) -> list[Violation]:
+    field, limit = ATOMIC_LIMITS[name]
+    found = []
+    if len(value) > limit:
+        found.append(_too_long(name, field, len(value), limit))
+    if name in URL_PART_LIMITS and len(value) > _SHORTEST_URL_PART_LIMIT:
+        try:
+            parts = urlsplit(value)
+        except ValueError:
+            return found  # a malformed URL: Enrich's URL parsing reports it, not a length
+        for part, part_field, part_limit in URL_PART_LIMITS[name]:
+            size = len(getattr(parts, part) or "")
+            if size > part_limit:
+                found.append(_too_long(name, part_field, size, part_limit, part))
+    return found
+
+
+def _too_long(name: str, field: str, size: int, limit: int, part: str = "") -> Violation:
+    what = f"the {'host' if part == 'hostname' else part} of {name}" if part else name
+    return Violation("event", f"/{name}", "maxLength",
+                     f"{what} ({FIELD_NAMES.get(name, name)}) is {size:,} characters long, more than "
+                     f"the {limit:,} of the pipeline's atomic field {field}: Enrich rejects the event")
 
 
 def _clip(value: str, limit: int = 60) -> str:

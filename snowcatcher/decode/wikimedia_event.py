@@ -9,6 +9,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from snowcatcher.decode.ajv import (
     AjvError,
     ajv_errors,
@@ -22,6 +24,8 @@ from snowcatcher.streams import StreamCheck
 from snowcatcher.validate import CompiledSchema, Validator, draft_for
 
 SUCCESS, INVALID, ERROR = "success", "invalid", "error"
+#: The namespace of the meta.id values we fill in (see fill_meta).
+_METADATA_IDS = uuid.UUID("6f1c2b4e-3d0a-5b8e-9c71-2a4f5e6d7c80")
 _LEGACY_PREFIX = "analytics/legacy/"
 #: eventgate-wikimedia's stream_field and schema_uri_field (config.wikimedia.yaml); a missing field
 #: is EventGate's MissingFieldError (lib/event-util.js makeExtractField), an `error`, not `invalid`.
@@ -102,9 +106,10 @@ class EventProcessor:
         self._generation = validator.registry.generation
 
     def process(self, event: Any, received_at: float, *, protocol: str = PROTOCOL_EVENTGATE,
-                filled: tuple[str, ...] = (), source: str = "body") -> Processed:
+                filled: tuple[str, ...] = (), source: str = "body", index: int = 0) -> Processed:
+        """EventGate's handling of one event: `index` is its place in the request's batch."""
         try:
-            return self._process(event, received_at, protocol, filled, source)
+            return self._process(event, received_at, protocol, filled, source, index)
         except RecursionError:
             problem = "the event is nested too deeply to process"
         except Exception as error:  # one odd event must not lose the others in its batch
@@ -112,11 +117,11 @@ class EventProcessor:
         return self._failed(event, received_at, protocol, filled, source, problem, "internal")
 
     def _process(self, event: Any, received_at: float, protocol: str, filled: tuple[str, ...],
-                 source: str) -> Processed:
+                 source: str, index: int) -> Processed:
         if not isinstance(event, dict):
             return self._failed(event, received_at, protocol, filled, source,
                                 f"An event must be a JSON object, not {_json_type(event)}.", "type")
-        event, more = fill_meta(event, received_at)
+        event, more = fill_meta(event, received_at, index)
         filled = (*filled, *more)
         # eventgate-wikimedia extracts the stream before it loads the schema or validates.
         if not has_field(event, STREAM_FIELD):
@@ -197,15 +202,20 @@ class EventProcessor:
         return [f"Schema at {uri} is not secure for compilation ({shown})"]
 
 
-def fill_meta(event: JsonDict, received_at: float) -> tuple[JsonDict, tuple[str, ...]]:
-    """A copy of the event with `meta.id` and `meta.dt` set when missing, as EventGate does."""
+def fill_meta(event: JsonDict, received_at: float, index: int = 0) -> tuple[JsonDict, tuple[str, ...]]:
+    """A copy of the event with `meta.id` and `meta.dt` set when missing, as EventGate does.
+
+    EventGate draws a random id; ours is derived from the time of receipt, the event's place in
+    its batch and the event itself, so that importing an export decodes the same id again.
+    """
+    original = event
     event = copy.deepcopy(event)
     filled = [] if "meta" in event else ["meta"]
     meta = event.setdefault("meta", {})
     if not isinstance(meta, dict):
         return event, ()  # the schema will say what is wrong with it
     if "id" not in meta:
-        meta["id"] = str(uuid.uuid4())
+        meta["id"] = str(uuid.uuid5(_METADATA_IDS, f"{received_at!r}/{index}/{_fingerprint(original)}"))
         filled.append("meta.id")
     if "dt" not in meta:
         meta["dt"] = iso_time(received_at)
@@ -252,3 +262,11 @@ def _json_type(value: Any) -> str:
     if isinstance(value, list):
         return "an array"
     return "a string" if isinstance(value, str) else "a number"
+
+
+def _fingerprint(event: JsonDict) -> str:
+    """The event's JSON, or its repr when it holds values JSON cannot (a lone surrogate)."""
+    try:
+        return orjson.dumps(event, option=orjson.OPT_SORT_KEYS).decode()
+    except (TypeError, orjson.JSONEncodeError):
+        return repr(event)

@@ -25,14 +25,20 @@ from snowcatcher.gitlab.definitions import DefinitionSource
 from snowcatcher.gitlab.metrics import MetricTally
 from snowcatcher.model import CapturedEvent
 from snowcatcher.query import Filter
-from snowcatcher.server import Settings, Snowcatcher
-from snowcatcher.store import Store, StoreError
+from snowcatcher.server import STARTUP_ERRORS, Settings, Snowcatcher
+from snowcatcher.store import Store
 from snowcatcher.streams import StreamConfigError
 from snowcatcher.tui import actions
 from snowcatcher.tui.chrome import ConfirmClear, FilterBar, KeyFooter, StatusBar
 from snowcatcher.tui.event_detail import TABS, EventDetail
 from snowcatcher.tui.event_list import EventList
-from snowcatcher.tui.messages import EventHighlighted, EventsStored, ViewChanged
+from snowcatcher.tui.messages import (
+    EventHighlighted,
+    EventsStored,
+    EventsUpdated,
+    StoreReset,
+    ViewChanged,
+)
 from snowcatcher.tui.metrics_view import MetricsScreen
 
 
@@ -82,7 +88,9 @@ class SnowcatcherApp(App[int]):
         self.invalid_only = False
         self._rates: deque[tuple[float, int]] = deque(maxlen=6)
         self._detail_timer: Timer | None = None
-        self._unsubscribe = store.subscribe(self._on_stored)
+        self._disconnect = [store.signals.appended.connect(self._on_stored),
+                            store.signals.updated.connect(self._on_updated),
+                            store.signals.reset.connect(self._on_reset)]
         #: GitLab definitions (--gitlab), and what this capture contributes to their metrics.
         self.gitlab: DefinitionSource | None = gitlab or getattr(server, "gitlab", None)
         self.metric_tally = MetricTally()
@@ -122,7 +130,8 @@ class SnowcatcherApp(App[int]):
 
     async def on_unmount(self) -> None:
         gc.unfreeze()
-        self._unsubscribe()
+        for disconnect in self._disconnect:
+            disconnect()
         if self.server is not None:
             await self.server.stop()
 
@@ -131,11 +140,30 @@ class SnowcatcherApp(App[int]):
     def _on_stored(self, events: Sequence[CapturedEvent]) -> None:
         self.post_message(EventsStored(events[-1].id))
 
+    def _on_updated(self, event_ids: Sequence[int]) -> None:
+        self.post_message(EventsUpdated(frozenset(event_ids)))
+
+    def _on_reset(self, _: None) -> None:
+        self.post_message(StoreReset())
+
     def on_events_stored(self, message: EventsStored) -> None:
         for events in self.query(EventList):
             events.notice_new()
         if isinstance(self.screen, MetricsScreen):
             self.screen.update_values()
+
+    def on_events_updated(self, message: EventsUpdated) -> None:
+        for events in self.query(EventList):
+            events.redraw_changed(message.event_ids)
+            if events.selected_id in message.event_ids:
+                self._show_detail(events.selected_id)
+        self._show_status()
+
+    def on_store_reset(self, message: StoreReset) -> None:
+        for events in self.query(EventList):
+            events.reload()
+        self._show_detail(None)
+        self._show_status()
 
     def on_view_changed(self, message: ViewChanged) -> None:
         self._show_status()
@@ -287,10 +315,7 @@ class SnowcatcherApp(App[int]):
 
     def _cleared(self, confirmed: bool | None) -> None:
         if confirmed:
-            self.store.reset()
-            self.query_one(EventList).reload()
-            self._show_detail(None)
-            self._show_status()
+            self.store.reset()  # the store's reset signal redraws the list
             self.notify("Cleared every captured event.")
 
     # -- command palette ---------------------------------------------------------------------
@@ -307,7 +332,7 @@ def run_tui(settings: Settings, *, revalidate: actions.Revalidate | None = None)
     """Run the TUI with the collector for `settings` served in-process; returns the exit code."""
     try:
         server = Snowcatcher(settings)
-    except (StoreError, StreamConfigError) as error:
+    except STARTUP_ERRORS as error:
         print(f"snowcatcher: {error}", file=sys.stderr)
         return 2
     app = SnowcatcherApp(server.store, server=server, revalidate=revalidate)

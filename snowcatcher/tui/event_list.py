@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -208,6 +209,17 @@ class EventList(ScrollView, can_focus=True):
         self.refresh()
         self._post_view()
         self.take_new(self.store.last_id())
+
+    def redraw_changed(self, event_ids: Collection[int]) -> None:
+        """Stored events got new violations: show them as they are now. A filter may now match
+        more or fewer events, so its matches are counted again."""
+        if self.where:
+            self.reload(keep_id=self.selected_id)
+            return
+        if any(event.id in event_ids for event in self._cache):
+            self._cache = []
+        self._strips.clear()
+        self.refresh()
 
     def set_filter(self, where: Filter) -> None:
         """Show only the events matching `where`, keeping the selected event where possible."""

@@ -18,6 +18,28 @@ class EventsStored(Message):
 
 
 @dataclass
+class StoreReset(Message):
+    """The store forgot every event (the TUI's clear, /micro/reset, DELETE /snowcatcher/api/events)."""
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, StoreReset)
+
+
+@dataclass
+class EventsUpdated(Message):
+    """Stored events got new violations (re-validation, a schema that arrived late)."""
+
+    event_ids: frozenset[int]
+
+    def can_replace(self, message: Message) -> bool:
+        # the older message's events are redrawn too: merge them into this one
+        if isinstance(message, EventsUpdated):
+            self.event_ids = self.event_ids | message.event_ids
+            return True
+        return False
+
+
+@dataclass
 class EventHighlighted(Message):
     """The list's cursor moved onto an event (None when the list is empty)."""
 
