@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import base64
+import math
 from typing import Any
+
+import orjson
 
 from snowcatcher.model import JsonDict, RawRequest, Response
 from snowcatcher.store import StoredRequest
@@ -44,7 +47,7 @@ def request_from_json(data: JsonDict) -> RawRequest:
         return RawRequest(method=str(data["method"]), path=str(data["path"]),
                           query=str(data.get("query") or ""), headers=headers,
                           body=body_from_json(data.get("body")),
-                          received_at=float(data.get("received_at") or 0.0),
+                          received_at=received_time(data.get("received_at")),
                           remote=str(data.get("remote") or ""))
     except (KeyError, TypeError, ValueError) as error:
         raise ValueError(f"not a stored request: {error}") from None
@@ -58,3 +61,30 @@ def response_json(response: Response) -> JsonDict:
 def stored_json(stored: StoredRequest) -> JsonDict:
     """A stored request with the answer snowcatcher gave it."""
     return {"request": request_json(stored.request), "response": response_json(stored.response)}
+
+
+#: The first second of the year 10000: later times have no calendar date to show or export.
+LATEST_TIME = 253_402_300_800.0
+
+
+def received_time(value: object) -> float:
+    """An imported `received_at` (seconds since 1970); raises ValueError for one that is no time.
+
+    A time past year 9999, negative, NaN or not a number cannot be shown, exported as HAR or
+    given to an EventGate event as meta.dt: the import says which line holds it instead.
+    """
+    if value is None:
+        return 0.0
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < LATEST_TIME:
+        raise ValueError(f"received_at {_as_json(value)} is not a time "
+                         "(seconds since 1970, before year 10000)")
+    return float(value)
+
+
+def _as_json(value: object) -> str:
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)  # JSON has no NaN or Infinity; orjson would write null
+    try:
+        return orjson.dumps(value).decode()[:60]
+    except TypeError:
+        return type(value).__name__

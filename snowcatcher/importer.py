@@ -20,7 +20,7 @@ import orjson
 from snowcatcher.collector import ANONYMOUS_NUID, COOKIE_NAME, PIXEL, TP2_PATH
 from snowcatcher.decode.eventgate import is_hasty
 from snowcatcher.decode.snowplow import PAYLOAD_DATA_PREFIX, parse_query
-from snowcatcher.exchange import request_from_json
+from snowcatcher.exchange import received_time, request_from_json
 from snowcatcher.har import Captured, HarError, requests_from_har
 from snowcatcher.ingest import BEACON_PATH, EVENTGATE_PATH, Ingestor
 from snowcatcher.model import PROTOCOL_SNOWPLOW, CapturedEvent, RawRequest, Response
@@ -134,7 +134,7 @@ def _line_request(item: dict[str, Any]) -> RawRequest:
         raise ValueError("the event has no request and no Snowplow parameters to rebuild it from")
     params = {k: v for k, v in payload.items() if isinstance(v, str)}
     return RawRequest(method="GET", path="/i", query=urllib.parse.urlencode(params), headers=(),
-                      body=b"", received_at=float(item.get("received_at") or 0.0))
+                      body=b"", received_at=received_time(item.get("received_at")))
 
 
 async def import_requests(store: Store, ingestor: Ingestor, captured: Iterable[Captured]) -> ImportSummary:
