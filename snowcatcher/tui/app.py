@@ -157,7 +157,15 @@ class SnowcatcherApp(App[int]):
         bar.show(
             address=self.address, counts=self.store.counts(), rate=max(rate, 0.0),
             shown=-1 if events.counting else events.total, following=events.following, paused=events.paused,
-            pending=events.pending, where=str(events.where.text))
+            pending=events.pending, where=str(events.where.text), alerts=self._alerts())
+
+    def _alerts(self) -> list[str]:
+        """Trouble worth a glance in the header: the capture file's warnings."""
+        warnings = self.store.check_files()
+        if not warnings:
+            return []
+        return [f"capture file: {warnings[-1]} (and {len(warnings) - 1} more)" if len(warnings) > 1
+                else f"capture file: {warnings[0]}"]
 
     # -- filtering ---------------------------------------------------------------------------
 
