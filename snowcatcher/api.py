@@ -23,6 +23,7 @@ from snowcatcher.micro import counts, error_sentence, json_response
 from snowcatcher.model import PROTOCOL_SNOWPLOW, CapturedEvent
 from snowcatcher.query import Filter, FilterError
 from snowcatcher.store import Store
+from snowcatcher.unresolved import UNRESOLVED_SCHEMAS
 
 PREFIX = "/snowcatcher/api"
 MAX_LIMIT = 1000
@@ -76,11 +77,13 @@ async def _status(request: web.Request) -> web.Response:
     store = request.app[STORE]
     totals = store.counts()
     stats = request.app.get(FORWARD_STATS)
+    unresolved = request.app.get(UNRESOLVED_SCHEMAS)
     return json_response({
         "version": __version__,
         "store": {"path": str(store.path), "total": totals.total, "valid": totals.valid,
                   "invalid": totals.invalid, "warnings": list(store.check_files())},
         "micro": counts(store),
+        "schema_fetches": unresolved.to_json() if unresolved else None,
         "forward": stats.to_json() if stats else {"enabled": False}})
 
 

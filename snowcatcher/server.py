@@ -17,7 +17,7 @@ from snowcatcher.registry import DEFAULT_REMOTES, Registry, RemoteRepo
 from snowcatcher.revalidate import RevalidationReport, revalidate
 from snowcatcher.store import Store
 from snowcatcher.streams import StreamCheck, StreamConfig
-from snowcatcher.unresolved import UnresolvedSchemas
+from snowcatcher.unresolved import UNRESOLVED_SCHEMAS, UnresolvedSchemas
 from snowcatcher.wikimedia_schemas import WikimediaSchemas, is_wikimedia_repo
 
 
@@ -77,6 +77,7 @@ class Snowcatcher:
         self.unresolved = UnresolvedSchemas(self.store, self.ingestor)
         self.config = CollectorConfig(max_body=settings.max_body)
         self.app = make_app(self.store, self.ingestor, self.config, routes=(micro.install, api.install))
+        self.app[UNRESOLVED_SCHEMAS] = self.unresolved
         #: Forwarding counters for the API and the TUI header; `forward.enabled` is False without --forward.
         self.forward = ForwardStats()
         self.app[FORWARD_STATS] = self.forward

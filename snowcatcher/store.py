@@ -116,6 +116,7 @@ class Store:
                                   asyncio.Future[list[CapturedEvent]]]] = []
         self._flush_handle: asyncio.TimerHandle | None = None
         self._subscribers: list[Subscriber] = []
+        self._reset_hooks: list[Callable[[], None]] = []
         self._entity_sets = EntitySets(next_set_id)
         # (where, params) -> (matching events, the last id then): see count().
         self._matching: dict[tuple[str, tuple[str, ...]], tuple[int, int]] = {}
@@ -306,6 +307,13 @@ class Store:
         self._matching.clear()
         self._generation += 1
         self._counts = Counts(0, 0)
+        for hook in list(self._reset_hooks):
+            hook()
+
+    def on_reset(self, hook: Callable[[], None]) -> Callable[[], None]:
+        """Call `hook` after every reset (caches about past events let go); returns an unsubscribe."""
+        self._reset_hooks.append(hook)
+        return lambda: self._reset_hooks.remove(hook)
 
     # -- subscribing -------------------------------------------------------------------------
 
