@@ -26,6 +26,7 @@ from snowcatcher.micro import counts, error_sentence, json_response
 from snowcatcher.model import PROTOCOL_SNOWPLOW, CapturedEvent
 from snowcatcher.query import Filter, FilterError
 from snowcatcher.store import Store, StoreError
+from snowcatcher.unresolved import UNRESOLVED_SCHEMAS
 
 PREFIX = "/snowcatcher/api"
 MAX_LIMIT = 1000
@@ -83,11 +84,13 @@ async def _status(request: web.Request) -> web.Response:
     store = request.app[STORE]
     totals = store.counts()
     stats = request.app.get(FORWARD_STATS)
+    unresolved = request.app.get(UNRESOLVED_SCHEMAS)
     return json_response({
         "version": __version__,
         "store": {"path": str(store.path), "total": totals.total, "valid": totals.valid,
-                  "invalid": totals.invalid},
+                  "invalid": totals.invalid, "warnings": list(store.check_files())},
         "micro": counts(store),
+        "schema_fetches": unresolved.to_json() if unresolved else None,
         "forward": stats.to_json() if stats else {"enabled": False}})
 
 
@@ -112,9 +115,13 @@ async def _events(request: web.Request) -> web.Response:
 async def _event(request: web.Request) -> web.Response:
     store = request.app[STORE]
     try:
-        event = store.get(int(request.match_info["id"]))
+        event_id = int(request.match_info["id"])
     except ValueError:
         event = None
+    else:
+        if not 0 <= event_id <= LARGEST_ID:
+            raise _bad(f"an event id is between 0 and {LARGEST_ID}, not {request.match_info['id'][:40]}")
+        event = store.get(event_id)
     if event is None:
         return json_response({"error": f"no event {request.match_info['id']} in the store "
                                        f"(it holds {store.count()} events)"}, status=404)
@@ -159,7 +166,7 @@ async def _stream(request: web.Request) -> web.StreamResponse:
     store = request.app[STORE]
     where = _filter(request)
     resume = request.headers.get("Last-Event-ID", "")
-    cursor = int(resume) if resume.isdigit() else _int(request, "after", -1, 0)
+    cursor = int(resume) if resume.isdigit() and len(resume) < 19 else _int(request, "after", -1, 0)
     if cursor < 0:
         cursor = latest_id(store)  # by default only what arrives from now on
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream",
@@ -284,6 +291,10 @@ async def _oldest(store: Store, where: Filter) -> AsyncIterator[list[CapturedEve
         await asyncio.sleep(0)
 
 
+#: SQLite's integers are 64-bit: larger ids, offsets and counts are the caller's mistake, not ours.
+LARGEST_ID = 2**63 - 1
+
+
 def _filter(request: web.Request) -> Filter:
     try:
         return Filter.parse(request.query.get("filter", ""))
@@ -291,7 +302,7 @@ def _filter(request: web.Request) -> Filter:
         raise _bad(str(error)) from None
 
 
-def _int(request: web.Request, name: str, default: int, low: int, high: int | None = None) -> int:
+def _int(request: web.Request, name: str, default: int, low: int, high: int = LARGEST_ID) -> int:
     text = request.query.get(name)
     if text is None or text == "":
         return default
@@ -299,9 +310,8 @@ def _int(request: web.Request, name: str, default: int, low: int, high: int | No
         value = int(text)
     except ValueError:
         raise _bad(f"{name} must be a whole number, not {text!r}") from None
-    if value < low or (high is not None and value > high):
-        raise _bad(f"{name} must be between {low} and {high}" if high is not None
-                   else f"{name} must be {low} or more")
+    if not low <= value <= high:
+        raise _bad(f"{name} must be between {low} and {high}")
     return value
 
 

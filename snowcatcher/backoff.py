@@ -3,12 +3,26 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
+
+log = logging.getLogger(__name__)
 
 #: The first retry after a failed fetch, doubled per failure up to BACKOFF_MAX.
 BACKOFF_FIRST = 1.0
 BACKOFF_MAX = 60.0
+#: Fetch attempts (each asks every remote that may serve the schema) per schema URI between two
+#: resets; with the backoff doubling to 60 s, the last is about ten minutes after the first.
+ATTEMPTS_PER_URI = 14
+#: Distinct schema URIs fetched between two resets: events naming thousands of made-up schemas
+#: must not turn into thousands of registry requests.
+DISTINCT_URIS = 300
+#: Fetch attempts in all between two resets.
+ATTEMPTS_IN_ALL = 2_000
+#: Given-up URIs named in the status, as examples.
+EXAMPLES = 5
+
 #: How long a request waits for a schema fetch that started with it: a registry on the
 #: network answers in that time, a slow or dead one does not hold up capture.
 FETCH_GRACE = 0.3
@@ -43,9 +57,58 @@ class Backoff:
         return self._reason.get(key, default)
 
     def clear(self) -> None:
-        self._failures.clear()
-        self._retry_at.clear()
-        self._reason.clear()
+        # New dicts: a cleared dict keeps the table it grew to for thousands of URIs.
+        self._failures, self._retry_at, self._reason = {}, {}, {}
+
+
+class FetchBudget:
+    """Caps on remote fetches between two resets: attempts per URI, distinct URIs, attempts in all.
+
+    What is refused stays "schema unresolved" (a fetch could still find it): only the network
+    work is given up, and counted for the status.
+    """
+
+    def __init__(self) -> None:
+        self._attempts: dict[str, int] = {}
+        self._total = 0
+        self._refused = 0
+        self._examples: list[str] = []
+
+    def allows(self, key: str) -> bool:
+        """True when a fetch of `key` is still within every cap."""
+        attempts = self._attempts.get(key)
+        if attempts is None and len(self._attempts) >= DISTINCT_URIS:
+            return False
+        return (attempts or 0) < ATTEMPTS_PER_URI and self._total < ATTEMPTS_IN_ALL
+
+    def attempts(self, key: str) -> int:
+        return self._attempts.get(key, 0)
+
+    def take(self, key: str) -> bool:
+        """Count one attempt for `key` when the caps allow it; else count the refusal."""
+        if not self.allows(key):
+            if not self._refused:
+                log.warning("schema fetches capped (%d per schema, %d schemas, %d in all until a "
+                            "reset): %s and later ones stay unresolved; see /snowcatcher/api/status",
+                            ATTEMPTS_PER_URI, DISTINCT_URIS, ATTEMPTS_IN_ALL, key)
+            self._refused += 1
+            if len(self._examples) < EXAMPLES and key not in self._examples:
+                self._examples.append(key)
+            return False
+        self._attempts[key] = self._attempts.get(key, 0) + 1
+        self._total += 1
+        return True
+
+    def to_json(self) -> dict[str, object]:
+        return {"attempts": self._total, "schemas_tried": len(self._attempts),
+                "fetches_given_up": self._refused, "given_up_examples": list(self._examples),
+                "limits": {"attempts_per_schema": ATTEMPTS_PER_URI, "schemas": DISTINCT_URIS,
+                           "attempts": ATTEMPTS_IN_ALL}}
+
+    def clear(self) -> None:
+        self._attempts = {}  # a new dict: a cleared one keeps its grown table
+        self._total = self._refused = 0
+        self._examples = []
 
 
 class Fetches:

@@ -165,11 +165,8 @@ def _replay(group: list[_Line]) -> tuple[Replay | None, list[Problem]]:
     if isinstance(stored, dict):
         try:
             raw = request_from_json(stored.get("request", stored))
-        except ValueError as error:
+        except ValueError as error:  # a field that is not a request's, or not a time
             return None, [Problem(where, str(error))]
-        problem = time_problem("request.received_at", raw.received_at)
-        if problem is not None:
-            return None, [Problem(where, problem)]
         return Replay(raw, _assigned_nuid(first.item), where), []
     usable = [line for line in group if line.item.get("event_type") != BAD_REQUEST]
     problems = [Problem(f"line {line.number}", "an undecodable request: a --headless --json line "

@@ -170,11 +170,20 @@ async def _serve_headless(settings: Settings, *, as_json: bool) -> int:
         print(f"snowcatcher: {listen_error(settings, error)}", file=sys.stderr)
         return 2
     announce(catcher)
+    await serve_until_stopped(catcher, stopped)
+    return 0
+
+
+async def serve_until_stopped(catcher: Snowcatcher, stopped: asyncio.Event | None = None) -> None:
+    """Keep the started collector serving until `stopped` (or SIGTERM, or Ctrl-C); then close it."""
+    if stopped is None:
+        stopped = asyncio.Event()
+        with contextlib.suppress(NotImplementedError):
+            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stopped.set)
     try:
         await stopped.wait()
     finally:
         await catcher.stop()
-    return 0
 
 
 def listen_error(settings: Settings, error: OSError) -> str:

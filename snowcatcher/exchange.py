@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 from typing import Any
 
-from snowcatcher.model import JsonDict, RawRequest, Response
+from snowcatcher.model import JsonDict, RawRequest, Response, time_problem
 from snowcatcher.store import StoredRequest
 
 
@@ -39,12 +40,12 @@ def request_json(raw: RawRequest) -> JsonDict:
 
 def request_from_json(data: JsonDict) -> RawRequest:
     """A RawRequest from `request_json`'s output; raises ValueError when it is not one."""
+    received_at = received_time(data.get("received_at"))  # its own sentence, no prefix
     try:
         headers = tuple((str(name), str(value)) for name, value in data.get("headers") or ())
         return RawRequest(method=str(data["method"]), path=str(data["path"]),
                           query=str(data.get("query") or ""), headers=headers,
-                          body=body_from_json(data.get("body")),
-                          received_at=float(data.get("received_at") or 0.0),
+                          body=body_from_json(data.get("body")), received_at=received_at,
                           remote=str(data.get("remote") or ""))
     except (KeyError, TypeError, ValueError) as error:
         raise ValueError(f"not a stored request: {error}") from None
@@ -58,3 +59,19 @@ def response_json(response: Response) -> JsonDict:
 def stored_json(stored: StoredRequest) -> JsonDict:
     """A stored request with the answer snowcatcher gave it."""
     return {"request": request_json(stored.request), "response": response_json(stored.response)}
+
+
+def received_time(value: object) -> float:
+    """An imported `received_at` (seconds since 1970); raises ValueError for one that is no time
+    (see model.time_problem: such a time cannot be shown, exported as HAR or become a meta.dt)."""
+    if value is None:
+        return 0.0
+    if isinstance(value, str):  # a stored request's time may be written as a string
+        with contextlib.suppress(ValueError):  # if not, time_problem names it
+            value = float(value)
+    problem = time_problem("request.received_at", value)
+    if problem is not None:
+        raise ValueError(problem)
+    return float(value)  # type: ignore[arg-type]  # time_problem proved it a number
+
+

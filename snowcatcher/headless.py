@@ -26,11 +26,13 @@ def _clock(second: int) -> str:
 
 def format_line(event: CapturedEvent) -> str:
     """time, valid mark, protocol, type, name, app_id and the first violation, for people."""
-    stamp = _clock(int(event.received_at))
-    millis = int(event.received_at * 1000) % 1000
+    try:
+        stamp = f"{_clock(int(event.received_at))}.{int(event.received_at * 1000) % 1000:03d}"
+    except (OverflowError, OSError, ValueError):  # a capture from elsewhere may hold any number
+        stamp = f"invalid time: {event.received_at}"
     mark = VALID_MARK if event.valid else INVALID_MARK
     protocol = PROTOCOL_MARKS.get(event.protocol, event.protocol)
-    columns = [f"{stamp}.{millis:03d}", mark, protocol, f"{event.event_type:<10}", f"{event.name or '-':<36}",
+    columns = [stamp, mark, protocol, f"{event.event_type:<10}", f"{event.name or '-':<36}",
                f"{event.app_id or '-':<12}"]
     if event.violations:
         extra = f" (+{len(event.violations) - 1} more)" if len(event.violations) > 1 else ""

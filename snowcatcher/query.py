@@ -27,6 +27,12 @@ KEYS = ("type", "name", "schema", "app", "stream", "protocol", "definition")
 DEFINITION_CLAUSE = "valid = 0 AND violations LIKE '%\"keyword\":\"definition\"%'"
 
 
+#: The longest filter and the most terms it may have: each term is an SQL clause, and SQLite's
+#: parser refuses a statement deep or long enough (which was a 500).
+MAX_FILTER_CHARS = 4096
+MAX_FILTER_TERMS = 200
+
+
 class FilterError(ValueError):
     """A filter expression that cannot be understood; the message says why."""
 
@@ -41,10 +47,15 @@ class Filter:
 
     @classmethod
     def parse(cls, text: str) -> Filter:
+        if len(text) > MAX_FILTER_CHARS:
+            raise FilterError(f"the filter is {len(text):,} characters long; at most "
+                              f"{MAX_FILTER_CHARS:,} are read")
         try:
             terms = shlex.split(text)
         except ValueError as error:
             raise FilterError(f"cannot read filter {text!r}: {error}") from None
+        if len(terms) > MAX_FILTER_TERMS:
+            raise FilterError(f"the filter has {len(terms):,} terms; at most {MAX_FILTER_TERMS} are read")
         clauses: list[str] = []
         params: list[str] = []
         for term in terms:

@@ -12,7 +12,7 @@ from typing import Any
 import aiohttp
 import orjson
 
-from snowcatcher.backoff import BACKOFF_MAX, Backoff, Fetches, wait
+from snowcatcher.backoff import BACKOFF_MAX, Backoff, FetchBudget, Fetches, wait
 from snowcatcher.model import JsonDict
 
 log = logging.getLogger(__name__)
@@ -118,6 +118,8 @@ class SchemaResolver:
         self.cache_dir = cache_dir
         self._memory: dict[str, Resolution] = {}
         self.backoff = Backoff()
+        #: Caps on the network work unknown schemas may cause (see backoff.FetchBudget).
+        self.budget = FetchBudget()
         self._fetches = Fetches(self._fetch_one)
         #: Bumped whenever the schemas may have changed, so validators drop what they cached.
         self.generation = 0
@@ -147,12 +149,21 @@ class SchemaResolver:
         goes on in the background); True when every fetch has ended.
         """
         wanted = [uri for uri in set(uris) if self.needs_fetch(uri) and not self.lookup(uri).found]
-        return await wait(self._fetches.start(wanted), grace)
+        # A fetch already running is shared; a new one counts against the caps.
+        allowed = [uri for uri in wanted if self._fetches.running(uri) or self.budget.take(uri)]
+        return await wait(self._fetches.start(allowed), grace)
+
+    def forget_unfound(self) -> None:
+        """After a reset: forget failures, not-found lookups and the fetch caps' counts."""
+        self._memory = {uri: known for uri, known in self._memory.items() if known.found}
+        self.backoff.clear()
+        self.budget.clear()
 
     def reload(self) -> None:
-        """Forget every resolved schema so that edits on disk are read again."""
-        self._memory.clear()
+        """Forget every resolved schema so that edits on disk are read again, and try remotes again."""
+        self._memory = {}
         self.backoff.clear()
+        self.budget.clear()
         self.generation += 1
 
     def _resolve(self, uri: str) -> Resolution:

@@ -30,7 +30,7 @@ from snowcatcher.registry import DEFAULT_REMOTES, Registry, RemoteRepo
 from snowcatcher.revalidate import RevalidationReport, revalidate
 from snowcatcher.store import Store, StoreError
 from snowcatcher.streams import RemoteStreamConfig, StreamCheck, StreamConfig, StreamConfigError, is_url
-from snowcatcher.unresolved import UnresolvedSchemas
+from snowcatcher.unresolved import UNRESOLVED_SCHEMAS, UnresolvedSchemas
 from snowcatcher.wikimedia_schemas import WikimediaSchemas, is_wikimedia_repo
 
 #: See Settings.idle_timeout; long enough for a tracker's next batch, short enough that idle or
@@ -133,6 +133,7 @@ class Snowcatcher:
         self.config = CollectorConfig(max_body=settings.max_body, body_timeout=settings.body_timeout)
         self.app = make_app(self.store, self.ingestor, self.config,
                             routes=(micro.install, gitlab_api.install, api.install), access=settings.access())
+        self.app[UNRESOLVED_SCHEMAS] = self.unresolved
         #: Forwarding counters for the API and the TUI header; `forward.enabled` is False without --forward.
         self.forward = ForwardStats()
         self.app[FORWARD_STATS] = self.forward

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
+import logging
 import os
 import sqlite3
 import tempfile
@@ -18,6 +20,7 @@ from snowcatcher.model import CapturedEvent, RawRequest, Response, Violation, ti
 from snowcatcher.query import Filter
 from snowcatcher.signals import Signal
 from snowcatcher.storable import mend_event, mend_request
+from snowcatcher.store_guard import CaptureFileError, CaptureLock, LogWatch, check_foreign
 from snowcatcher.store_sets import EntitySets, SetRow
 from snowcatcher.store_sql import (
     EVENT_COLUMNS,
@@ -35,6 +38,8 @@ from snowcatcher.store_sql import (
     StoredRequest as StoredRequest,  # part of the store's API
 )
 from snowcatcher.store_threads import Checkpointer, Counter, Transaction, hint
+
+log = logging.getLogger(__name__)
 
 Subscriber = Callable[[Sequence[CapturedEvent]], None]
 
@@ -117,17 +122,15 @@ class Store:
             os.close(handle)
             path = name
         self.path = Path(path)
+        self._lock: CaptureLock | None = None
         try:
-            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            # NORMAL keeps every committed transaction across a process crash (kill -9); only a
-            # power cut can lose the last few, which is fine for a debugging collector.
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            # A 64 MiB page cache keeps the indexes the TUI pages through in memory at 1M rows.
-            self._db.execute("PRAGMA cache_size=-65536")
-            # Checkpoints fsync the database file; a background thread does them so that the
-            # event loop never waits on the disk (see _Checkpointer).
-            self._db.execute("PRAGMA wal_autocheckpoint=0")
+            if not self._temporary:
+                check_foreign(self.path)  # before SQLite converts it to WAL and adds tables
+                self._lock = CaptureLock(self.path)
+        except CaptureFileError as error:
+            raise StoreError(str(error)) from None
+        try:
+            self._db = self._connect()
             self._db.executescript(SCHEMA)
             self._db.executescript(VIEW_INDEXES)
             self._fill_schema_sets()
@@ -136,22 +139,80 @@ class Store:
             # first event fails, with every request answered 500.
             self._db.execute("BEGIN IMMEDIATE")
             self._db.execute("COMMIT")
+            # Reading every id and count also finds most damaged pages now, not at the first event.
+            self._next_request_id, self._next_event_id, next_set_id = self._next_ids()
+            self._schema_sets: set[tuple[str, str]] = set(
+                self._db.execute("SELECT schema, contexts FROM schema_sets").fetchall())
+            self._counts = self._count_rows()
         except sqlite3.Error as error:
+            with contextlib.suppress(AttributeError, sqlite3.Error):
+                self._db.close()
+            if self._lock is not None:
+                self._lock.release()
             raise StoreError(f"cannot open the database {self.path}: {error}{hint(error)}") from None
         self._pending: list[tuple[RawRequest, Response, list[CapturedEvent], _Part | None,
                                   asyncio.Future[list[CapturedEvent]]]] = []
         self._flush_handle: asyncio.TimerHandle | None = None
         self.signals = StoreSignals()
-        self._next_request_id, self._next_event_id, next_set_id = self._next_ids()
         self._entity_sets = EntitySets(next_set_id)
-        self._schema_sets: set[tuple[str, str]] = set(
-            self._db.execute("SELECT schema, contexts FROM schema_sets").fetchall())
         # (where, params) -> (matching events, the last id then): see count().
         self._matching: dict[tuple[str, tuple[str, ...]], tuple[int, int]] = {}
         self._generation = 0  # bumped when events change other than by being appended
-        self._counts = self._count_rows()
         self._checkpointer = Checkpointer(self.path)
         self._counter: Counter | None = None
+        self._log_watch = LogWatch(self.path)
+        #: What went wrong with the capture file while running, for the status API and the TUI.
+        self.warnings: list[str] = []
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        db.execute("PRAGMA journal_mode=WAL")
+        # NORMAL keeps every committed transaction across a process crash (kill -9); only a
+        # power cut can lose the last few, which is fine for a debugging collector.
+        db.execute("PRAGMA synchronous=NORMAL")
+        # A 64 MiB page cache keeps the indexes the TUI pages through in memory at 1M rows.
+        db.execute("PRAGMA cache_size=-65536")
+        # Checkpoints fsync the database file; a background thread does them so that the
+        # event loop never waits on the disk (see _Checkpointer).
+        db.execute("PRAGMA wal_autocheckpoint=0")
+        return db
+
+    # -- the capture file --------------------------------------------------------------------
+
+    def check_files(self) -> list[str]:
+        """The warnings about the capture file, after rescuing a write-ahead log deleted meanwhile."""
+        missing = self._log_watch.missing()
+        if missing:
+            self._rescue_log(missing)
+        return self.warnings
+
+    def _rescue_log(self, missing: list[str]) -> None:
+        """Copy a deleted log's transactions into the database file, then start a new log.
+
+        SQLite still holds the deleted -wal open: a checkpoint through this connection saves what
+        it holds; closing every connection and opening again creates new -wal and -shm files.
+        """
+        names = " and ".join(missing)
+        try:
+            self._checkpointer.stop()
+            if self._counter is not None:
+                self._counter.stop()
+                self._counter = None
+            busy, frames, copied = self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            if busy or copied < frames:
+                raise sqlite3.OperationalError("another process is reading the database")
+            self._db.close()
+            self._db = self._connect()
+            message = (f"{names} deleted while snowcatcher was running: the events stored before "
+                       f"were copied into {self.path.name} and a new log was started")
+        except sqlite3.Error as error:
+            message = (f"{names} deleted while snowcatcher was running and could not be rebuilt "
+                       f"({error}): events stored from now on can be lost when snowcatcher "
+                       "stops; restart it")
+        self._checkpointer = Checkpointer(self.path)
+        self._log_watch.reset()
+        log.warning("%s", message)
+        self.warnings.append(message)
 
     # -- writing -----------------------------------------------------------------------------
 
@@ -194,6 +255,7 @@ class Store:
 
     def _flush(self) -> None:
         self._flush_handle = None
+        self.check_files()  # before acknowledging anything into a log that no longer exists
         batch, self._pending = self._pending, []
         try:
             stored: list[list[CapturedEvent] | Exception] = list(self._write(
@@ -536,6 +598,8 @@ class Store:
             self._counter.stop()
         self._checkpointer.stop()
         self._db.close()
+        if self._lock is not None:
+            self._lock.release()
         if self._temporary:
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{self.path}{suffix}").unlink(missing_ok=True)

@@ -19,6 +19,9 @@ def hint(error: sqlite3.Error) -> str:
     if "readonly" in text or "read-only" in text or "unable to open" in text:
         return (" (the file or its folder is read-only or missing: snowcatcher needs to write the "
                 "file and its -wal and -shm files beside it; choose another --db)")
+    if "malformed" in text or "not a database" in text:
+        return (" (the file is damaged or not a database: `sqlite3 FILE .recover` can save what is "
+                "left of a capture; choose another --db)")
     if "full" in text or "i/o" in text:
         return " (the disk is full or the file cannot grow: free some space or choose another --db)"
     return ""

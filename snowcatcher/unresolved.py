@@ -9,6 +9,9 @@ import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
+from aiohttp import web
+
+from snowcatcher.backoff import ATTEMPTS_PER_URI
 from snowcatcher.ingest import Ingestor
 from snowcatcher.model import REFUSED_STATUSES, CapturedEvent, Violation
 from snowcatcher.store import Store
@@ -16,8 +19,11 @@ from snowcatcher.validate import UNRESOLVED
 
 log = logging.getLogger(__name__)
 
+#: The app's UnresolvedSchemas, for the status API.
+UNRESOLVED_SCHEMAS: web.AppKey[UnresolvedSchemas] = web.AppKey("unresolved_schemas")
+
 #: Tries per schema before giving up (with backoff doubling to 60 s: about ten minutes).
-MAX_ATTEMPTS = 14
+MAX_ATTEMPTS = ATTEMPTS_PER_URI
 #: Events remembered per schema; a flood beyond it is not re-validated automatically.
 MAX_WAITING = 100_000
 #: Events re-validated between two yields to the event loop.
@@ -39,6 +45,7 @@ class UnresolvedSchemas:
         self._waiting: dict[str, set[int]] = defaultdict(set)
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._unsubscribe = store.subscribe(self._on_stored)
+        self._unhook_reset = store.signals.reset.connect(lambda _: self.forget())
 
     def _on_stored(self, events: Sequence[CapturedEvent]) -> None:
         for event in events:
@@ -54,11 +61,14 @@ class UnresolvedSchemas:
         try:
             for _ in range(MAX_ATTEMPTS):
                 await asyncio.sleep(source.backoff.retry_in(uri))
+                if not source.budget.allows(uri):
+                    break
                 await source.fetch([uri])
                 if source.lookup(uri).found:
                     await self.revalidate(self._waiting.pop(uri, set()))
                     return
-            log.warning("gave up fetching %s: %s", uri, source.backoff.reason(uri))
+            if source.budget.attempts(uri):  # the ones never tried are counted in the status
+                log.warning("gave up fetching %s: %s", uri, source.backoff.reason(uri))
             self._waiting.pop(uri, None)
         finally:
             self._tasks.pop(uri, None)
@@ -88,9 +98,25 @@ class UnresolvedSchemas:
         return [(event.id, fresh[event.index].violations) for event in events
                 if event.index < len(fresh)]
 
+    def forget(self) -> None:
+        """After a reset: the events waited for are gone; stop every retry and free their ids."""
+        for task in self._tasks.values():
+            task.cancel()
+        self._tasks = {}
+        self._waiting = defaultdict(set)
+        for source in (self.ingestor.registry, self.ingestor.wikimedia):
+            source.forget_unfound()
+
+    def to_json(self) -> dict[str, object]:
+        """What the status says about remote schemas: fetches made and given up, events waiting."""
+        return {"iglu": self.ingestor.registry.budget.to_json(),
+                "wikimedia": self.ingestor.wikimedia.budget.to_json(),
+                "schemas_awaited": len(self._tasks)}
+
     async def close(self) -> None:
         """Stop retrying (at shutdown)."""
         self._unsubscribe()
+        self._unhook_reset()
         for task in list(self._tasks.values()):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):

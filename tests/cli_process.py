@@ -55,6 +55,12 @@ class CliProcess:
         except queue.Empty:
             raise AssertionError(f"no output within {timeout} s (exit code {self.process.poll()})") from None
 
+    def __enter__(self) -> CliProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.terminate()

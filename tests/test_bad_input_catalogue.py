@@ -352,3 +352,19 @@ async def test_raw_bytes_that_no_client_library_would_send(server: Snowcatcher, 
     assert server.store.counts().total == recorded
     async with aiohttp.ClientSession() as http, http.get(server.url + "/i", params=GOOD_EVENT) as after:
         assert after.status == 200
+
+
+@pytest.mark.parametrize(("path", "reason"), [
+    ("/snowcatcher/api/events?filter=" + "x" * 60_000, "characters long; at most 4,096"),
+    ("/snowcatcher/api/events?filter=" + quote(" ".join("t" for n in range(1200))),
+     "has 1,200 terms; at most 200"),
+    ("/snowcatcher/api/events?after=" + "9" * 25, "after must be between 0 and 9223372036854775807"),
+    ("/snowcatcher/api/events?offset=" + "9" * 25, "offset must be between 0"),
+    ("/snowcatcher/api/wait?count=" + "9" * 25, "count must be between 0"),
+    ("/snowcatcher/api/events/" + "9" * 25, "an event id is between 0 and 9223372036854775807"),
+], ids=["filter-60kb", "filter-1200-terms", "after-past-64-bits", "offset-past-64-bits",
+        "count-past-64-bits", "event-id-past-64-bits"])
+async def test_the_read_api_names_the_callers_mistake(server: Snowcatcher, path: str, reason: str) -> None:
+    async with aiohttp.ClientSession() as http, http.get(URL(server.url + path, encoded=True)) as answer:
+        assert answer.status == 400, await answer.text()
+        assert reason in (await answer.json())["error"]

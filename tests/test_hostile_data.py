@@ -28,6 +28,7 @@ from aiohttp import web
 from snowcatcher import samples
 from snowcatcher.cli import announce, build_parser
 from snowcatcher.headless import HeadlessPrinter
+from snowcatcher.model import CapturedEvent
 from snowcatcher.server import Settings, Snowcatcher
 from snowcatcher.text import InertFormatter
 from tests.conftest import ROOT
@@ -244,3 +245,13 @@ def test_an_unwritable_database_is_a_clear_error_at_start(case: str) -> None:
     assert "Traceback" not in result.stderr
     assert f"cannot open the database {db}" in result.stderr, result.stderr
     assert re.search(r"read-only|disk is full|cannot write", result.stderr), result.stderr
+
+
+
+@pytest.mark.parametrize("received_at", [1e20, -1e20, float("nan")])
+def test_headless_prints_an_event_whose_time_has_no_date(received_at: float) -> None:
+    event = CapturedEvent(protocol="snowplow", event_type="page_view", name="", schema="", app_id="web",
+                          payload={"e": "pv"}, received_at=received_at, id=1)
+    printed = io.StringIO()
+    HeadlessPrinter(out=printed)([event])
+    assert printed.getvalue().startswith(f"invalid time: {received_at} ✓ sp page_view")

@@ -286,3 +286,16 @@ async def test_import_replays_eventgate_and_headless_lines(catcher: Snowcatcher,
     assert [(e["protocol"], e["name"]) for e in page["events"]] == [
         ("eventgate", "test.event"), ("snowplow", "from_headless")]
     assert page["events"][1]["received_at"] == 1742268163.0
+
+
+@pytest.mark.parametrize("received_at", ["1e20", "-5", "\"noon\"", "[1]"])
+async def test_import_names_a_received_at_that_is_no_time(catcher: Snowcatcher, http: aiohttp.ClientSession,
+                                                          received_at: str) -> None:
+    # 1e20 s has no calendar date: shown, exported as HAR or filled into meta.dt it failed later.
+    line = ('{"protocol": "snowplow", "received_at": ' + received_at
+            + ', "payload": {"e": "pv", "tv": "x", "p": "web"}}')
+    async with http.post(catcher.url + API + "/import", data=line.encode()) as answer:
+        error = (await answer.json())["error"]
+        assert answer.status == 400
+    assert "line 1: received_at" in error and ("is not a time" in error or "must be a number" in error)
+    assert (await fetch(http, catcher.url + API + "/status"))[1]["store"]["total"] == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gc
 import sys
@@ -20,9 +21,10 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Input
 
-from snowcatcher.cli import listen_error
+from snowcatcher.cli import listen_error, serve_until_stopped
 from snowcatcher.gitlab.definitions import DefinitionSource
 from snowcatcher.gitlab.metrics import MetricTally
+from snowcatcher.headless import HeadlessPrinter
 from snowcatcher.model import CapturedEvent
 from snowcatcher.query import Filter
 from snowcatcher.server import STARTUP_ERRORS, Settings, Snowcatcher
@@ -40,6 +42,7 @@ from snowcatcher.tui.messages import (
     ViewChanged,
 )
 from snowcatcher.tui.metrics_view import MetricsScreen
+from snowcatcher.tui.resilience import HoldLogs
 
 
 def _binding(key: str, action: str, description: str, tooltip: str, **kw: object) -> Binding:
@@ -77,8 +80,11 @@ class SnowcatcherApp(App[int]):
     def __init__(self, store: Store, *, server: Snowcatcher | None = None,
                  revalidate: actions.Revalidate | None = None,
                  export_dir: Path | None = None, address: str = "",
-                 gitlab: DefinitionSource | None = None) -> None:
+                 gitlab: DefinitionSource | None = None, keep_serving_on_error: bool = False) -> None:
         super().__init__()
+        #: After an unexpected error the screen closes; with this the collector is left running
+        #: for run_tui to carry on without it.
+        self.keep_serving_on_error = keep_serving_on_error
         self.store = store
         self.server = server
         self.revalidate = revalidate or getattr(server, "revalidate", None)
@@ -132,8 +138,13 @@ class SnowcatcherApp(App[int]):
         gc.unfreeze()
         for disconnect in self._disconnect:
             disconnect()
-        if self.server is not None:
+        if self.server is not None and not (self.keep_serving_on_error and self.failed):
             await self.server.stop()
+
+    @property
+    def failed(self) -> bool:
+        """True once an unexpected error has closed the app (Textual's return code 1)."""
+        return self.return_code == 1
 
     # -- the store bridge --------------------------------------------------------------------
 
@@ -191,7 +202,15 @@ class SnowcatcherApp(App[int]):
         bar.show(
             address=self.address, counts=self.store.counts(), rate=max(rate, 0.0),
             shown=-1 if events.counting else events.total, following=events.following, paused=events.paused,
-            pending=events.pending, where=str(events.where.text))
+            pending=events.pending, where=str(events.where.text), alerts=self._alerts())
+
+    def _alerts(self) -> list[str]:
+        """Trouble worth a glance in the header: the capture file's warnings."""
+        warnings = self.store.check_files()
+        if not warnings:
+            return []
+        return [f"capture file: {warnings[-1]} (and {len(warnings) - 1} more)" if len(warnings) > 1
+                else f"capture file: {warnings[0]}"]
 
     # -- filtering ---------------------------------------------------------------------------
 
@@ -329,11 +348,31 @@ class SnowcatcherApp(App[int]):
 
 
 def run_tui(settings: Settings, *, revalidate: actions.Revalidate | None = None) -> int:
-    """Run the TUI with the collector for `settings` served in-process; returns the exit code."""
+    """Run the TUI with the collector for `settings` served in-process; returns the exit code.
+
+    If the screen fails, capture goes on without it (one line per event, as --headless prints)
+    until Ctrl-C or SIGTERM, and the exit code is then 1: a tracker's events are never lost to a
+    drawing bug, and a script never reads a failure as success.
+    """
     try:
         server = Snowcatcher(settings)
     except STARTUP_ERRORS as error:
         print(f"snowcatcher: {error}", file=sys.stderr)
         return 2
-    app = SnowcatcherApp(server.store, server=server, revalidate=revalidate)
-    return app.run() or 0
+    app = SnowcatcherApp(server.store, server=server, revalidate=revalidate, keep_serving_on_error=True)
+    with contextlib.suppress(KeyboardInterrupt):
+        return asyncio.run(_run(app, server))
+    return 1
+
+
+async def _run(app: SnowcatcherApp, server: Snowcatcher, *, headless: bool = False,
+               stopped: asyncio.Event | None = None) -> int:
+    with HoldLogs():
+        await app.run_async(headless=headless)
+    if not app.failed:
+        return app.return_code or 0
+    print(f"snowcatcher: the screen closed after an unexpected error (above); capture goes on at "
+          f"{server.url}, one line per event below; Ctrl-C stops it", file=sys.stderr)
+    server.store.subscribe(HeadlessPrinter(as_json=False))
+    await serve_until_stopped(server, stopped)
+    return 1

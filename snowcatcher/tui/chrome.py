@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import ClassVar
 
 from rich.text import Text
@@ -46,11 +47,13 @@ class StatusBar(Widget):
         return self._line
 
     def show(self, *, address: str, counts: Counts, rate: float, shown: int, following: bool,
-             paused: bool, pending: int, where: str) -> None:
+             paused: bool, pending: int, where: str, alerts: Sequence[str] = ()) -> None:
         line = Text(" snowcatcher ", style="bold", no_wrap=True, overflow="ellipsis")
         line.append(f" {clean(address)}  " if address else "  ")
         line.append(f" ✓ {counts.valid:,} ", style="bold green")
         line.append(f" ✗ {counts.invalid:,} ", style="bold red")
+        for alert in alerts:  # early in the line, so that a narrow terminal still shows them
+            line.append(f"  ⚠ {clean(alert)} ", style="bold yellow")
         line.append(f"  {rate:,.1f} ev/s  ")
         if paused:
             line.append(f" ❚❚ paused ({pending:,} new) ", style="bold yellow")

@@ -47,6 +47,12 @@ class EntityTree(Tree[Violation | None]):
         for violation in event.violations:
             self._mark(violation)
 
+    def show_message(self, message: Text) -> None:
+        """Only `message` (why the event's entities cannot be shown)."""
+        self.clear()
+        self._by_pointer = {}
+        self.root.add_leaf(message)
+
     def node_for(self, violation: Violation) -> Node | None:
         """The node a violation is about: its path, or the nearest ancestor that exists."""
         owner = violation.entity if (violation.entity, "") in self._by_pointer else None

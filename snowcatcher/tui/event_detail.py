@@ -15,6 +15,7 @@ from snowcatcher.model import CapturedEvent
 from snowcatcher.store import Store
 from snowcatcher.tui import views
 from snowcatcher.tui.entity_tree import EntityTree
+from snowcatcher.tui.resilience import guarded
 from snowcatcher.tui.safe import clean
 
 TABS = ("overview", "entities", "violations", "raw", "http", "gitlab")
@@ -58,15 +59,23 @@ class EventDetail(Vertical):
     def _fill(self, event: CapturedEvent | None) -> None:
         tree = self.query_one(EntityTree)
         tree.error_style = f"bold {self.app.theme_variables.get('error', 'red')}"
-        tree.show(event)
-        self._fill_violations(event)
-        empty = Text("No event selected.", style="dim")
-        stored = self.store.request(event.request_id) if event else None
-        self._set("overview", views.overview(event) if event else empty)
-        self._set("raw", views.raw(stored, self.app.current_theme.dark) if event else empty)
-        self._set("http", views.http(stored, reveal=self.reveal_secrets) if event else empty)
+        what = f"event #{event.id}" if event else "the event"
+        guarded(f"{what}'s entities", lambda: tree.show(event), tree.show_message)
+        guarded(f"{what}'s violations", lambda: self._fill_violations(event),
+                lambda message: self._fill_violations(None))
+        if event is None:
+            for tab in ("overview", "raw", "http", "gitlab"):
+                self._set(tab, Text("No event selected.", style="dim"))
+            return
+        stored = guarded(f"{what}'s request", lambda: self.store.request(event.request_id),
+                         lambda message: None)
+        dark = self.app.current_theme.dark
         definitions = self.gitlab.current() if self.gitlab else None
-        self._set("gitlab", views.gitlab_panel(event, definitions) if event else empty)
+        for tab, build in (("overview", lambda: views.overview(event)),
+                           ("raw", lambda: views.raw(stored, dark)),
+                           ("http", lambda: views.http(stored, reveal=self.reveal_secrets)),
+                           ("gitlab", lambda: views.gitlab_panel(event, definitions))):
+            self._set(tab, guarded(f"{what}'s {tab} tab", build, lambda message: message))
 
     def toggle_secrets(self) -> None:
         """Show or hide the secrets in the HTTP tab."""

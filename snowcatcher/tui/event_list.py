@@ -24,6 +24,7 @@ from snowcatcher.store import Store
 from snowcatcher.tui import gitlab
 from snowcatcher.tui.fields import readable_time
 from snowcatcher.tui.messages import EventHighlighted, ViewChanged
+from snowcatcher.tui.resilience import guarded
 from snowcatcher.tui.safe import clean, json_scalar
 
 PROTOCOLS = {"snowplow": "sp", "eventgate": "eg", "eventlogging": "el"}
@@ -419,7 +420,9 @@ class EventList(ScrollView, can_focus=True):
         strip = self._strips.get(key)
         if strip is None:
             cursor = "event-list--cursor" if key[1] else ""
-            strip = self._strips[key] = self._strip(self._row(event, width), cursor, width)
+            row = guarded(f"event #{event.id} in the list", lambda: self._row(event, width),
+                          lambda message: self._line_with(event, message, width))
+            strip = self._strips[key] = self._strip(row, cursor, width)
         return strip
 
     def notify_style_update(self) -> None:
@@ -468,6 +471,13 @@ class EventList(ScrollView, can_focus=True):
                            Text(clean(event.event_type)), Text(clean(event.name)),
                            Text(clean(event.app_id)),
                            Text(clean(problem), style=style("event-list--violation"))], width)
+
+    def _line_with(self, event: CapturedEvent, message: Text, width: int) -> Text:
+        """A row that could not be drawn: its id and why, in place of its cells."""
+        line = Text(f" #{event.id} ", end="", no_wrap=True)
+        line.append_text(message)
+        line.truncate(width, overflow="ellipsis")
+        return line
 
     def _gitlab_cells(self, event: CapturedEvent) -> list[Text]:
         values = dict(gitlab.summary(event))

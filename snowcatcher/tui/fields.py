@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Iterator
 from typing import Any
+
+import orjson
 
 from snowcatcher.model import PROTOCOL_SNOWPLOW, CapturedEvent
 
@@ -39,26 +42,58 @@ EVENT_TYPES = {"pv": "page view", "pp": "page ping", "se": "structured", "ue": "
 _MILLIS = {"dtm", "stm", "ttm", "rtm"}
 
 
-def readable_time(seconds: float, *, date: bool = True) -> str:
-    """Local time with milliseconds, e.g. `2025-03-17 09:53:47.525`."""
-    moment = time.localtime(seconds)
-    millis = int((seconds % 1) * 1000)
-    stamp = time.strftime("%Y-%m-%d %H:%M:%S" if date else "%H:%M:%S", moment)
+def readable_time(seconds: object, *, date: bool = True) -> str:
+    """Local time with milliseconds, e.g. `2025-03-17 09:53:47.525`, or `invalid time: 1e20`.
+
+    Any value is accepted: a stored or imported time can be anything, and the C library refuses
+    years it cannot represent (OverflowError, or OSError EOVERFLOW) rather than return a date.
+    """
+    try:
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+            raise TypeError
+        moment = time.localtime(seconds)
+        millis = int((seconds % 1) * 1000)
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S" if date else "%H:%M:%S", moment)
+    except (TypeError, ValueError, OverflowError, OSError):
+        return f"invalid time: {_plain(seconds)}"
     return f"{stamp}.{millis:03d}"
+
+
+def _millis_time(value: object) -> str:
+    """A tracker's milliseconds since the epoch (a string in the query) as a readable time."""
+    try:
+        millis = int(value) if isinstance(value, str | int) and not isinstance(value, bool) else None
+    except ValueError:
+        millis = None
+    if millis is None:
+        return f"invalid time: {_plain(value)}"
+    readable = readable_time(millis / 1000) if abs(millis) < 2**63 else "invalid time:"
+    if readable.startswith("invalid time:"):
+        return f"invalid time: {_plain(value)}"
+    return f"{readable}  ({_plain(value)})"
+
+
+def _plain(value: object) -> str:
+    """A value as its user wrote it: strings bare, anything else as JSON (1e20, null, true)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else "Infinity" if value > 0 else "-Infinity"
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return str(value)
 
 
 def describe(key: str, value: Any) -> str:
     """A readable rendering of a parameter's value: times as dates, event codes spelled out."""
     if key in _MILLIS:
-        try:
-            return f"{readable_time(int(value) / 1000)}  ({value})"
-        except (TypeError, ValueError):
-            return str(value)
-    if key == "e" and value in EVENT_TYPES:
+        return _millis_time(value)
+    if key == "e" and isinstance(value, str) and value in EVENT_TYPES:
         return f"{EVENT_TYPES[value]}  ({value})"
     if key in ("ue_px", "cx") and isinstance(value, str) and len(value) > 48:
         return f"{value[:40]}…  ({len(value)} chars, decoded under Entities)"
-    return value if isinstance(value, str) else str(value)
+    return _plain(value)
 
 
 #: A Metrics Platform interaction's own fields (submitInteraction), shown first.

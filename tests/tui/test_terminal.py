@@ -1,0 +1,29 @@
+"""The real command in a pseudo-terminal: what a user at the keyboard sees, and that it keeps capturing."""
+
+from __future__ import annotations
+
+import urllib.request
+
+from tests.tui.terminal import Terminal
+
+
+def _get(url: str) -> int:
+    with urllib.request.urlopen(url, timeout=10) as answer:
+        return int(answer.status)
+
+
+def test_an_event_whose_times_cannot_be_shown_neither_stops_the_tui_nor_capture() -> None:
+    with Terminal("--offline") as terminal:
+        terminal.wait_for(lambda screen: "listening on" in screen, "the header")
+        # 10^20 ms is past any calendar the C library can render (OSError EOVERFLOW / OverflowError).
+        assert _get(f"{terminal.url}/i?e=pv&tv=x&p=web&dtm=100000000000000000000"
+                    "&stm=100000000000000000000000&url=killer") == 200
+        screen = terminal.wait_for(lambda s: "invalid time: 100000000000000000000" in s,
+                                   "the unreadable time in the Overview")
+        assert "page_view" in screen
+        assert terminal.exit_code() is None
+        assert _get(f"{terminal.url}/i?e=pv&tv=x&p=web&url=after") == 200
+        terminal.wait_for(lambda s: "✓ 2" in s, "the second event counted in the header")
+        terminal.press("q")
+        terminal.wait_for(lambda s: terminal.exit_code() is not None, "the exit", timeout=20)
+        assert terminal.exit_code() == 0
