@@ -79,7 +79,7 @@ async def _status(request: web.Request) -> web.Response:
     return json_response({
         "version": __version__,
         "store": {"path": str(store.path), "total": totals.total, "valid": totals.valid,
-                  "invalid": totals.invalid},
+                  "invalid": totals.invalid, "unchecked": totals.unchecked},
         "micro": counts(store),
         "forward": stats.to_json() if stats else {"enabled": False}})
 

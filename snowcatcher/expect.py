@@ -106,7 +106,8 @@ def run_no_invalid(url: str, scope: str) -> Outcome:
 
 
 def _line(event: dict[str, Any]) -> str:
-    mark = "valid" if event.get("valid") else "INVALID"
+    verdict = event.get("verdict") or ("valid" if event.get("valid") else "invalid")
+    mark = "INVALID" if verdict == "invalid" else verdict.replace("unchecked", "not checked yet")
     return (f"#{event.get('id')} {event.get('event_type', '')} {event.get('name') or '-'} "
             f"app={event.get('app_id') or '-'} ({mark})")
 

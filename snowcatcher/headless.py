@@ -14,6 +14,9 @@ from snowcatcher.text import inert, inert_json
 
 VALID_MARK = "✓"
 INVALID_MARK = "✗"
+#: An event whose check could not be finished yet: neither valid nor invalid.
+UNCHECKED_MARK = "?"
+MARKS = {"valid": VALID_MARK, "invalid": INVALID_MARK, "unchecked": UNCHECKED_MARK}
 #: Short protocol names for narrow columns.
 PROTOCOL_MARKS = {"snowplow": "sp", "eventgate": "eg", "eventlogging": "el"}
 
@@ -28,7 +31,7 @@ def format_line(event: CapturedEvent) -> str:
     """time, valid mark, protocol, type, name, app_id and the first violation, for people."""
     stamp = _clock(int(event.received_at))
     millis = int(event.received_at * 1000) % 1000
-    mark = VALID_MARK if event.valid else INVALID_MARK
+    mark = MARKS[event.verdict]
     protocol = PROTOCOL_MARKS.get(event.protocol, event.protocol)
     columns = [f"{stamp}.{millis:03d}", mark, protocol, f"{event.event_type:<10}", f"{event.name or '-':<36}",
                f"{event.app_id or '-':<12}"]

@@ -160,7 +160,7 @@ def _count(summary: ImportSummary, stored: list[list[CapturedEvent]]) -> None:
     for events in stored:
         summary.requests += 1
         summary.events += len(events)
-        summary.invalid += sum(not event.valid for event in events)
+        summary.invalid += sum(event.verdict == "invalid" for event in events)
 
 
 def network_user_id(raw: RawRequest, assigned: str) -> str:

@@ -9,7 +9,6 @@ from typing import TypeVar
 
 from jsonschema import Draft7Validator
 
-from snowcatcher import bounded
 from snowcatcher.backoff import FETCH_GRACE
 from snowcatcher.decode.eventgate import EventGateDecoder, EventGateResult, wikimedia_bad_request
 from snowcatcher.decode.eventlogging import EventLoggingDecoder
@@ -78,14 +77,12 @@ class Ingestor:
             lambda: self._safely(self.eventlogging_decoder.decode, raw))
 
     async def _with_wikimedia_schemas(self, decode: Callable[[], T]) -> T:
-        with bounded.budget():
-            result = decode()
+        result = decode()
         missing = self.wikimedia_validator.take_unresolved()
         # First sight of a schema.wikimedia.org schema: give the fetch a moment, then decode
         # again; a slow repository does not hold the request (the Revalidator takes over).
         if missing and await self.wikimedia.fetch(missing, grace=FETCH_GRACE):
-            with bounded.budget():
-                result = decode()
+            result = decode()
             self.wikimedia_validator.take_unresolved()
         return result
 
@@ -112,8 +109,7 @@ class Ingestor:
     @staticmethod
     def _safely(decode: Decode, raw: RawRequest) -> list[CapturedEvent]:
         try:
-            with bounded.budget():  # one time budget for every pattern in the request
-                return decode(raw)
+            return decode(raw)
         except RecursionError:
             return [bad_request(raw, Violation("body", "", "depth",
                                                "the body is nested too deeply to decode"))]

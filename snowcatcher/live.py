@@ -53,7 +53,7 @@ def summary(event: CapturedEvent) -> JsonDict:
     """A short form for reports: enough to recognise the event and see what is wrong with it."""
     return {"id": event.id, "received_at": event.received_at, "event_type": event.event_type,
             "name": event.name, "app_id": event.app_id, "valid": event.valid,
-            "violations": [violation.short() for violation in event.violations]}
+            "verdict": event.verdict, "violations": [violation.short() for violation in event.violations]}
 
 
 @dataclass

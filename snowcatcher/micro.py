@@ -43,7 +43,10 @@ def install(app: web.Application) -> None:
 
 
 def counts(store: Store) -> JsonDict:
-    """Micro's summary: Snowplow events only, good = valid, bad = invalid."""
+    """Micro's summary: Snowplow events only, good = valid, bad = invalid.
+
+    Micro knows no third outcome: an event whose check could not be finished yet ("unchecked")
+    is in neither, and joins one of them once it is re-checked."""
     good = store.count(Filter.exact(protocol=PROTOCOL_SNOWPLOW, valid=True))
     bad = store.count(Filter.exact(protocol=PROTOCOL_SNOWPLOW, valid=False))
     return {"total": good + bad, "good": good, "bad": bad}

@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from snowcatcher.model import CapturedEvent, RawRequest, Response, Violation
+from snowcatcher.model import CapturedEvent, RawRequest, Response, Violation, verdict_of
 from snowcatcher.query import Filter
 from snowcatcher.storable import mend_event, mend_request
 from snowcatcher.store_sets import EntitySets, SetRow
@@ -23,6 +23,7 @@ from snowcatcher.store_sql import (
     EVENTS,
     EVENTS_IN_ID_ORDER,
     SCHEMA,
+    VERDICT_CODES,
     VIEW_INDEXES,
     dump,
     event_from_row,
@@ -56,10 +57,12 @@ class Counts:
 
     total: int
     valid: int
+    #: Events whose check could not be finished yet (neither valid nor invalid).
+    unchecked: int = 0
 
     @property
     def invalid(self) -> int:
-        return self.total - self.valid
+        return self.total - self.valid - self.unchecked
 
 
 class StoreError(RuntimeError):
@@ -104,6 +107,8 @@ class Store:
                                   asyncio.Future[list[CapturedEvent]]]] = []
         self._flush_handle: asyncio.TimerHandle | None = None
         self._subscribers: list[Subscriber] = []
+        #: Told the ids of events whose violations changed (an unchecked event got its verdict).
+        self._update_subscribers: list[Callable[[Sequence[int]], None]] = []
         self._next_request_id, self._next_event_id, next_set_id = self._next_ids()
         self._entity_sets = EntitySets(next_set_id)
         self._schema_sets: set[tuple[str, str]] = set(
@@ -214,8 +219,10 @@ class Store:
                 self._db.executemany("INSERT OR IGNORE INTO schema_sets VALUES (?,?)",
                                      new_schema_sets)
         self._schema_sets |= new_schema_sets
-        valid = sum(row[9] for row in event_rows)
-        self._counts = Counts(self._counts.total + len(event_rows), self._counts.valid + valid)
+        valid = sum(row[9] == VERDICT_CODES["valid"] for row in event_rows)
+        unchecked = sum(row[9] == VERDICT_CODES["unchecked"] for row in event_rows)
+        self._counts = Counts(self._counts.total + len(event_rows), self._counts.valid + valid,
+                              self._counts.unchecked + unchecked)
         return stored
 
     def _transaction(self) -> Transaction:
@@ -223,14 +230,22 @@ class Store:
 
     def update_violations(self, changes: Iterable[tuple[int, Sequence[Violation]]]) -> int:
         """Replace the violations of events (after re-validation); returns how many changed."""
-        rows = [(dump([v.to_json() for v in violations]), int(not violations), event_id)
-                for event_id, violations in changes]
+        rows = [(dump([v.to_json() for v in violations]), VERDICT_CODES[verdict_of(tuple(violations))],
+                 event_id) for event_id, violations in changes]
         with self._transaction():
             self._db.executemany("UPDATE events SET violations = ?, valid = ? WHERE id = ?", rows)
         self._counts = self._count_rows()
         self._matching.clear()
         self._generation += 1
+        ids = [row[2] for row in rows]
+        for subscriber in list(self._update_subscribers):
+            subscriber(ids)
         return len(rows)
+
+    def subscribe_updates(self, subscriber: Callable[[Sequence[int]], None]) -> Callable[[], None]:
+        """Call `subscriber(event_ids)` after events' violations changed; returns the unsubscriber."""
+        self._update_subscribers.append(subscriber)
+        return lambda: self._update_subscribers.remove(subscriber)
 
     def reset(self) -> None:
         """Forget every event and request."""
@@ -489,7 +504,8 @@ class Store:
             self._db.execute(f"PRAGMA user_version = {_SCHEMA_SETS_VERSION}")
 
     def _count_rows(self) -> Counts:
-        total, valid = self._db.execute("SELECT count(*), total(valid) FROM events").fetchone()
-        return Counts(int(total), int(valid))
+        total, valid, unchecked = self._db.execute(
+            "SELECT count(*), total(valid = 1), total(valid = -1) FROM events").fetchone()
+        return Counts(int(total), int(valid), int(unchecked))
 
 

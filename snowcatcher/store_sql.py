@@ -91,6 +91,11 @@ class StoredRequest:
     response: Response
 
 
+#: What the events table's `valid` column holds for each verdict (1 and 0 as ever; -1 is new, so a
+#: file written before "unchecked" existed needs no migration).
+VERDICT_CODES = {"valid": 1, "invalid": 0, "unchecked": -1}
+
+
 def dump(value: Any) -> str:
     return orjson.dumps(value).decode()
 
@@ -107,7 +112,7 @@ def request_row(request_id: int, request: RawRequest, response: Response) -> tup
 def event_row(event: CapturedEvent, entity_set: int, payload: JsonDict) -> tuple[Any, ...]:
     """The events row; `payload` is the event's without what its entity set keeps."""
     return (event.id, event.request_id, event.index, event.received_at, event.protocol,
-            event.event_type, event.name, event.schema, event.app_id, int(event.valid),
+            event.event_type, event.name, event.schema, event.app_id, VERDICT_CODES[event.verdict],
             " ".join(event.contexts), dump(payload), entity_set,
             dump([violation.to_json() for violation in event.violations]),
             " ".join(event.filled))

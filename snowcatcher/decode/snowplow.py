@@ -26,6 +26,7 @@ from snowcatcher.model import (
     RawRequest,
     Violation,
     schema_name,
+    transient,
 )
 
 #: (schema URI, data, entity label, memoize?) -> violations. The validator, injected.
@@ -181,7 +182,7 @@ class SnowplowDecoder:
         known = self._envelopes.get(key)
         if known is None:
             known = self._decode_envelope(source, value)
-            if not any(v.keyword == "resolve" for v in known.violations):
+            if not transient(known.violations):  # an unfinished check is no verdict to keep
                 if len(self._envelopes) >= _CACHE_LIMIT:
                     self._envelopes.clear()
                 self._envelopes[key] = known

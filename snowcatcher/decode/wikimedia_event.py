@@ -10,7 +10,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from snowcatcher.decode.ajv import AjvError, ajv_errors, errors_text, insecure_reasons
-from snowcatcher.model import PROTOCOL_EVENTGATE, CapturedEvent, Entity, JsonDict, Violation
+from snowcatcher.model import (
+    NOT_CHECKED,
+    PROTOCOL_EVENTGATE,
+    UNCHECKED,
+    CapturedEvent,
+    Entity,
+    JsonDict,
+    Violation,
+)
 from snowcatcher.streams import StreamCheck
 from snowcatcher.validate import CompiledSchema, Validator
 
@@ -108,8 +116,12 @@ class EventProcessor:
     def _validated(self, event: JsonDict, uri: str, compiled: CompiledSchema, received_at: float,
                    protocol: str, filled: tuple[str, ...], source: str) -> Processed:
         entity = Entity("event", 0, uri, event, source)
-        errors = ajv_errors(compiled.errors(event))
+        found, unchecked = compiled.errors(event)
+        errors = ajv_errors(found)
         violations = [Violation(entity.label, e.pointer, e.keyword, e.explained()) for e in errors]
+        # Not checked is no verdict: EventGate's answer says nothing against the event.
+        violations.extend(Violation(entity.label, "", UNCHECKED, NOT_CHECKED + reason)
+                          for reason in unchecked)
         insecure = self._security(uri, compiled.schema)
         refused = [m for m in (check(event, uri, compiled.schema) for check in self.checks) if m]
         violations.extend(Violation(entity.label, "", "secure", message) for message in insecure)
@@ -125,7 +137,7 @@ class EventProcessor:
     def _unloadable(self, event: JsonDict, uri: str, problem: Violation, received_at: float,
                     protocol: str, filled: tuple[str, ...], source: str) -> Processed:
         entity = Entity("event", 0, uri, event, source)
-        if problem.keyword == "resolve":
+        if problem.keyword in ("resolve", UNCHECKED):
             message = f"Failed loading schema at {uri}"
         else:
             message = f"Failed compiling schema at {uri}: {problem.message}"

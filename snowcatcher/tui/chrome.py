@@ -51,6 +51,8 @@ class StatusBar(Widget):
         line.append(f" {clean(address)}  " if address else "  ")
         line.append(f" ✓ {counts.valid:,} ", style="bold green")
         line.append(f" ✗ {counts.invalid:,} ", style="bold red")
+        if counts.unchecked:
+            line.append(f" ? {counts.unchecked:,} not checked yet ", style="bold yellow")
         line.append(f"  {rate:,.1f} ev/s  ")
         if paused:
             line.append(f" ❚❚ paused ({pending:,} new) ", style="bold yellow")
