@@ -117,6 +117,8 @@ class SchemaResolver:
     def __init__(self, cache_dir: Path | None) -> None:
         self.cache_dir = cache_dir
         self._memory: dict[str, Resolution] = {}
+        #: URIs every remote answered "404 Not Found" for: definitively missing, not transient.
+        self._absent: set[str] = set()
         self.backoff = Backoff()
         self._fetches = Fetches(self._fetch_one)
         #: Bumped whenever the schemas may have changed, so validators drop what they cached.
@@ -152,6 +154,7 @@ class SchemaResolver:
     def reload(self) -> None:
         """Forget every resolved schema so that edits on disk are read again."""
         self._memory.clear()
+        self._absent.clear()
         self.backoff.clear()
         self.generation += 1
 
@@ -173,7 +176,7 @@ class Registry(SchemaResolver):
 
     def fetchable(self, uri: str) -> bool:
         key = SchemaKey.parse(uri)
-        return (key is not None and uri not in self._memory
+        return (key is not None and uri not in self._memory and uri not in self._absent
                 and any(r.serves(key) for r in self.remotes))
 
     def _resolve(self, uri: str) -> Resolution:
@@ -207,6 +210,7 @@ class Registry(SchemaResolver):
         key = SchemaKey.parse(uri)
         assert key is not None
         reasons = []
+        not_found = 0
         timeout = aiohttp.ClientTimeout(total=FETCH_TIMEOUT)
         async with aiohttp.ClientSession(timeout=timeout) as session:
             for remote in self.remotes:
@@ -215,6 +219,7 @@ class Registry(SchemaResolver):
                 url = remote.schema_url(key)
                 try:
                     async with session.get(url, allow_redirects=False) as answer:
+                        not_found += answer.status == 404
                         if answer.status != 200:
                             reasons.append(f"{url} answered {answer.status}")
                             continue
@@ -229,6 +234,10 @@ class Registry(SchemaResolver):
                 return
         self.backoff.failed(uri, "schema not found (" + "; ".join(reasons) + ")")
         self._memory.pop(uri, None)
+        if reasons and not_found == len(reasons):
+            # Every registry answered: none has it. That is a verdict, unlike a registry that is
+            # down or failing, whose events stay "not checked" while it is retried.
+            self._absent.add(uri)
 
     def _remember_remote(self, remote: RemoteRepo, key: SchemaKey, schema: JsonDict) -> None:
         self.backoff.succeeded(key.uri)

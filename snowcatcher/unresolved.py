@@ -1,5 +1,6 @@
-"""Events stored with "schema unresolved": fetch their schemas in the background, with backoff, and
-validate them again once the schema arrives."""
+"""Events stored "not checked": fetch the schemas they wait for in the background, with backoff,
+and validate them again once the schema arrives; check the others again at once, off the request,
+with a bigger bound on work."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
+from snowcatcher import bounded
 from snowcatcher.ingest import Ingestor
-from snowcatcher.model import CapturedEvent, Violation
+from snowcatcher.model import UNCHECKED, UNCHECKED_VERDICT, CapturedEvent, Violation
 from snowcatcher.store import Store
 from snowcatcher.validate import UNRESOLVED
 
@@ -27,7 +29,7 @@ CHUNK = 200
 def unresolved_uris(event: CapturedEvent) -> set[str]:
     """The schema URIs an event is waiting for (the last word of each such violation's entity)."""
     return {violation.entity.rsplit(" ", 1)[-1] for violation in event.violations
-            if violation.keyword == "resolve" and violation.message.startswith(UNRESOLVED)}
+            if violation.keyword == UNCHECKED and violation.message.startswith(UNRESOLVED)}
 
 
 class UnresolvedSchemas:
@@ -38,11 +40,21 @@ class UnresolvedSchemas:
         self.ingestor = ingestor
         self._waiting: dict[str, set[int]] = defaultdict(set)
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        #: Unchecked events that wait for no schema: checked again with a bigger bound.
+        self._recheck: set[int] = set()
+        self._recheck_task: asyncio.Task[None] | None = None
         self._unsubscribe = store.subscribe(self._on_stored)
 
     def _on_stored(self, events: Sequence[CapturedEvent]) -> None:
         for event in events:
-            for uri in unresolved_uris(event):
+            if event.verdict != UNCHECKED_VERDICT:
+                continue
+            uris = unresolved_uris(event)
+            if not uris and len(self._recheck) < MAX_WAITING:
+                self._recheck.add(event.id)
+                if self._recheck_task is None:
+                    self._recheck_task = asyncio.ensure_future(self._check_again())
+            for uri in uris:
                 waiting = self._waiting[uri]
                 if len(waiting) < MAX_WAITING:
                     waiting.add(event.id)
@@ -55,13 +67,26 @@ class UnresolvedSchemas:
             for _ in range(MAX_ATTEMPTS):
                 await asyncio.sleep(source.backoff.retry_in(uri))
                 await source.fetch([uri])
-                if source.lookup(uri).found:
+                # Found, or definitively missing (every registry said 404): either way a verdict.
+                if source.lookup(uri).found or not source.fetchable(uri):
                     await self.revalidate(self._waiting.pop(uri, set()))
                     return
             log.warning("gave up fetching %s: %s", uri, source.backoff.reason(uri))
             self._waiting.pop(uri, None)
         finally:
             self._tasks.pop(uri, None)
+
+    async def _check_again(self) -> None:
+        """Check the waiting unchecked events again, allowing RECHECK_EFFORT times the work; an
+        event that is still undecided keeps its "not checked" and its reason."""
+        try:
+            await asyncio.sleep(0)  # after the request that stored them has been answered
+            while self._recheck:
+                event_ids, self._recheck = self._recheck, set()
+                with bounded.effort(bounded.RECHECK_EFFORT):
+                    await self.revalidate(event_ids)
+        finally:
+            self._recheck_task = None
 
     async def revalidate(self, event_ids: Iterable[int]) -> int:
         """Decode and validate these stored events again; returns how many were updated."""
@@ -91,7 +116,10 @@ class UnresolvedSchemas:
     async def close(self) -> None:
         """Stop retrying (at shutdown)."""
         self._unsubscribe()
-        for task in list(self._tasks.values()):
+        tasks = list(self._tasks.values())
+        if self._recheck_task is not None:
+            tasks.append(self._recheck_task)
+        for task in tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
