@@ -28,12 +28,12 @@ from jsonschema.protocols import Validator as JsonSchemaValidator
 from snowcatcher import ecma_regex
 
 #: Keyword evaluations one check may make, plus STEPS_PER_BYTE for each byte of its data's JSON.
-BASE_STEPS = 20_000
-STEPS_PER_BYTE = 20
+BASE_STEPS = 5_000
+STEPS_PER_BYTE = 2
 #: Seconds one match on the fallback engine may take; hitting it only ever leaves data unchecked.
 FALLBACK_SECONDS = 0.05
 #: How much more work the background re-check of an unchecked event may do.
-RECHECK_EFFORT = 20
+RECHECK_EFFORT = 10
 
 _RE2_OPTIONS = re2.Options()
 _RE2_OPTIONS.log_errors = False  # a pattern RE2 refuses goes to the fallback, not to stderr

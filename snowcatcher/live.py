@@ -106,7 +106,7 @@ async def wait_for(store: Store, where: Filter, check: EventCheck, count: int, t
     deadline = started + timeout
     cursor = after
     # Unchecked events may match the filter once decided (`invalid`): read them whatever it says.
-    reading = Filter(where.text, f"({where.where}) OR valid = -1", where.params) if where else where
+    reading = Filter(where.text, f"(({where.where}) OR valid = -1)", where.params) if where else where
     with StoreWatch(store) as watch:
         while True:
             watch.clear()

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
+import stat
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +21,7 @@ log = logging.getLogger(__name__)
 
 _IGLU = re.compile(
     r"^iglu:(?P<vendor>[a-zA-Z0-9_.-]+)/(?P<name>[a-zA-Z0-9_-]+)/(?P<format>[a-zA-Z0-9_-]+)/"
-    r"(?P<version>[0-9]+-[0-9]+-[0-9]+)$")
+    r"(?P<version>[0-9]+-[0-9]+-[0-9]+)\Z")
 
 IGLU_CENTRAL = "http://iglucentral.com"
 GITLAB_IGLU = "https://gitlab-org.gitlab.io/iglu"
@@ -28,6 +30,8 @@ NEGATIVE_TTL = BACKOFF_MAX
 FETCH_TIMEOUT = 5.0
 #: A schema larger than this is not a schema.
 MAX_SCHEMA_BYTES = 4 * 1024 * 1024
+#: How a Resolution's error starts when the schema is beyond snowcatcher's bounds.
+UNUSABLE = "schema beyond snowcatcher's bounds: "
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +86,9 @@ class Resolution:
     #: Where the schema came from, or every place that was tried.
     places: tuple[str, ...]
     error: str = ""
+    #: The schema exists but is beyond snowcatcher's bounds (size, YAML aliases, `$ref`
+    #: expansion, not a regular file): data cannot be checked against it, which is no verdict.
+    unusable: bool = False
 
     @property
     def found(self) -> bool:
@@ -194,7 +201,8 @@ class Registry(SchemaResolver):
             if found is not None:
                 return Resolution(key.uri, found, (str(folder / key.path),))
             if problem:
-                return Resolution(key.uri, None, (str(folder / key.path),), problem)
+                return Resolution(key.uri, None, (str(folder / key.path),), problem,
+                                  unusable=problem.startswith(UNUSABLE))
         for remote in self.remotes:
             if not remote.serves(key):
                 continue
@@ -269,11 +277,35 @@ async def read_capped(answer: aiohttp.ClientResponse, limit: int = MAX_SCHEMA_BY
     return b"".join(chunks)
 
 
+class UnusableSchemaFile(ValueError):
+    """A schema file snowcatcher will not read: the message names it and says why."""
+
+
+def read_schema_file(path: Path, limit: int = MAX_SCHEMA_BYTES) -> bytes:
+    """The bytes of a schema file, read only when it is a regular file of at most `limit` bytes:
+    a FIFO would block the server for ever, /dev/zero fill its memory. Raises OSError when there
+    is no such file, UnusableSchemaFile when there is one that cannot be a schema."""
+    # O_NONBLOCK: opening a FIFO for reading must not wait for a writer.
+    descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    with os.fdopen(descriptor, "rb") as handle:
+        status = os.fstat(handle.fileno())
+        if not stat.S_ISREG(status.st_mode):
+            raise UnusableSchemaFile(f"schema file {path} is not a regular file")
+        if status.st_size > limit:
+            raise UnusableSchemaFile(f"schema file {path} is larger than {limit:,} bytes")
+        body = handle.read(limit + 1)
+    if len(body) > limit:
+        raise UnusableSchemaFile(f"schema file {path} is larger than {limit:,} bytes")
+    return body
+
+
 def _read_schema(path: Path) -> tuple[JsonDict | None, str]:
     """A schema file as JSON (Micro's extension-less names or `.json`), or why it is unusable."""
     for candidate in (path, path.with_name(path.name + ".json")):
         try:
-            data: Any = orjson.loads(candidate.read_bytes())
+            data: Any = orjson.loads(read_schema_file(candidate))
+        except UnusableSchemaFile as error:
+            return None, UNUSABLE + str(error)
         except OSError:
             continue
         except orjson.JSONDecodeError as error:

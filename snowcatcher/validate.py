@@ -222,6 +222,11 @@ class Validator:
         if known is not None:
             return known
         resolution = self.registry.lookup(uri)
+        if resolution.unusable:
+            # The schema exists but cannot be evaluated within bounds: no verdict on the data.
+            unusable = Violation("", "", UNCHECKED, _clip(NOT_CHECKED + resolution.explain()))
+            self._compiled[uri] = unusable
+            return unusable
         if resolution.schema is None:
             if self.registry.fetchable(uri):
                 self._unresolved.add(uri)  # a remote registry may still have it

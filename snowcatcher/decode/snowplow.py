@@ -9,6 +9,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import orjson
 
+from snowcatcher import json_numbers
 from snowcatcher.decode import base64url
 from snowcatcher.decode.tracker_fields import (
     BUILTIN_SCHEMAS,
@@ -226,7 +227,7 @@ def decode_json_param(source: str, value: str) -> tuple[Any, Violation | None]:
     else:
         text = value
     try:
-        return orjson.loads(text), None
+        return json_numbers.loads(text), None
     except orjson.JSONDecodeError as error:
         return None, Violation(source, "", "json", f"{source}: invalid JSON: {error}")
 
@@ -281,7 +282,7 @@ def _content_type_violations(raw: RawRequest) -> list[Violation]:
 
 def _parse_body(body: bytes) -> tuple[Any, Violation | None]:
     try:
-        return orjson.loads(body), None
+        return json_numbers.loads(body), None
     except orjson.JSONDecodeError as error:
         try:
             body.decode("utf-8")
