@@ -26,6 +26,7 @@ from snowcatcher.query import Filter
 from snowcatcher.registry import SchemaKey
 from snowcatcher.server import Settings, Snowcatcher
 from tests.cli_process import CliProcess
+from tests.conftest import corpus_path
 
 TP2 = "/com.snowplowanalytics.snowplow/tp2"
 JSON_TYPE = {"Content-Type": "application/json"}
@@ -74,14 +75,20 @@ def stored(cli: CliProcess, count: int) -> list[dict[str, Any]]:
 def stop(cli: CliProcess) -> None:
     """SIGTERM must stop the server, whatever it was asked before."""
     cli.process.terminate()
-    assert cli.process.wait(timeout=HANG) is not None
+    try:
+        cli.process.wait(timeout=HANG)
+    except subprocess.TimeoutExpired:
+        cli.process.kill()
+        cli.process.wait()
+        raise AssertionError("snowcatcher ignored SIGTERM") from None
 
 
 # -- load ----------------------------------------------------------------------------------------
 
 
 def test_a_cold_server_on_busy_cores_calls_no_valid_event_invalid(busy_cores: None, tmp_path: Path) -> None:
-    cli = CliProcess("--headless", "--json", "--offline", "--db", tmp_path / "events.sqlite")
+    cli = CliProcess("--headless", "--json", "--offline", "--schemas", corpus_path("iglu"),
+                     "--db", tmp_path / "events.sqlite")
     try:
         cli.wait_listening(timeout=HANG)
         batches = 4
