@@ -51,7 +51,9 @@ def format_json(event: CapturedEvent) -> str:
 
 
 class HeadlessPrinter:
-    """A store subscriber that prints every new event, one write and flush per stored batch."""
+    """A store subscriber that prints every new event, one write and flush per stored batch (and,
+    wired to the store's updates, an event again when a re-check changed its verdict: the later
+    line with the same `id` is the one that counts)."""
 
     def __init__(self, *, as_json: bool = False, out: TextIO | None = None) -> None:
         self._format = format_json if as_json else format_line

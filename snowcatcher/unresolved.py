@@ -111,7 +111,7 @@ class UnresolvedSchemas:
         self.ingestor.validator.take_unresolved()
         self.ingestor.wikimedia_validator.take_unresolved()
         return [(event.id, fresh[event.index].violations) for event in events
-                if event.index < len(fresh)]
+                if event.index < len(fresh) and fresh[event.index].violations != event.violations]
 
     async def close(self) -> None:
         """Stop retrying (at shutdown)."""

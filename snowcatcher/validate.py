@@ -103,8 +103,10 @@ class CompiledSchema:
                 for error in self.full.iter_errors(data):
                     found.append(error)
             except bounded.WorkExceeded:
-                work.note(f"validating against this schema needs more than {work.limit:,} steps "
-                          "(a schema whose $ref or allOf fan out exponentially?)")
+                # No number in the message: a re-check with a bigger bound that also runs out
+                # leaves the event as it was, instead of reporting a change.
+                work.note("validating against this schema takes more steps than snowcatcher allows "
+                          "for data of this size (a schema whose $ref or allOf fan out exponentially?)")
             except referencing.exceptions.Unresolvable as error:
                 message = (f"the schema's $ref {getattr(error, 'ref', '')!r} cannot be followed: "
                            "snowcatcher reads schemas only from the --schemas folders, the bundled "

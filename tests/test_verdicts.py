@@ -68,8 +68,13 @@ def send(url: str, body: bytes, path: str = TP2) -> int:
 
 
 def stored(cli: CliProcess, count: int) -> list[dict[str, Any]]:
-    """The next `count` events the server stored, as `--headless --json` prints them."""
-    return [json.loads(cli.read_line(timeout=HANG)) for _ in range(count)]
+    """The first `count` events the server stored, as `--headless --json` prints them; an event
+    printed again after a re-check counts in its latest form."""
+    events: dict[int, dict[str, Any]] = {}
+    while len(events) < count:
+        event = json.loads(cli.read_line(timeout=HANG))
+        events[event["id"]] = event
+    return [events[key] for key in sorted(events)]
 
 
 def stop(cli: CliProcess) -> None:
@@ -170,7 +175,7 @@ def test_exponential_refs_and_alias_bombs_are_reported_not_run(tmp_path: Path) -
     fanned, wrong_type, from_fifo, bombed = events
     # Too much work to finish: not checked (no verdict), unless a certain error was found first.
     assert fanned["verdict"] == "unchecked", fanned
-    assert "steps" in fanned["violations"][0]["message"]
+    assert "more steps than snowcatcher allows" in fanned["violations"][0]["message"]
     assert wrong_type["verdict"] in ("unchecked", "invalid"), wrong_type
     fifo_message = from_fifo["violations"][0]["message"]
     assert from_fifo["verdict"] == "unchecked" and "not a regular file" in fifo_message
@@ -178,6 +183,26 @@ def test_exponential_refs_and_alias_bombs_are_reported_not_run(tmp_path: Path) -
     bomb_message = bombed["violations"][0]["message"]
     assert bombed["verdict"] == "unchecked", bombed
     assert "aliases" in bomb_message and "1.0.0.yaml" in bomb_message
+
+
+def test_headless_prints_an_unchecked_event_again_with_its_verdict(tmp_path: Path) -> None:
+    folder = tmp_path / "schemas"
+    chain: dict[str, Any] = {"c0": {"type": "string"}}
+    for n in range(1, 41):  # 40 levels for each of 300 properties: more than a request's bound
+        chain[f"c{n}"] = {"allOf": [{"$ref": f"#/definitions/c{n - 1}"}]}
+    deep = write_schema(folder, "deep", {"type": "object", "definitions": chain, "properties": {
+        f"p{n}": {"$ref": "#/definitions/c40"} for n in range(300)}})
+    cli = CliProcess("--headless", "--json", "--offline", "--schemas", folder)
+    try:
+        cli.wait_listening(timeout=HANG)
+        assert send(cli.url, samples.body(unstruct(deep, {f"p{n}": "x" for n in range(300)}))) == 200
+        first, again = (json.loads(cli.read_line(timeout=HANG)) for _ in range(2))
+    finally:
+        stop(cli)
+    assert first["id"] == again["id"]
+    assert (first["verdict"], first["valid"]) == ("unchecked", False), first
+    assert first["violations"][0]["message"].startswith("not checked: ")
+    assert (again["verdict"], again["valid"], again["violations"]) == ("valid", True, []), again
 
 
 # -- not checked is no verdict, and is never remembered -------------------------------------------
