@@ -31,6 +31,8 @@ def dumps(value: Any) -> bytes:
     try:
         return orjson.dumps(value)
     except orjson.JSONEncodeError as error:
+        if "Integer" not in str(error):  # depth, surrogates, ...: the callers mend those
+            raise
         try:
             return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
         except (TypeError, ValueError, RecursionError):
