@@ -4,22 +4,22 @@ and `2**64` would then fail a schema's `"type": "integer"` (Snowplow's pipeline 
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 import orjson
 
-# 19 digits in a row: the shortest run that can exceed 64 bits (2**63 has 19 digits).
-_LONG_DIGITS = re.compile(rb"[0-9]{19}")
-_LONG_DIGITS_TEXT = re.compile(r"[0-9]{19}")
+# Every digit as "1", everything else as "0": a run of 19 digits (the shortest that can exceed 64
+# bits) is then a plain substring search, which costs a tenth of a regular expression's scan.
+_DIGITS = bytes(ord("1") if ord("0") <= byte <= ord("9") else ord("0") for byte in range(256))
+_LONG_RUN = b"1" * 19
 
 
 def loads(text: bytes | str) -> Any:
     """orjson.loads (same errors for bad JSON), re-read by the standard library when the text
     holds an integer orjson could not keep exactly."""
     value = orjson.loads(text)
-    long_digits = _LONG_DIGITS_TEXT.search(text) if isinstance(text, str) else _LONG_DIGITS.search(text)
-    if long_digits is None or not _has_big_float(value):
+    raw = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
+    if _LONG_RUN not in raw.translate(_DIGITS) or not _has_big_float(value):
         return value
     # orjson already accepted the text, so it is valid JSON; NaN and Infinity were refused.
     return json.loads(text)
