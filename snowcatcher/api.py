@@ -88,7 +88,8 @@ async def _status(request: web.Request) -> web.Response:
     return json_response({
         "version": __version__,
         "store": {"path": str(store.path), "total": totals.total, "valid": totals.valid,
-                  "invalid": totals.invalid, "warnings": list(store.check_files())},
+                  "invalid": totals.invalid, "unchecked": totals.unchecked,
+                  "warnings": list(store.check_files())},
         "micro": counts(store),
         "schema_fetches": unresolved.to_json() if unresolved else None,
         "forward": stats.to_json() if stats else {"enabled": False}})

@@ -153,7 +153,11 @@ async def _serve_headless(settings: Settings, *, as_json: bool) -> int:
     except STARTUP_ERRORS as error:
         print(f"snowcatcher: {error}", file=sys.stderr)
         return 2
-    catcher.store.subscribe(HeadlessPrinter(as_json=as_json))
+    printer = HeadlessPrinter(as_json=as_json)
+    catcher.store.subscribe(printer)
+    # An event stored "not checked" is printed again, with the same id, once it has its verdict.
+    catcher.store.signals.updated.connect(
+        lambda ids: printer([event for event in map(catcher.store.get, ids) if event is not None]))
     stopped = asyncio.Event()
     with contextlib.suppress(NotImplementedError):  # no signal handlers on Windows
         # CI runners and process managers stop services with SIGTERM: close the store cleanly,

@@ -14,6 +14,9 @@ from snowcatcher.text import inert, inert_json
 
 VALID_MARK = "✓"
 INVALID_MARK = "✗"
+#: An event whose check could not be finished yet: neither valid nor invalid.
+UNCHECKED_MARK = "?"
+MARKS = {"valid": VALID_MARK, "invalid": INVALID_MARK, "unchecked": UNCHECKED_MARK}
 #: Short protocol names for narrow columns.
 PROTOCOL_MARKS = {"snowplow": "sp", "eventgate": "eg", "eventlogging": "el"}
 
@@ -30,7 +33,7 @@ def format_line(event: CapturedEvent) -> str:
         stamp = f"{_clock(int(event.received_at))}.{int(event.received_at * 1000) % 1000:03d}"
     except (OverflowError, OSError, ValueError):  # a capture from elsewhere may hold any number
         stamp = f"invalid time: {event.received_at}"
-    mark = VALID_MARK if event.valid else INVALID_MARK
+    mark = MARKS[event.verdict]
     protocol = PROTOCOL_MARKS.get(event.protocol, event.protocol)
     columns = [stamp, mark, protocol, f"{event.event_type:<10}", f"{event.name or '-':<36}",
                f"{event.app_id or '-':<12}"]
@@ -50,7 +53,9 @@ def format_json(event: CapturedEvent) -> str:
 
 
 class HeadlessPrinter:
-    """A store subscriber that prints every new event, one write and flush per stored batch."""
+    """A store subscriber that prints every new event, one write and flush per stored batch (and,
+    wired to the store's updates, an event again when a re-check changed its verdict: the later
+    line with the same `id` is the one that counts)."""
 
     def __init__(self, *, as_json: bool = False, out: TextIO | None = None) -> None:
         self._format = format_json if as_json else format_line

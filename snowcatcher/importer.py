@@ -130,7 +130,7 @@ async def _count(summary: ImportSummary, batch: list[tuple[str, asyncio.Future[l
             continue
         summary.requests += 1
         summary.events += len(events)
-        summary.invalid += sum(not event.valid for event in events)
+        summary.invalid += sum(event.verdict == "invalid" for event in events)
 
 
 def network_user_id(raw: RawRequest, assigned: str) -> str:

@@ -11,7 +11,6 @@ from typing import Protocol, TypeVar
 
 from jsonschema import Draft7Validator
 
-from snowcatcher import bounded
 from snowcatcher.backoff import FETCH_GRACE
 from snowcatcher.decode.ajv import ajv_format_checker
 from snowcatcher.decode.eventgate import EventGateDecoder, EventGateResult, wikimedia_bad_request
@@ -105,14 +104,12 @@ class Ingestor:
             lambda: self._safely(self.eventlogging_decoder.decode, raw))
 
     async def _with_wikimedia_schemas(self, decode: Callable[[], T]) -> T:
-        with bounded.budget():
-            result = decode()
+        result = decode()
         missing = self.wikimedia_validator.take_unresolved()
         # First sight of a schema.wikimedia.org schema: give the fetch a moment, then decode
         # again; a slow repository does not hold the request (the Revalidator takes over).
         if missing and await self.wikimedia.fetch(missing, grace=FETCH_GRACE):
-            with bounded.budget():
-                result = decode()
+            result = decode()
             self.wikimedia_validator.take_unresolved()
         return result
 
@@ -127,14 +124,12 @@ class Ingestor:
         return self._checked(events)
 
     async def _in_parts(self, decode: DecodeParts, raw: RawRequest) -> list[CapturedEvent]:
-        """_safely(), yielding to the event loop between the decoder's parts; each part has its
-        own time budget, as a request of that size would."""
+        """_safely(), yielding to the event loop between the decoder's parts."""
         events: list[CapturedEvent] = []
         parts = decode(raw)
         while True:
             try:
-                with bounded.budget():
-                    events.extend(next(parts))
+                events.extend(next(parts))
             except StopIteration:
                 return events
             except Exception as error:  # the whole request is recorded as _safely would
@@ -169,8 +164,7 @@ class Ingestor:
     @staticmethod
     def _safely(decode: Decode, raw: RawRequest) -> list[CapturedEvent]:
         try:
-            with bounded.budget():  # one time budget for every pattern in the request
-                return decode(raw)
+            return decode(raw)
         except Exception as error:  # the promise: every request is stored, whatever it holds
             return [_failure(raw, error)]
 
@@ -185,11 +179,10 @@ def _failure(raw: RawRequest, error: Exception) -> CapturedEvent:
 
 
 async def _finish(parts: Generator[None, None, T]) -> T:
-    """Run a decoder's parts to their result, each in its own time budget, yielding between them."""
+    """Run a decoder's parts to their result, yielding to the event loop between them."""
     while True:
         try:
-            with bounded.budget():
-                next(parts)
+            next(parts)
         except StopIteration as done:
             result: T = done.value
             return result

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 
 from snowcatcher.checks import EventCheck
-from snowcatcher.model import CapturedEvent, JsonDict
+from snowcatcher.model import UNCHECKED_VERDICT, CapturedEvent, JsonDict
 from snowcatcher.query import Filter
 from snowcatcher.store import Store
 
@@ -19,14 +19,19 @@ _RECENT_SHOWN = 5
 
 
 class StoreWatch:
-    """A flag the store raises whenever it has stored new events; use as a context manager."""
+    """A flag the store raises whenever it has stored new events or changed the verdict of stored
+    ones; use as a context manager."""
 
     def __init__(self, store: Store) -> None:
         self._store = store
         self._changed = asyncio.Event()
         self._unsubscribe = store.subscribe(self._on_events)
+        self._unsubscribe_updates = store.signals.updated.connect(self._on_updates)
 
     def _on_events(self, events: Sequence[CapturedEvent]) -> None:
+        self._changed.set()
+
+    def _on_updates(self, event_ids: Sequence[int]) -> None:
         self._changed.set()
 
     def clear(self) -> None:
@@ -47,13 +52,14 @@ class StoreWatch:
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  trace: TracebackType | None) -> None:
         self._unsubscribe()
+        self._unsubscribe_updates()
 
 
 def summary(event: CapturedEvent) -> JsonDict:
     """A short form for reports: enough to recognise the event and see what is wrong with it."""
     return {"id": event.id, "received_at": event.received_at, "event_type": event.event_type,
             "name": event.name, "app_id": event.app_id, "valid": event.valid,
-            "violations": [violation.short() for violation in event.violations]}
+            "verdict": event.verdict, "violations": [violation.short() for violation in event.violations]}
 
 
 @dataclass
@@ -65,6 +71,8 @@ class WaitResult:
     matched: list[CapturedEvent] = field(default_factory=list)
     #: Events that matched the filter but failed the check, with the reasons (the latest few).
     misses: list[tuple[CapturedEvent, list[str]]] = field(default_factory=list)
+    #: Ids of events whose check was not finished when the wait ended: no verdict to count yet.
+    unchecked: set[int] = field(default_factory=set)
     waited: float = 0.0
 
     @property
@@ -77,7 +85,8 @@ class WaitResult:
             "ok": self.ok, "wanted": self.wanted, "exact": self.exact, "found": len(self.matched),
             "filter": where.text, "check": check.describe(), "waited": round(self.waited, 3),
             "events": [event.to_json() for event in self.matched[:100]],
-            "near_misses": [{**summary(e), "problems": problems} for e, problems in self.misses]}
+            "near_misses": [{**summary(e), "problems": problems} for e, problems in self.misses],
+            "unchecked": sorted(self.unchecked)[:100]}
         if not self.ok:
             report["matching_filter"] = store.count(where)
             report["recent"] = [summary(e) for e in store.window(None, 0, _RECENT_SHOWN, newest_first=True)]
@@ -89,17 +98,27 @@ async def wait_for(store: Store, where: Filter, check: EventCheck, count: int, t
                    after: int = 0, exact: bool = False) -> WaitResult:
     """Wait until `count` events after id `after` match the filter and the check, or `timeout` passes.
 
-    With `exact`, answers as soon as `count` are there and reports whether there are more."""
+    Only final verdicts count: an event whose check is not finished ("unchecked") is held until
+    its re-check decides it, then counted if it matches. With `exact`, answers as soon as
+    `count` are there and reports whether there are more."""
     result = WaitResult(count, exact)
     started = time.monotonic()
     deadline = started + timeout
     cursor = after
+    # Unchecked events may match the filter once decided (`invalid`): read them whatever it says.
+    reading = Filter(where.text, f"(({where.where}) OR valid = -1)", where.params) if where else where
     with StoreWatch(store) as watch:
         while True:
             watch.clear()
-            page = store.after(cursor, where, PAGE)
+            decided = _decided(store, where, result.unchecked)
+            page = store.after(cursor, reading, PAGE)
             for event in page:
                 cursor = event.id
+                if event.verdict == UNCHECKED_VERDICT:
+                    result.unchecked.add(event.id)
+                else:
+                    decided.append(event)
+            for event in decided:
                 problems = check.problems(event) if check else []
                 if problems:
                     result.misses = [*result.misses, (event, problems)][-_MISSES_KEPT:]
@@ -112,6 +131,23 @@ async def wait_for(store: Store, where: Filter, check: EventCheck, count: int, t
                 break
     result.waited = time.monotonic() - started
     return result
+
+
+def _decided(store: Store, where: Filter, unchecked: set[int]) -> list[CapturedEvent]:
+    """The held events that have a verdict now and match the filter (forgotten from `unchecked`)."""
+    found = []
+    for event_id in sorted(unchecked):
+        event = store.get(event_id)
+        if event is not None and event.verdict == UNCHECKED_VERDICT:
+            continue
+        unchecked.discard(event_id)
+        if event is not None and (not where or store.after(event_id - 1, where & _only(event_id), 1)):
+            found.append(event)
+    return found
+
+
+def _only(event_id: int) -> Filter:
+    return Filter("", "events.id = ?", (str(event_id),))
 
 
 def latest_id(store: Store) -> int:

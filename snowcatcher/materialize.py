@@ -17,6 +17,9 @@ Loader = Callable[[str], JsonDict | None]
 # (Wikimedia examples hold `$schema: {$ref: '#/$id'}`, which only jsonschema-tools understands).
 _DATA_KEYS = frozenset({"examples", "default", "enum", "const"})
 _MAX_DEPTH = 64
+#: The most values (objects, arrays, scalars) a schema may hold once YAML aliases are expanded or
+#: `$ref`s inlined: Wikimedia's biggest materialized schemas hold a few thousand.
+MAX_NODES = 200_000
 
 
 class _NoTimestampLoader(yaml.CSafeLoader if hasattr(yaml, "CSafeLoader") else yaml.SafeLoader):  # type: ignore[misc]
@@ -34,43 +37,90 @@ class MaterializeError(ValueError):
     """A schema whose `$ref`s cannot be resolved; the message names the reference."""
 
 
+class SchemaTooLarge(MaterializeError):
+    """A schema that would expand beyond MAX_NODES values (YAML aliases, fanned-out `$ref`s)."""
+
+
 def parse_document(text: bytes) -> Any:
-    """YAML (a superset of JSON) parsed safely: no Python objects, no timestamps."""
-    return yaml.load(text, Loader=_NoTimestampLoader)  # a SafeLoader subclass: safe
+    """YAML (a superset of JSON) parsed safely: no Python objects, no timestamps.
+
+    Raises SchemaTooLarge for a document whose aliases expand beyond MAX_NODES values (a
+    "billion laughs" file loads small, since aliases share objects, but everything that walks
+    it afterwards, materializing or validating, walks the expansion)."""
+    document = yaml.load(text, Loader=_NoTimestampLoader)  # a SafeLoader subclass: safe
+    expanded = expanded_size(document, MAX_NODES)
+    if expanded > MAX_NODES:
+        raise SchemaTooLarge(f"its YAML aliases expand to more than {MAX_NODES:,} values")
+    return document
+
+
+def expanded_size(value: Any, limit: int) -> int:
+    """How many values `value` holds with shared (aliased) parts counted each time they appear;
+    anything above `limit` (a recursive alias included) is reported as `limit + 1`."""
+    sizes: dict[int, int] = {}
+    visiting: set[int] = set()
+
+    def size(node: Any) -> int:
+        if not isinstance(node, dict | list):
+            return 1
+        known = sizes.get(id(node))
+        if known is not None:
+            return known
+        if id(node) in visiting:
+            return limit + 1  # an alias to an enclosing node: infinite
+        visiting.add(id(node))
+        total = 1
+        for child in node.values() if isinstance(node, dict) else node:
+            total += size(child)
+            if total > limit:
+                break
+        visiting.discard(id(node))
+        sizes[id(node)] = total = min(total, limit + 1)
+        return total
+
+    try:
+        return size(value)
+    except RecursionError:
+        return limit + 1
 
 
 def materialize(schema: JsonDict, load: Loader, check_ref: Callable[[str], str | None]) -> JsonDict:
     """The schema with every `/`-rooted `$ref` inlined and every `allOf` merged into its parent,
     as jsonschema-tools materializes `current.yaml`. `check_ref` refuses unsafe references."""
     copied = copy.deepcopy(schema)
-    inlined = _inline(copied, copied, load, check_ref, ())
+    inlined = _inline(copied, copied, load, check_ref, (), [0])
     merged: JsonDict = _merge_all_of(inlined)
     return merged
 
 
 def _inline(node: Any, root: JsonDict, load: Loader, check_ref: Callable[[str], str | None],
-            seen: tuple[str, ...]) -> Any:
+            seen: tuple[str, ...], made: list[int]) -> Any:
+    """`node` with its `$ref`s inlined; `made[0]` counts the values produced, up to MAX_NODES
+    (a `$ref` fan-out of 2^24 would otherwise take minutes and gigabytes)."""
+    made[0] += 1
+    if made[0] > MAX_NODES:
+        raise SchemaTooLarge(f"inlining its $refs makes more than {MAX_NODES:,} values")
     if len(seen) > _MAX_DEPTH:
         raise MaterializeError("schema references nest too deeply")
     if isinstance(node, list):
-        return [_inline(item, root, load, check_ref, seen) for item in node]
+        return [_inline(item, root, load, check_ref, seen, made) for item in node]
     if not isinstance(node, dict):
         return node
     ref = node.get("$ref")
     if isinstance(ref, str):
-        return _resolve_ref(ref, root, load, check_ref, seen)
-    return {key: value if key in _DATA_KEYS else _inline(value, root, load, check_ref, seen)
+        return _resolve_ref(ref, root, load, check_ref, seen, made)
+    return {key: value if key in _DATA_KEYS else _inline(value, root, load, check_ref, seen, made)
             for key, value in node.items()}
 
 
 def _resolve_ref(ref: str, root: JsonDict, load: Loader, check_ref: Callable[[str], str | None],
-                 seen: tuple[str, ...]) -> Any:
+                 seen: tuple[str, ...], made: list[int]) -> Any:
     if ref in seen:
         raise MaterializeError(f"$ref {ref} refers to itself")
     document_path, _, pointer = ref.partition("#")
     if not document_path:
         target = _pointer(root, pointer, ref)
-        return _inline(copy.deepcopy(target), root, load, check_ref, (*seen, ref))
+        return _inline(copy.deepcopy(target), root, load, check_ref, (*seen, ref), made)
     refused = check_ref(document_path)
     if refused:
         raise MaterializeError(f"$ref {ref} refused: {refused}")
@@ -83,7 +133,7 @@ def _resolve_ref(ref: str, root: JsonDict, load: Loader, check_ref: Callable[[st
     document.pop("id", None)
     document.pop("$schema", None)
     target = _pointer(document, pointer, ref)
-    return _inline(target, document, load, check_ref, (*seen, ref))
+    return _inline(target, document, load, check_ref, (*seen, ref), made)
 
 
 def _pointer(document: Any, pointer: str, ref: str) -> Any:

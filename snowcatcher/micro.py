@@ -58,7 +58,10 @@ _LATER_IN_REJECTED_PAYLOAD = Filter(
 
 def counts(store: Store) -> JsonDict:
     """Micro's summary: Snowplow events only, good = valid, bad = invalid events, and a payload
-    rejected as a whole (a tracker-protocol violation) counts once, as Micro counts it."""
+    rejected as a whole (a tracker-protocol violation) counts once, as Micro counts it.
+
+    Micro knows no third outcome: an event whose check could not be finished yet ("unchecked")
+    is in neither, and joins one of them once it is re-checked."""
     good = store.count(Filter.exact(protocol=PROTOCOL_SNOWPLOW, valid=True))
     invalid = Filter.exact(protocol=PROTOCOL_SNOWPLOW, valid=False)
     bad = store.count(invalid) - store.count(invalid & _LATER_IN_REJECTED_PAYLOAD)

@@ -40,6 +40,31 @@ def time_problem(name: str, seconds: object) -> str | None:
     return None
 
 
+#: Violation.keyword of a check that could not be finished (a schema not fetched yet, a pattern
+#: that did not finish, a schema too expensive to evaluate). It is no verdict on the data: an
+#: event with only such violations is "unchecked", never "invalid", and is checked again later.
+UNCHECKED = "unchecked"
+#: The start of every unchecked violation's message.
+NOT_CHECKED = "not checked: "
+VALID = "valid"
+INVALID = "invalid"
+#: CapturedEvent.verdict of an event that has unchecked violations and no others.
+UNCHECKED_VERDICT = "unchecked"
+
+
+def verdict_of(violations: tuple[Violation, ...] | list[Violation]) -> str:
+    """"invalid" if any violation is a real one, else "unchecked" if any check could not be
+    finished, else "valid"."""
+    if not violations:
+        return VALID
+    return UNCHECKED_VERDICT if all(v.keyword == UNCHECKED for v in violations) else INVALID
+
+
+def transient(violations: tuple[Violation, ...] | list[Violation]) -> bool:
+    """True when a result holds an unfinished check: such a result must never be cached."""
+    return any(v.keyword == UNCHECKED for v in violations)
+
+
 def schema_name(uri: str) -> str:
     """The short name in a schema URI: `gitlab_standard` for `iglu:com.gitlab/gitlab_standard/...`,
     `homepagevisit` for `/analytics/legacy/homepagevisit/1.2.1`; empty when it is no schema URI."""
@@ -179,7 +204,13 @@ class CapturedEvent:
     filled: tuple[str, ...] = field(default=())
 
     @property
+    def verdict(self) -> str:
+        """"valid", "invalid" (any real violation) or "unchecked" (only unfinished checks)."""
+        return verdict_of(self.violations)
+
+    @property
     def valid(self) -> bool:
+        """True only for a final "valid" verdict: an unchecked event is not (yet) valid."""
         return not self.violations
 
     def stored(self, event_id: int, request_id: int, index: int) -> CapturedEvent:
@@ -205,6 +236,7 @@ class CapturedEvent:
             "app_id": self.app_id,
             "contexts": self.contexts,
             "valid": self.valid,
+            "verdict": self.verdict,
             "violations": [violation.to_json() for violation in self.violations],
             "payload": self.payload,
             "entities": [entity.to_json() for entity in self.entities],

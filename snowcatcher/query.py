@@ -8,7 +8,8 @@
     app:gitlab           app_id matches
     stream:eventlogging_*  a Wikimedia event whose stream matches
     protocol:snowplow    snowplow, eventgate or eventlogging
-    invalid / valid      only events with / without violations
+    invalid / valid      only events with a final verdict: with / without violations
+    unchecked            only events whose check could not be finished yet (re-checked later)
     definition           events with a finding against their GitLab definition (--gitlab)
     definition:undeclared  ... whose finding's message or event name contains the text
     -term                negates any term
@@ -114,11 +115,13 @@ def _compile_term(term: str) -> tuple[str, list[str]]:
         return "valid = 1", []
     if lowered == "definition":
         return DEFINITION_CLAUSE, []
+    if lowered in ("unchecked", "is:unchecked"):
+        return "valid = -1", []
     key, sep, value = term.partition(":")
     if not sep or key.lower() not in KEYS:
         if sep and key.isidentifier():
             raise FilterError(f"unknown filter key {key!r}: use one of {', '.join(KEYS)}, "
-                              "valid or invalid, or plain text")
+                              "valid, invalid or unchecked, or plain text")
         text = _like(term, wildcard=False)
         # The decoded contexts too: entity sets are few, and the event rows leave out the cx they
         # came from (store_sets.py), so a value inside a base64 cx is found as well.

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
+import stat
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +21,7 @@ log = logging.getLogger(__name__)
 
 _IGLU = re.compile(
     r"^iglu:(?P<vendor>[a-zA-Z0-9_.-]+)/(?P<name>[a-zA-Z0-9_-]+)/(?P<format>[a-zA-Z0-9_-]+)/"
-    r"(?P<version>[0-9]+-[0-9]+-[0-9]+)$")
+    r"(?P<version>[0-9]+-[0-9]+-[0-9]+)\Z")
 
 IGLU_CENTRAL = "http://iglucentral.com"
 GITLAB_IGLU = "https://gitlab-org.gitlab.io/iglu"
@@ -28,6 +30,8 @@ NEGATIVE_TTL = BACKOFF_MAX
 FETCH_TIMEOUT = 5.0
 #: A schema larger than this is not a schema.
 MAX_SCHEMA_BYTES = 4 * 1024 * 1024
+#: How a Resolution's error starts when the schema is beyond snowcatcher's bounds.
+UNUSABLE = "schema beyond snowcatcher's bounds: "
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +86,9 @@ class Resolution:
     #: Where the schema came from, or every place that was tried.
     places: tuple[str, ...]
     error: str = ""
+    #: The schema exists but is beyond snowcatcher's bounds (size, YAML aliases, `$ref`
+    #: expansion, not a regular file): data cannot be checked against it, which is no verdict.
+    unusable: bool = False
 
     @property
     def found(self) -> bool:
@@ -117,6 +124,8 @@ class SchemaResolver:
     def __init__(self, cache_dir: Path | None) -> None:
         self.cache_dir = cache_dir
         self._memory: dict[str, Resolution] = {}
+        #: URIs every remote answered "404 Not Found" for: definitively missing, not transient.
+        self._absent: set[str] = set()
         self.backoff = Backoff()
         #: Caps on the network work unknown schemas may cause (see backoff.FetchBudget).
         self.budget = FetchBudget()
@@ -162,6 +171,7 @@ class SchemaResolver:
     def reload(self) -> None:
         """Forget every resolved schema so that edits on disk are read again, and try remotes again."""
         self._memory = {}
+        self._absent.clear()
         self.backoff.clear()
         self.budget.clear()
         self.generation += 1
@@ -184,7 +194,7 @@ class Registry(SchemaResolver):
 
     def fetchable(self, uri: str) -> bool:
         key = SchemaKey.parse(uri)
-        return (key is not None and uri not in self._memory
+        return (key is not None and uri not in self._memory and uri not in self._absent
                 and any(r.serves(key) for r in self.remotes))
 
     def _resolve(self, uri: str) -> Resolution:
@@ -202,7 +212,8 @@ class Registry(SchemaResolver):
             if found is not None:
                 return Resolution(key.uri, found, (str(folder / key.path),))
             if problem:
-                return Resolution(key.uri, None, (str(folder / key.path),), problem)
+                return Resolution(key.uri, None, (str(folder / key.path),), problem,
+                                  unusable=problem.startswith(UNUSABLE))
         for remote in self.remotes:
             if not remote.serves(key):
                 continue
@@ -218,6 +229,7 @@ class Registry(SchemaResolver):
         key = SchemaKey.parse(uri)
         assert key is not None
         reasons = []
+        not_found = 0
         timeout = aiohttp.ClientTimeout(total=FETCH_TIMEOUT)
         async with aiohttp.ClientSession(timeout=timeout) as session:
             for remote in self.remotes:
@@ -226,6 +238,7 @@ class Registry(SchemaResolver):
                 url = remote.schema_url(key)
                 try:
                     async with session.get(url, allow_redirects=False) as answer:
+                        not_found += answer.status == 404
                         if answer.status != 200:
                             reasons.append(f"{url} answered {answer.status}")
                             continue
@@ -240,6 +253,10 @@ class Registry(SchemaResolver):
                 return
         self.backoff.failed(uri, "schema not found (" + "; ".join(reasons) + ")")
         self._memory.pop(uri, None)
+        if reasons and not_found == len(reasons):
+            # Every registry answered: none has it. That is a verdict, unlike a registry that is
+            # down or failing, whose events stay "not checked" while it is retried.
+            self._absent.add(uri)
 
     def _remember_remote(self, remote: RemoteRepo, key: SchemaKey, schema: JsonDict) -> None:
         self.backoff.succeeded(key.uri)
@@ -271,28 +288,51 @@ async def read_capped(answer: aiohttp.ClientResponse, limit: int = MAX_SCHEMA_BY
     return b"".join(chunks)
 
 
-def file_inside(root: Path, candidate: Path) -> Path | None:
-    """`candidate`, its links resolved, when that is a regular file inside `root`; None for a link
-    out of the folder (a cloned repository can carry one) or a device such as /dev/zero."""
+def path_inside(root: Path, candidate: Path) -> Path | None:
+    """`candidate` with its links resolved when that stays inside `root`; None for a link out of
+    the folder (a cloned repository can carry one to ~/.docker/config.json or /dev/zero)."""
     try:
         real = candidate.resolve()
-        return real if real.is_relative_to(root.resolve()) and real.is_file() else None
+        return real if real.is_relative_to(root.resolve()) else None
     except (OSError, RuntimeError):  # RuntimeError: a symlink loop
         return None
+
+
+class UnusableSchemaFile(ValueError):
+    """A schema file snowcatcher will not read: the message names it and says why."""
+
+
+def read_schema_file(path: Path, limit: int = MAX_SCHEMA_BYTES) -> bytes:
+    """The bytes of a schema file, read only when it is a regular file of at most `limit` bytes:
+    a FIFO would block the server for ever, /dev/zero fill its memory. Raises OSError when there
+    is no such file, UnusableSchemaFile when there is one that cannot be a schema."""
+    # O_NONBLOCK: opening a FIFO for reading must not wait for a writer.
+    descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    with os.fdopen(descriptor, "rb") as handle:
+        status = os.fstat(handle.fileno())
+        if not stat.S_ISREG(status.st_mode):
+            raise UnusableSchemaFile(f"schema file {path} is not a regular file")
+        if status.st_size > limit:
+            raise UnusableSchemaFile(f"schema file {path} is larger than {limit:,} bytes")
+        body = handle.read(limit + 1)
+    if len(body) > limit:
+        raise UnusableSchemaFile(f"schema file {path} is larger than {limit:,} bytes")
+    return body
 
 
 def _read_schema(root: Path, path: Path) -> tuple[JsonDict | None, str]:
     """A schema file under `root` as JSON (Micro's extension-less names or `.json`), or why it is
     unusable."""
     for candidate in (path, path.with_name(path.name + ".json")):
-        if not candidate.is_symlink() and not candidate.is_file():
+        if not candidate.is_symlink() and (not candidate.exists() or candidate.is_dir()):
             continue  # absent (or a folder)
-        real = file_inside(root, candidate)
+        real = path_inside(root, candidate)
         if real is None:
-            return None, (f"schema file {candidate} leads out of {root} or is not a regular file; "
-                          "snowcatcher does not read it")
+            return None, f"schema file {candidate} leads out of {root}; snowcatcher does not read it"
         try:
-            data: Any = orjson.loads(real.read_bytes())
+            data: Any = orjson.loads(read_schema_file(real))
+        except UnusableSchemaFile as error:
+            return None, UNUSABLE + str(error)
         except OSError:
             continue
         except orjson.JSONDecodeError as error:

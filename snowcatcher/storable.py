@@ -7,21 +7,21 @@ from typing import Any
 
 import orjson
 
+from snowcatcher import json_numbers
 from snowcatcher.model import CapturedEvent, RawRequest, Violation
 
 #: orjson.loads accepts 1024 levels but orjson.dumps refuses more than 254, so a value that
 #: decoded fine could not be written back; deeper parts are replaced by a note.
 MAX_DEPTH = 128
 DEEP_NOTE = f"… (nested deeper than {MAX_DEPTH} levels; the raw request has the full value)"
-_INT_LIMIT = 2**63
 
 
 def dumps(value: Any) -> bytes:
     """orjson.dumps, falling back to a mended copy for values orjson refuses."""
     try:
-        return orjson.dumps(value)
+        return json_numbers.dumps(value)
     except (TypeError, orjson.JSONEncodeError):
-        return orjson.dumps(mend(value)[0])
+        return json_numbers.dumps(mend(value)[0])
 
 
 def mend(value: Any, depth: int = 0) -> tuple[Any, bool]:
@@ -32,7 +32,7 @@ def mend(value: Any, depth: int = 0) -> tuple[Any, bool]:
     if isinstance(value, bool) or value is None or isinstance(value, float):
         return value, False
     if isinstance(value, int):
-        return (value, False) if -_INT_LIMIT <= value < _INT_LIMIT else (str(value), True)
+        return value, False  # any size: json_numbers writes and reads integers whole
     if depth >= MAX_DEPTH and isinstance(value, dict | list | tuple):
         return DEEP_NOTE, True
     if isinstance(value, dict):
@@ -73,8 +73,8 @@ def mend_event(event: CapturedEvent) -> CapturedEvent:
                   for v in event.violations]
     if changed:
         violations.append(Violation("event", "", "storage", "parts of this event could not be stored "
-                                    f"as sent (deeper than {MAX_DEPTH} levels, invalid UTF-8 or "
-                                    "integers beyond 64 bits) and were replaced; the raw request "
+                                    f"as sent (deeper than {MAX_DEPTH} levels or invalid UTF-8) and were "
+                                    "replaced; the raw request "
                                     "has them"))
     return replace(event, payload=payload if isinstance(payload, dict) else {"event": payload},
                    entities=tuple(entities), violations=tuple(violations),

@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from snowcatcher.model import CapturedEvent, RawRequest, Response, Violation, time_problem
+from snowcatcher.model import CapturedEvent, RawRequest, Response, Violation, time_problem, verdict_of
 from snowcatcher.query import Filter
 from snowcatcher.signals import Signal
 from snowcatcher.storable import mend_event, mend_request
@@ -27,6 +27,7 @@ from snowcatcher.store_sql import (
     EVENTS,
     EVENTS_IN_ID_ORDER,
     SCHEMA,
+    VERDICT_CODES,
     VIEW_INDEXES,
     dump,
     event_from_row,
@@ -65,10 +66,12 @@ class Counts:
 
     total: int
     valid: int
+    #: Events whose check could not be finished yet (neither valid nor invalid).
+    unchecked: int = 0
 
     @property
     def invalid(self) -> int:
-        return self.total - self.valid
+        return self.total - self.valid - self.unchecked
 
 
 class _Part(NamedTuple):
@@ -330,8 +333,10 @@ class Store:
                 self._db.executemany("INSERT OR IGNORE INTO schema_sets VALUES (?,?)",
                                      new_schema_sets)
         self._schema_sets |= new_schema_sets
-        valid = sum(row[9] for row in event_rows)
-        self._counts = Counts(self._counts.total + len(event_rows), self._counts.valid + valid)
+        valid = sum(row[9] == VERDICT_CODES["valid"] for row in event_rows)
+        unchecked = sum(row[9] == VERDICT_CODES["unchecked"] for row in event_rows)
+        self._counts = Counts(self._counts.total + len(event_rows), self._counts.valid + valid,
+                              self._counts.unchecked + unchecked)
         return stored
 
     def _transaction(self) -> Transaction:
@@ -339,8 +344,8 @@ class Store:
 
     def update_violations(self, changes: Iterable[tuple[int, Sequence[Violation]]]) -> int:
         """Replace the violations of events (after re-validation); returns how many changed."""
-        rows = [(dump([v.to_json() for v in violations]), int(not violations), event_id)
-                for event_id, violations in changes]
+        rows = [(dump([v.to_json() for v in violations]), VERDICT_CODES[verdict_of(tuple(violations))],
+                 event_id) for event_id, violations in changes]
         with self._transaction():
             self._db.executemany("UPDATE events SET violations = ?, valid = ? WHERE id = ?", rows)
         self._counts = self._count_rows()
@@ -625,8 +630,9 @@ class Store:
             self._db.execute(f"PRAGMA user_version = {_SCHEMA_SETS_VERSION}")
 
     def _count_rows(self) -> Counts:
-        total, valid = self._db.execute("SELECT count(*), total(valid) FROM events").fetchone()
-        return Counts(int(total), int(valid))
+        total, valid, unchecked = self._db.execute(
+            "SELECT count(*), total(valid = 1), total(valid = -1) FROM events").fetchone()
+        return Counts(int(total), int(valid), int(unchecked))
 
 
 def _refuse_unstorable(request: RawRequest, events: Iterable[CapturedEvent]) -> None:

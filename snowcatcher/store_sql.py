@@ -9,6 +9,7 @@ from typing import Any
 
 import orjson
 
+from snowcatcher import json_numbers
 from snowcatcher.model import CapturedEvent, Entity, JsonDict, RawRequest, Response, Violation
 
 SCHEMA = """
@@ -91,8 +92,13 @@ class StoredRequest:
     response: Response
 
 
+#: What the events table's `valid` column holds for each verdict (1 and 0 as ever; -1 is new, so a
+#: file written before "unchecked" existed needs no migration).
+VERDICT_CODES = {"valid": 1, "invalid": 0, "unchecked": -1}
+
+
 def dump(value: Any) -> str:
-    return orjson.dumps(value).decode()
+    return json_numbers.dumps(value).decode()
 
 
 def request_row(request_id: int, request: RawRequest, response: Response) -> tuple[Any, ...]:
@@ -107,7 +113,7 @@ def request_row(request_id: int, request: RawRequest, response: Response) -> tup
 def event_row(event: CapturedEvent, entity_set: int, payload: JsonDict) -> tuple[Any, ...]:
     """The events row; `payload` is the event's without what its entity set keeps."""
     return (event.id, event.request_id, event.index, event.received_at, event.protocol,
-            event.event_type, event.name, event.schema, event.app_id, int(event.valid),
+            event.event_type, event.name, event.schema, event.app_id, VERDICT_CODES[event.verdict],
             " ".join(event.contexts), dump(payload), entity_set,
             dump([violation.to_json() for violation in event.violations]),
             " ".join(event.filled))
@@ -116,13 +122,13 @@ def event_row(event: CapturedEvent, entity_set: int, payload: JsonDict) -> tuple
 def event_from_row(row: Sequence[Any]) -> CapturedEvent:
     (event_id, request_id, index, received_at, protocol, event_type, name, schema, app_id,
      _contexts, payload, entities, violations, filled, params) = row
-    decoded = orjson.loads(payload)
+    decoded = json_numbers.loads(payload)
     if params != "{}":
         decoded.update(orjson.loads(params))
     return CapturedEvent(
         protocol=protocol, event_type=event_type, name=name, schema=schema, app_id=app_id,
         payload=decoded,
-        entities=tuple(Entity.from_json(item) for item in orjson.loads(entities)),
+        entities=tuple(Entity.from_json(item) for item in json_numbers.loads(entities)),
         violations=tuple(Violation.from_json(item) for item in orjson.loads(violations)),
         received_at=received_at, id=event_id, request_id=request_id, index=index,
         filled=tuple(filled.split()) if filled else ())

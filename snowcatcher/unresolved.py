@@ -1,5 +1,6 @@
-"""Events stored with "schema unresolved": fetch their schemas in the background, with backoff, and
-validate them again once the schema arrives."""
+"""Events stored "not checked": fetch the schemas they wait for in the background, with backoff,
+and validate them again once the schema arrives; check the others again at once, off the request,
+with a bigger bound on work."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ from collections.abc import Iterable, Sequence
 
 from aiohttp import web
 
+from snowcatcher import bounded
 from snowcatcher.backoff import ATTEMPTS_PER_URI
 from snowcatcher.ingest import Ingestor
-from snowcatcher.model import REFUSED_STATUSES, CapturedEvent, Violation
+from snowcatcher.model import REFUSED_STATUSES, UNCHECKED, UNCHECKED_VERDICT, CapturedEvent, Violation
 from snowcatcher.store import Store
 from snowcatcher.validate import UNRESOLVED
 
@@ -33,7 +35,7 @@ CHUNK = 200
 def unresolved_uris(event: CapturedEvent) -> set[str]:
     """The schema URIs an event is waiting for (the last word of each such violation's entity)."""
     return {violation.entity.rsplit(" ", 1)[-1] for violation in event.violations
-            if violation.keyword == "resolve" and violation.message.startswith(UNRESOLVED)}
+            if violation.keyword == UNCHECKED and violation.message.startswith(UNRESOLVED)}
 
 
 class UnresolvedSchemas:
@@ -44,12 +46,22 @@ class UnresolvedSchemas:
         self.ingestor = ingestor
         self._waiting: dict[str, set[int]] = defaultdict(set)
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        #: Unchecked events that wait for no schema: checked again with a bigger bound.
+        self._recheck: set[int] = set()
+        self._recheck_task: asyncio.Task[None] | None = None
         self._unsubscribe = store.subscribe(self._on_stored)
         self._unhook_reset = store.signals.reset.connect(lambda _: self.forget())
 
     def _on_stored(self, events: Sequence[CapturedEvent]) -> None:
         for event in events:
-            for uri in unresolved_uris(event):
+            if event.verdict != UNCHECKED_VERDICT:
+                continue
+            uris = unresolved_uris(event)
+            if not uris and len(self._recheck) < MAX_WAITING:
+                self._recheck.add(event.id)
+                if self._recheck_task is None:
+                    self._recheck_task = asyncio.ensure_future(self._check_again())
+            for uri in uris:
                 waiting = self._waiting[uri]
                 if len(waiting) < MAX_WAITING:
                     waiting.add(event.id)
@@ -64,7 +76,8 @@ class UnresolvedSchemas:
                 if not source.budget.allows(uri):
                     break
                 await source.fetch([uri])
-                if source.lookup(uri).found:
+                # Found, or definitively missing (every registry said 404): either way a verdict.
+                if source.lookup(uri).found or not source.fetchable(uri):
                     await self.revalidate(self._waiting.pop(uri, set()))
                     return
             if source.budget.attempts(uri):  # the ones never tried are counted in the status
@@ -72,6 +85,18 @@ class UnresolvedSchemas:
             self._waiting.pop(uri, None)
         finally:
             self._tasks.pop(uri, None)
+
+    async def _check_again(self) -> None:
+        """Check the waiting unchecked events again, allowing RECHECK_EFFORT times the work; an
+        event that is still undecided keeps its "not checked" and its reason."""
+        try:
+            await asyncio.sleep(0)  # after the request that stored them has been answered
+            while self._recheck:
+                event_ids, self._recheck = self._recheck, set()
+                with bounded.effort(bounded.RECHECK_EFFORT):
+                    await self.revalidate(event_ids)
+        finally:
+            self._recheck_task = None
 
     async def revalidate(self, event_ids: Iterable[int]) -> int:
         """Decode and validate these stored events again; returns how many were updated."""
@@ -96,7 +121,7 @@ class UnresolvedSchemas:
         self.ingestor.validator.take_unresolved()
         self.ingestor.wikimedia_validator.take_unresolved()
         return [(event.id, fresh[event.index].violations) for event in events
-                if event.index < len(fresh)]
+                if event.index < len(fresh) and fresh[event.index].violations != event.violations]
 
     def forget(self) -> None:
         """After a reset: the events waited for are gone; stop every retry and free their ids."""
@@ -117,7 +142,10 @@ class UnresolvedSchemas:
         """Stop retrying (at shutdown)."""
         self._unsubscribe()
         self._unhook_reset()
-        for task in list(self._tasks.values()):
+        tasks = list(self._tasks.values())
+        if self._recheck_task is not None:
+            tasks.append(self._recheck_task)
+        for task in tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task

@@ -25,15 +25,15 @@ from jsonschema import (
 from jsonschema.exceptions import ValidationError
 from jsonschema.protocols import Validator as JsonSchemaValidator
 
-from snowcatcher.bounded import ValidationTimeout, bound_fast, bounded
-from snowcatcher.bounded import budget as bounded_budget
+from snowcatcher import bounded
+from snowcatcher.bounded import bound_fast
 from snowcatcher.flat_records import flat_records_check
-from snowcatcher.model import JsonDict, Violation
+from snowcatcher.model import NOT_CHECKED, UNCHECKED, JsonDict, Violation, transient
 from snowcatcher.registry import Resolution
 
 _MEMO_SIZE = 20_000
-#: How a violation starts when a remote registry may still provide the schema.
-UNRESOLVED = "schema unresolved: "
+#: How a violation starts when a remote registry may still provide the schema (it is unchecked).
+UNRESOLVED = NOT_CHECKED + "schema unresolved: "
 _MESSAGE_LIMIT = 300
 # The formats Iglu schemas use; rfc3339-validator, rfc3986-validator and fqdn (dependencies)
 # provide the date-time, uri and hostname checks. (jsonschema[format-nongpl] would also bring
@@ -81,34 +81,64 @@ class CompiledSchema:
         self.schema = schema
         # A `$ref` to another document is resolved only through `retrieve` (our own schema
         # sources): jsonschema would otherwise fetch http:// and read file:// URIs itself.
-        self.full = bounded(draft)(schema, format_checker=formats,
+        self.full = bounded.bounded(draft)(schema, format_checker=formats,
                                    registry=_refs_registry(retrieve or _no_document, draft))
         self.fast = _compile_fast(schema, draft)
         self.flat = flat_records_check(schema)
 
-    def errors(self, data: Any) -> list[ValidationError]:
-        """Every error, sorted by path; a spent time budget or an unfollowed `$ref` is one error."""
+    def errors(self, data: Any) -> tuple[list[ValidationError], list[str]]:
+        """Every error, sorted by path, and why parts of the data could not be checked (a
+        pattern whose answer is unknown, a bound on work reached). An unfollowed `$ref` is an error.
+
+        When anything went unchecked, only errors that cannot depend on it are kept: an error
+        found under `not`, `oneOf`, `anyOf`, `if`/`then`/`else` or `contains` might be one only
+        because an unknown answer was taken as "matches"."""
         if self.flat is not None and self.flat(data):
-            return []
-        with bounded_budget():
+            return [], []
+        with bounded.counting(data) as work:
+            fast_failure = self._fast_failure(data)
+            if fast_failure is False:
+                return [], []
+            found: list[ValidationError] = []
             try:
-                return self._errors(data)
-            except ValidationTimeout as stopped:
-                return [ValidationError(str(stopped), validator="timeout")]
+                for error in self.full.iter_errors(data):
+                    found.append(error)
+            except bounded.WorkExceeded:
+                # No number in the message: a re-check with a bigger bound that also runs out
+                # leaves the event as it was, instead of reporting a change.
+                work.note("validating against this schema takes more steps than snowcatcher allows "
+                          "for data of this size (a schema whose $ref or allOf fan out exponentially?)")
             except referencing.exceptions.Unresolvable as error:
                 message = (f"the schema's $ref {getattr(error, 'ref', '')!r} cannot be followed: "
                            "snowcatcher reads schemas only from the --schemas folders, the bundled "
                            "schemas and the configured registries")
-                return [ValidationError(message, validator="$ref")]
+                found.append(ValidationError(message, validator="$ref"))
+            unchecked = work.unchecked
+        if unchecked:
+            found = [error for error in found if _UNCERTAIN.isdisjoint(map(str, error.schema_path))]
+        if not found and isinstance(fast_failure, fastjsonschema.JsonSchemaValueException):
+            # fastjsonschema decided without any unknown answer: the data is invalid for sure.
+            found = [ValidationError(fast_failure.message, validator=str(fast_failure.rule or "schema"))]
+            unchecked = []
+        return sorted(found, key=lambda e: list(map(str, e.absolute_path))), unchecked
 
-    def _errors(self, data: Any) -> list[ValidationError]:
-        if self.fast is not None:
-            try:
-                self.fast(data)
-                return []
-            except fastjsonschema.JsonSchemaException:
-                pass  # fall through: jsonschema has the final word and the explanation
-        return sorted(self.full.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
+    def _fast_failure(self, data: Any) -> bool | fastjsonschema.JsonSchemaValueException | None:
+        """False when fastjsonschema finds the data valid, its exception when it finds it invalid,
+        None when it cannot tell (no fast check, or a pattern's answer unknown)."""
+        if self.fast is None:
+            return None
+        try:
+            self.fast(data)
+            return False
+        except fastjsonschema.JsonSchemaValueException as failure:
+            return failure
+        except (fastjsonschema.JsonSchemaException, bounded.PatternUnknown):
+            return None
+
+
+#: Keywords under which an error may come from an unknown answer taken as "matches".
+_UNCERTAIN = frozenset({"not", "oneOf", "anyOf", "if", "then", "else", "contains", "maxContains",
+                        "minContains", "dependentSchemas", "dependencies"})
 
 
 def _no_document(uri: str) -> JsonDict | None:
@@ -185,7 +215,8 @@ class Validator:
                 self._memo.move_to_end(memo_key)
                 return known
         result = self._check(uri, data, entity)
-        if memo_key is not None and not self._is_unresolved(result):
+        # Nothing transient is remembered: an unchecked result may be a verdict next time.
+        if memo_key is not None and not transient(result):
             self._memo[memo_key] = result
             if len(self._memo) > _MEMO_SIZE:
                 self._memo.popitem(last=False)
@@ -197,10 +228,15 @@ class Validator:
         if known is not None:
             return known
         resolution = self.registry.lookup(uri)
+        if resolution.unusable:
+            # The schema exists but cannot be evaluated within bounds: no verdict on the data.
+            unusable = Violation("", "", UNCHECKED, _clip(NOT_CHECKED + resolution.explain()))
+            self._compiled[uri] = unusable
+            return unusable
         if resolution.schema is None:
             if self.registry.fetchable(uri):
                 self._unresolved.add(uri)  # a remote registry may still have it
-                return Violation("", "", "resolve", f"{UNRESOLVED}{resolution.explain()}; snowcatcher "
+                return Violation("", "", UNCHECKED, f"{UNRESOLVED}{resolution.explain()}; snowcatcher "
                                  "keeps asking the registries and validates the event again when "
                                  "the schema arrives")
             return Violation("", "", "resolve", resolution.explain())
@@ -231,20 +267,17 @@ class Validator:
         if isinstance(compiled, Violation):
             return (Violation(entity, "", compiled.keyword, compiled.message),)
         try:
-            errors = compiled.errors(data)
+            errors, unchecked = compiled.errors(data)
         except RecursionError:
             return (Violation(entity, "", "depth", "the data is nested too deeply to validate"),)
-        return tuple(_violation(entity, error) for error in errors)
+        return (*(_violation(entity, error) for error in errors),
+                *(Violation(entity, "", UNCHECKED, _clip(NOT_CHECKED + reason)) for reason in unchecked))
 
     def _drop_stale(self) -> None:
         if self._generation != self.registry.generation:
             self._compiled.clear()
             self._memo.clear()
             self._generation = self.registry.generation
-
-    @staticmethod
-    def _is_unresolved(result: tuple[Violation, ...]) -> bool:
-        return any(violation.keyword == "resolve" for violation in result)
 
 
 def _violation(entity: str, error: ValidationError) -> Violation:

@@ -13,9 +13,17 @@ import aiohttp
 import orjson
 import yaml
 
-from snowcatcher.materialize import MaterializeError, materialize, parse_document
+from snowcatcher.materialize import MaterializeError, SchemaTooLarge, materialize, parse_document
 from snowcatcher.model import JsonDict
-from snowcatcher.registry import Resolution, SchemaResolver, file_inside, read_capped
+from snowcatcher.registry import (
+    UNUSABLE,
+    Resolution,
+    SchemaResolver,
+    UnusableSchemaFile,
+    path_inside,
+    read_capped,
+    read_schema_file,
+)
 
 log = logging.getLogger(__name__)
 
@@ -29,11 +37,11 @@ MAX_SCHEMA_BYTES = 4 * 1024 * 1024
 #: How many `$ref`ed documents one remote fetch may follow.
 MAX_FETCH_DOCUMENTS = 32
 
-_VERSION_FILE = re.compile(r"^(\d+\.\d+\.\d+|latest|current)(\.yaml|\.yml|\.json)?$")
-_SEGMENT = re.compile(r"^[A-Za-z0-9_.@~+=,-]+$")
+_VERSION_FILE = re.compile(r"^([0-9]+\.[0-9]+\.[0-9]+|latest|current)(\.yaml|\.yml|\.json)?\Z")
+_SEGMENT = re.compile(r"^[A-Za-z0-9_.@~+=,-]+\Z")
 # A text file holding just another file's name is a git symlink checked out without symlink
 # support (core.symlinks=false, Windows, some archives): `latest` holding `1.3.0.yaml`.
-_LINK_TEXT = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+_LINK_TEXT = re.compile(r"^[A-Za-z0-9_.-]{1,64}\Z")
 
 
 def is_wikimedia_repo(folder: Path) -> bool:
@@ -110,7 +118,11 @@ class WikimediaSchemas(SchemaResolver):
         path, refused = schema_path(uri, self.remotes)
         if refused or not self.remotes or uri in self._memory:
             return False
-        return not (self._cached_anywhere(path) is not None and self._resolve(uri).found)
+        try:
+            cached = self._cached_anywhere(path)
+        except UnusableSchemaFile:
+            return False
+        return not (cached is not None and self._resolve(uri).found)
 
     def places(self) -> list[str]:
         return [*(str(root) for root in self.roots), *self.remotes]
@@ -119,12 +131,19 @@ class WikimediaSchemas(SchemaResolver):
         path, refused = schema_path(uri, self.remotes)
         if refused:
             return Resolution(uri, None, (), refused)
-        found = self._load(path)
+        try:
+            found = self._load(path)
+        except UnusableSchemaFile as unusable:
+            return Resolution(uri, None, tuple(self.places()), UNUSABLE + str(unusable), unusable=True)
         if found is None:
-            error = self.backoff.reason(uri, "schema not found")
-            return Resolution(uri, None, tuple(self.places()), error)
+            return Resolution(uri, None, tuple(self.places()), self.backoff.reason(uri, "schema not found"))
         try:
             schema = materialize(found.document, self._load_document, _refusal)
+        except UnusableSchemaFile as unusable:
+            return Resolution(uri, None, (found.place,), UNUSABLE + str(unusable), unusable=True)
+        except SchemaTooLarge as error:
+            return Resolution(uri, None, (found.place,), f"{UNUSABLE}schema {found.place}: {error}",
+                              unusable=True)
         except MaterializeError as error:
             return Resolution(uri, None, (found.place,), str(error))
         except RecursionError:
@@ -167,7 +186,11 @@ class WikimediaSchemas(SchemaResolver):
             while pending and len(done) < MAX_FETCH_DOCUMENTS:
                 current = pending.pop()
                 done.add(current)
-                document = self._load(current) or await self._download(session, current, reasons)
+                try:
+                    document = self._load(current) or await self._download(session, current, reasons)
+                except UnusableSchemaFile as error:
+                    reasons.append(str(error))
+                    continue
                 if document is None:
                     continue
                 document_json = document.document if isinstance(document, _Found) else document
@@ -189,7 +212,7 @@ class WikimediaSchemas(SchemaResolver):
                         continue
                     body = await read_capped(answer, MAX_SCHEMA_BYTES)
                 document = parse_document(body)
-            except (aiohttp.ClientError, TimeoutError, yaml.YAMLError) as error:
+            except (aiohttp.ClientError, TimeoutError, yaml.YAMLError, SchemaTooLarge) as error:
                 reasons.append(f"{url}: {type(error).__name__} {error}".strip())
                 continue
             if isinstance(document, dict):
@@ -249,22 +272,22 @@ def _read_in(root: Path, path: str) -> _Found | None:
 
 
 def _read_file(root: Path, candidate: Path, *, hops: int) -> JsonDict | None:
-    real = file_inside(root, candidate)
+    """The document in a file under `root`; None when there is none. Raises UnusableSchemaFile
+    for a file beyond the bounds (not a regular file, too big, aliases expanding too far)."""
+    real = path_inside(root, candidate)
     if real is None:
         return None
     try:
-        with real.open("rb") as handle:
-            body = handle.read(MAX_SCHEMA_BYTES + 1)
+        body = read_schema_file(real, MAX_SCHEMA_BYTES)
     except OSError:
-        return None
-    if len(body) > MAX_SCHEMA_BYTES:
-        log.warning("schema file %s is larger than %d bytes; ignored", candidate, MAX_SCHEMA_BYTES)
         return None
     text = body.strip().decode("utf-8", "replace")
     if hops and _LINK_TEXT.match(text) and text not in (".", ".."):
         return _read_file(root, candidate.with_name(text), hops=hops - 1)
     try:
         document = orjson.loads(body) if candidate.suffix == ".json" else parse_document(body)
+    except SchemaTooLarge as error:
+        raise UnusableSchemaFile(f"schema file {candidate}: {error}") from None
     except (orjson.JSONDecodeError, yaml.YAMLError) as error:
         log.warning("schema file %s cannot be parsed: %s", candidate, error)
         return None

@@ -138,8 +138,10 @@ async def test_a_backtracking_pattern_does_not_stall_other_requests(
     assert took < 3 and other < 1.5, (took, other)
     evil = [e for e in catcher.store.window() if e.event_type == "unstruct"]
     assert len(evil) == 5
-    assert all(v.keyword == "timeout" and "validation stopped" in v.message
-               for e in evil for v in e.violations)
+    # RE2 runs the pattern in linear time, so the answer is a real verdict, not a timeout.
+    assert all(e.verdict == "invalid" and [v.keyword for v in e.violations] == ["pattern"] for e in evil)
+    await post(catcher, unstruct(uri, {"s": "a" * 61}))
+    assert catcher.store.window(limit=1, newest_first=True)[0].verdict == "valid"
 
 
 async def test_huge_arrays_are_validated_in_bounded_time(running: tuple[Snowcatcher, Path]) -> None:

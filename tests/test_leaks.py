@@ -106,7 +106,7 @@ def test_an_iglu_link_to_a_device_is_not_read(tmp_path: Path) -> None:
         pytest.skip("no /dev/zero on this system")
     uri = iglu_link(tmp_path, "/dev/zero")
     found = Registry([tmp_path], offline=True).lookup(uri)  # reading it would never end
-    assert found.schema is None and "not a regular file" in found.explain()
+    assert found.schema is None and "leads out of" in found.explain()
     inside = tmp_path / "com.acme" / "dev" / "jsonschema" / "1-0-0"
     inside.parent.mkdir(parents=True)
     inside.symlink_to("/dev/zero")

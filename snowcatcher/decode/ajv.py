@@ -12,6 +12,7 @@ from jsonschema import FormatChecker
 from jsonschema.exceptions import ValidationError
 from jsonschema.validators import validator_for
 
+from snowcatcher.bounded import extra_properties
 from snowcatcher.model import JsonDict
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]*$")
@@ -148,12 +149,7 @@ def _one(keyword: str, value: Any, instance: Any) -> tuple[JsonDict, str]:
 
 
 def _extra_properties(schema: Any, instance: JsonDict) -> list[str]:
-    if not isinstance(schema, dict):
-        return list(instance)
-    declared = schema.get("properties") or {}
-    patterns = [re.compile(p) for p in (schema.get("patternProperties") or {})]
-    return [name for name in instance
-            if name not in declared and not any(p.search(name) for p in patterns)]
+    return extra_properties(schema, instance)
 
 
 def insecure_reasons(schema: Any, path: str = "#") -> list[str]:

@@ -17,8 +17,8 @@ from snowcatcher.model import PROTOCOL_EVENTLOGGING, CapturedEvent, JsonDict, Ra
 #: The legacy schemas live under this title prefix in the secondary repository.
 LEGACY_TITLE = "analytics/legacy"
 STREAM_PREFIX = "eventlogging_"
-_VERSION = re.compile(r"^\d+\.\d+\.\d+$")
-_SCHEMA_NAME = re.compile(r"^[A-Za-z0-9_]{1,200}$")
+_VERSION = re.compile(r"^[0-9]+\.[0-9]+\.[0-9]+\Z")
+_SCHEMA_NAME = re.compile(r"^[A-Za-z0-9_]{1,200}\Z")
 
 
 def legacy_schema_uri(capsule: JsonDict) -> str:

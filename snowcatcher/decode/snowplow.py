@@ -9,6 +9,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import orjson
 
+from snowcatcher import json_numbers
 from snowcatcher.decode import base64url
 from snowcatcher.decode.tracker_fields import (
     BUILTIN_SCHEMAS,
@@ -27,6 +28,7 @@ from snowcatcher.model import (
     RawRequest,
     Violation,
     schema_name,
+    transient,
 )
 
 #: (schema URI, data, entity label, memoize?) -> violations. The validator, injected.
@@ -222,7 +224,7 @@ class SnowplowDecoder:
         known = self._envelopes.get(key)
         if known is None:
             known = self._decode_envelope(source, value)
-            if not any(v.keyword == "resolve" for v in known.violations):
+            if not transient(known.violations):  # an unfinished check is no verdict to keep
                 if len(self._envelopes) >= _CACHE_LIMIT:
                     self._envelopes.clear()
                 self._envelopes[key] = known
@@ -266,7 +268,7 @@ def decode_json_param(source: str, value: str) -> tuple[Any, Violation | None]:
     else:
         text = value
     try:
-        return orjson.loads(text), None
+        return json_numbers.loads(text), None
     except orjson.JSONDecodeError as error:
         return None, Violation(source, "", "json", f"{source}: invalid JSON: {error}")
 
@@ -346,7 +348,7 @@ def _content_type_violations(raw: RawRequest) -> list[Violation]:
 
 def _parse_body(body: bytes) -> tuple[Any, Violation | None]:
     try:
-        return orjson.loads(body), None
+        return json_numbers.loads(body), None
     except orjson.JSONDecodeError as error:
         try:
             body.decode("utf-8")

@@ -37,10 +37,10 @@ PLATFORMS = ("web", "mob", "pc", "srv", "app", "tv", "cnsl", "iot")
 LEGACY_ALIASES = {"ev_ca": "se_ca", "ev_ac": "se_ac", "ev_la": "se_la", "ev_pr": "se_pr",
                   "ev_va": "se_va"}
 
-_INTEGER = re.compile(r"^-?[0-9]+$")
-_DECIMAL = re.compile(r"^-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$")
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-_DIMENSIONS = re.compile(r"^[0-9]+x[0-9]+$")
+_INTEGER = re.compile(r"^-?[0-9]+\Z")
+_DECIMAL = re.compile(r"^-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?\Z")
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z")
+_DIMENSIONS = re.compile(r"^[0-9]+x[0-9]+\Z")
 
 _FORMATS: dict[str, tuple[re.Pattern[str], str]] = {
     **{name: (_INTEGER, "a time in milliseconds since the epoch") for name in ("dtm", "stm", "ttm")},

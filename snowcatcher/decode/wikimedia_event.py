@@ -19,7 +19,15 @@ from snowcatcher.decode.ajv import (
     js_string,
     schema_invalid_text,
 )
-from snowcatcher.model import PROTOCOL_EVENTGATE, CapturedEvent, Entity, JsonDict, Violation
+from snowcatcher.model import (
+    NOT_CHECKED,
+    PROTOCOL_EVENTGATE,
+    UNCHECKED,
+    CapturedEvent,
+    Entity,
+    JsonDict,
+    Violation,
+)
 from snowcatcher.streams import StreamCheck
 from snowcatcher.validate import CompiledSchema, Validator, draft_for
 
@@ -145,8 +153,12 @@ class EventProcessor:
     def _validated(self, event: JsonDict, uri: str, compiled: CompiledSchema, received_at: float,
                    protocol: str, filled: tuple[str, ...], source: str) -> Processed:
         entity = Entity("event", 0, uri, event, source)
-        errors = ajv_errors(compiled.errors(event), compiled.schema)
+        found, unchecked = compiled.errors(event)
+        errors = ajv_errors(found, compiled.schema)
         violations = [Violation(entity.label, e.pointer, e.keyword, e.explained()) for e in errors]
+        # Not checked is no verdict: EventGate's answer says nothing against the event.
+        violations.extend(Violation(entity.label, "", UNCHECKED, NOT_CHECKED + reason)
+                          for reason in unchecked)
         insecure = self._security(uri, compiled.schema)
         refused = [m for m in (check(event, uri, compiled.schema) for check in self.checks) if m]
         violations.extend(Violation(entity.label, "", "secure", message) for message in insecure)
@@ -165,7 +177,7 @@ class EventProcessor:
                     protocol: str, filled: tuple[str, ...], source: str) -> Processed:
         entity = Entity("event", 0, uri, event, source)
         resolution = self.validator.registry.lookup(uri)
-        if problem.keyword == "resolve":
+        if problem.keyword in ("resolve", UNCHECKED):
             message = f"Failed loading schema at {uri}"
             refused = not resolution.places
             detail = f"schema URI {uri} refused: {resolution.error}" if refused else problem.message

@@ -52,6 +52,8 @@ class StatusBar(Widget):
         line.append(f" {clean(address)}  " if address else "  ")
         line.append(f" ✓ {counts.valid:,} ", style="bold green")
         line.append(f" ✗ {counts.invalid:,} ", style="bold red")
+        if counts.unchecked:
+            line.append(f" ? {counts.unchecked:,} not checked yet ", style="bold yellow")
         for alert in alerts:  # early in the line, so that a narrow terminal still shows them
             line.append(f"  ⚠ {clean(alert)} ", style="bold yellow")
         line.append(f"  {rate:,.1f} ev/s  ")

@@ -18,6 +18,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.timer import Timer
 
+from snowcatcher.headless import MARKS
 from snowcatcher.model import CapturedEvent
 from snowcatcher.query import Filter
 from snowcatcher.store import Store
@@ -71,7 +72,8 @@ class EventList(ScrollView, can_focus=True):
         Binding("end,G", "last", "Last (and follow)", show=False),
     ]
     COMPONENT_CLASSES: ClassVar[set[str]] = {"event-list--header", "event-list--cursor", "event-list--valid",
-                         "event-list--invalid", "event-list--dim", "event-list--violation"}
+                         "event-list--invalid", "event-list--unchecked", "event-list--dim",
+                         "event-list--violation"}
     DEFAULT_CSS = """
     EventList { background: $surface; overflow-x: hidden; overflow-y: scroll; }
     EventList > .event-list--header { text-style: bold; color: $text-muted; background: $panel; }
@@ -79,6 +81,7 @@ class EventList(ScrollView, can_focus=True):
     EventList:blur > .event-list--cursor { background: $block-cursor-blurred-background; }
     EventList > .event-list--valid { color: $success; }
     EventList > .event-list--invalid { color: $error; text-style: bold; }
+    EventList > .event-list--unchecked { color: $warning; text-style: bold; }
     EventList > .event-list--dim { color: $text-muted; }
     EventList > .event-list--violation { color: $warning; }
     """
@@ -461,8 +464,7 @@ class EventList(ScrollView, can_focus=True):
 
     def _row(self, event: CapturedEvent, width: int) -> Text:
         style = self._fg
-        mark = (Text("✓", style=style("event-list--valid")) if event.valid
-                else Text("✗", style=style("event-list--invalid")))
+        mark = Text(MARKS[event.verdict], style=style(f"event-list--{event.verdict}"))
         time = Text(readable_time(event.received_at, date=False), style=style("event-list--dim"))
         if self.gitlab_columns:
             return self._line([time, mark, *self._gitlab_cells(event)], width)

@@ -51,8 +51,11 @@ def overview(event: CapturedEvent) -> RenderableType:
 
 def summary_line(event: CapturedEvent) -> Text:
     """`✓ struct  i_code_review_user_approve_mr  (snowplow, app gitlab)` for the top of Overview."""
-    line = Text("✓ valid  " if event.valid else f"✗ {len(event.violations)} violation(s)  ",
-                style="bold green" if event.valid else "bold red")
+    if event.verdict == "unchecked":
+        line = Text("? not checked yet  ", style="bold yellow")
+    else:
+        line = Text("✓ valid  " if event.valid else f"✗ {len(event.violations)} violation(s)  ",
+                    style="bold green" if event.valid else "bold red")
     line.append_text(text(event.event_type, "bold"))
     line.append("  ")
     line.append_text(text(event.name, "bold"))

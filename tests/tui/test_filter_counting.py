@@ -32,9 +32,14 @@ def synchronous(store: Store, where: Filter, keep_id: int | None) -> tuple[int, 
 
 
 async def counted(app: SnowcatcherApp, pilot: Pilot[int]) -> None:
-    """Wait for the background count, which starts once the first page is on screen."""
-    await pilot.pause()
-    await app.workers.wait_for_complete()
+    """Wait for the background count, which starts once the first page is on screen: on a busy
+    machine that refresh may come after the first pause, so wait until the count has ended."""
+    events = app.query_one(EventList)
+    for _ in range(1000):
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        if not events.counting:
+            return
 
 
 @pytest.mark.parametrize("text", ["homepage", "schema:gitlab_standard", "invalid -homepage",
