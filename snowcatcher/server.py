@@ -19,7 +19,7 @@ from snowcatcher.collector import (
     make_app,
     parser_limits,
 )
-from snowcatcher.connections import quiet_accept_errors, shield_unless_live
+from snowcatcher.connections import close_oldest_idle, quiet_accept_errors, shield_unless_live
 from snowcatcher.forward import FORWARD_STATS, Forwarder, ForwardStats
 from snowcatcher.gitlab import api as gitlab_api
 from snowcatcher.gitlab.api import GITLAB
@@ -165,7 +165,9 @@ class Snowcatcher:
                                      keepalive_timeout=self.settings.idle_timeout,
                                      lingering_time=LINGERING_TIME, handler_cancellation=True)
         await self._runner.setup()
-        self._quiet_accept = quiet_accept_errors(asyncio.get_running_loop())
+        server = self._runner.server
+        self._quiet_accept = quiet_accept_errors(
+            asyncio.get_running_loop(), lambda: close_oldest_idle(server) if server is not None else 0)
         site = web.TCPSite(self._runner, self.settings.host, self.settings.port)
         try:
             await site.start()
