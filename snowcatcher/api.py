@@ -21,7 +21,7 @@ from snowcatcher.gitlab.api import GITLAB
 from snowcatcher.guard import shown_stored
 from snowcatcher.har import har_entry, har_frame
 from snowcatcher.importer import import_requests
-from snowcatcher.live import PAGE, StoreWatch, latest_id, wait_for
+from snowcatcher.live import Waiters, latest_id, wait_for
 from snowcatcher.micro import counts, error_sentence, json_response
 from snowcatcher.model import PROTOCOL_SNOWPLOW, CapturedEvent
 from snowcatcher.query import Filter, FilterError
@@ -50,10 +50,15 @@ ENDPOINTS = {
 }
 #: The long-lived requests (waits and streams), ended when the server shuts down.
 LIVE: web.AppKey[set[asyncio.Task[Any]]] = web.AppKey("live_requests")
+#: The one store subscriber behind every wait and stream.
+WAITERS = web.AppKey("waiters", Waiters)
+#: The routes whose handler ends when its client hangs up (see connections.shield_unless_live).
+LIVE_PATHS = frozenset({PREFIX + "/wait", PREFIX + "/stream"})
 
 
 def install(app: web.Application) -> None:
     app[LIVE] = set()
+    app[WAITERS] = Waiters(app[STORE])
     app.on_shutdown.append(_end_live_requests)
     add = app.router.add_route
     add("GET", PREFIX, _index)
@@ -92,6 +97,7 @@ async def _status(request: web.Request) -> web.Response:
                   "warnings": list(store.check_files())},
         "micro": counts(store),
         "schema_fetches": unresolved.to_json() if unresolved else None,
+        "waiters": request.app[WAITERS].counts(),
         "forward": stats.to_json() if stats else {"enabled": False}})
 
 
@@ -158,7 +164,7 @@ async def _wait(request: web.Request) -> web.Response:
     timeout = _float(request, "timeout", 10.0, 0.0, MAX_WAIT)
     exact = request.query.get("exact", "") in ("1", "true", "yes")
     with _live(request):
-        result = await wait_for(store, where, check, count, timeout,
+        result = await wait_for(request.app[WAITERS], where, check, count, timeout,
                                 after=_int(request, "after", 0, 0), exact=exact)
     return json_response(result.to_json(store, where, check), status=200 if result.ok else 504)
 
@@ -173,17 +179,16 @@ async def _stream(request: web.Request) -> web.StreamResponse:
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream",
                                            "Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
     await response.prepare(request)
-    with _live(request), StoreWatch(store) as watch, contextlib.suppress(ConnectionError):
+    waiters = request.app[WAITERS]
+    with _live(request), waiters.watch(where, cursor, "stream") as watch, \
+            contextlib.suppress(ConnectionError):
         await response.write(b"retry: 2000\n\n")
         while True:
-            watch.clear()
-            page = store.after(cursor, where, PAGE)
-            for event in page:
-                cursor = event.id
-                await response.write(b"id: %d\nevent: event\ndata: %s\n\n"
-                                     % (event.id, orjson.dumps(event.to_json())))
-            if len(page) < PAGE and not await watch.wait(KEEP_ALIVE):
-                await response.write(b": keep-alive\n\n")  # finds closed connections, keeps proxies open
+            page = watch.take()
+            if page:
+                await response.write(b"".join(waiters.frame(event) for event in page))
+            if not watch.behind and not await watch.wait(KEEP_ALIVE):
+                await response.write(b": keep-alive\n\n")  # keeps proxies open
     return response
 
 
@@ -204,6 +209,7 @@ async def _end_live_requests(app: web.Application) -> None:
     live: set[asyncio.Task[Any]] = app[LIVE]
     for task in list(live):
         task.cancel()
+    app[WAITERS].close()
 
 
 # -- export and import ---------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import errno
 import logging
+import math
 import os
 import signal
 import sys
@@ -14,12 +15,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from snowcatcher import __version__
-from snowcatcher.collector import DEFAULT_MAX_BODY
+from snowcatcher.collector import DEFAULT_BODY_TIMEOUT, DEFAULT_MAX_BODY
 from snowcatcher.gitlab.checkout import describe, find_checkout
 from snowcatcher.gitlab.definitions import NotAGitLabCheckout
 from snowcatcher.guard import TOKEN_ENV, beyond_loopback, origin_error
 from snowcatcher.headless import HeadlessPrinter
-from snowcatcher.server import STARTUP_ERRORS, Settings, Snowcatcher
+from snowcatcher.server import DEFAULT_IDLE_TIMEOUT, STARTUP_ERRORS, Settings, Snowcatcher
 from snowcatcher.streams import StreamConfigError, is_url
 from snowcatcher.text import InertFormatter
 
@@ -54,6 +55,12 @@ def build_parser() -> argparse.ArgumentParser:
                              "(default: a fresh temporary capture each run)")
     parser.add_argument("--max-body", type=int, default=DEFAULT_MAX_BODY, metavar="BYTES",
                         help=f"largest request body accepted (default {DEFAULT_MAX_BODY})")
+    parser.add_argument("--idle-timeout", type=_seconds, default=DEFAULT_IDLE_TIMEOUT, metavar="SECONDS",
+                        help="close a connection that has not sent a complete request (headers "
+                             f"included) for this long (default {DEFAULT_IDLE_TIMEOUT:g})")
+    parser.add_argument("--body-timeout", type=_seconds, default=DEFAULT_BODY_TIMEOUT, metavar="SECONDS",
+                        help="a request body must arrive within this long; a stalled one is recorded "
+                             f"and answered 408 (default {DEFAULT_BODY_TIMEOUT:g})")
     parser.add_argument("--forward", metavar="URL",
                         help="also relay every captured request, unchanged, to this upstream collector "
                              "(in the background; failures are counted in /snowcatcher/api/status)")
@@ -84,8 +91,23 @@ def settings_from(args: argparse.Namespace) -> Settings:
                     offline=args.offline, iglu=list(args.iglu), max_body=args.max_body,
                     streams=args.streams, forward=args.forward, allow_hosts=list(args.allow_host),
                     allow_origins=list(args.allow_origin), token=args.token,
-                    show_secrets=args.show_secrets,
-                    gitlab=args.gitlab)
+                    show_secrets=args.show_secrets, idle_timeout=args.idle_timeout,
+                    body_timeout=args.body_timeout, gitlab=args.gitlab)
+
+
+#: The longest timeout the command line takes: a day.
+_LONGEST_TIMEOUT = 86_400.0
+
+
+def _seconds(text: str) -> float:
+    """A timeout in seconds: a number above 0 and at most a day."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not (math.isfinite(value) and 0 < value <= _LONGEST_TIMEOUT):
+        raise argparse.ArgumentTypeError(f"{text} must be above 0 and at most {_LONGEST_TIMEOUT:g} seconds")
+    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:

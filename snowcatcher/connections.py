@@ -1,23 +1,31 @@
-"""Connection hygiene: asyncio's accept errors (out of file descriptors) logged once per interval."""
+"""Connection hygiene: hang-ups end only live reads; out of file descriptors, the oldest idle
+connections make room and the refusals are logged once per interval."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
+
+from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
 
 log = logging.getLogger(__name__)
 
 #: Seconds between two log lines about refused connections.
 REPORT_EVERY = 10.0
+#: The share of the idle connections closed, oldest first, each time an accept fails.
+SHED_SHARE = 0.25
 _ACCEPT_ERROR = "socket.accept() out of system resource"
 
 
-def quiet_accept_errors(loop: asyncio.AbstractEventLoop) -> Callable[[], None]:
+def quiet_accept_errors(loop: asyncio.AbstractEventLoop,
+                        make_room: Callable[[], int] = lambda: 0) -> Callable[[], None]:
     """Log asyncio's accept failures (EMFILE, ENFILE, ENOBUFS) as one line per REPORT_EVERY
-    seconds with a count, instead of a traceback per retry; returns what undoes it.
+    seconds with a count, instead of a traceback per retry, and call `make_room` on each (it
+    returns how many connections it closed); returns what undoes it.
 
     When the process runs out of descriptors, asyncio retries accept() every second and hands
     each failure with its traceback to the loop's exception handler: megabytes of stderr.
@@ -35,13 +43,57 @@ def quiet_accept_errors(loop: asyncio.AbstractEventLoop) -> Callable[[], None]:
                 loop.default_exception_handler(context)
             return
         refused += 1
+        closed = make_room()
         now = time.monotonic()
         if now - reported >= REPORT_EVERY:
             error = context.get("exception")
             log.warning("cannot accept new connections (%s): %d refusals in the last %.0f s; "
-                        "idle connections are closed after the idle timeout", error, refused,
-                        now - reported if reported >= 0 else 0)
+                        "closed %d idle connections to make room (others close after the idle "
+                        "timeout)", error, refused, now - reported if reported >= 0 else 0, closed)
             refused, reported = 0, now
 
     loop.set_exception_handler(handle)
     return lambda: loop.set_exception_handler(previous)
+
+
+def close_oldest_idle(server: web.Server, share: float = SHED_SHARE) -> int:
+    """Close `share` of the connections that have no request in progress (idle keep-alives,
+    sockets that sent nothing or half a header), oldest first; returns how many.
+
+    Called when accept() fails for want of descriptors, so that a tracker's connection waiting
+    behind them is accepted at asyncio's next try (a second later) rather than after the idle
+    timeout. Nothing in flight is closed: every request that reached the collector is stored.
+    """
+    # Server.connections lists them in the order they were accepted. aiohttp has no public
+    # "idle" flag; these two attributes are what its own keep-alive timer consults.
+    idle = [handler for handler in server.connections
+            if not getattr(handler, "_request_in_progress", True) and not getattr(handler, "_messages", True)]
+    closing = idle[:max(1, int(len(idle) * share))] if idle else []
+    for handler in closing:
+        handler.force_close()
+    return len(closing)
+
+
+def shield_unless_live(live_paths: Collection[str]) -> Middleware:
+    """For a server with handler cancellation (a hang-up cancels its request's handler at once,
+    so that a wait or stream whose client left stops costing anything): every handler but those
+    of `live_paths` runs in a task of its own that a hang-up does not cancel, so a tracker that
+    hangs up mid-request still gets its request stored and recorded."""
+
+    @web.middleware
+    async def shield(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.path in live_paths:
+            return await handler(request)
+        task = asyncio.ensure_future(handler(request))
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            task.add_done_callback(_forget_outcome)  # nobody is left to read the answer
+            raise
+
+    return shield
+
+
+def _forget_outcome(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.debug("a request whose client hung up failed: %s", task.exception())

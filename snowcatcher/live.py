@@ -1,12 +1,14 @@
-"""Waiting for events and streaming them as they are stored, woken by the store (no polling)."""
+"""Waits and live streams: one store subscriber hands each new batch to the waiters it matches."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from types import TracebackType
+
+import orjson
 
 from snowcatcher.checks import EventCheck
 from snowcatcher.model import UNCHECKED_VERDICT, CapturedEvent, JsonDict
@@ -14,52 +16,155 @@ from snowcatcher.query import Filter
 from snowcatcher.store import Store
 
 PAGE = 500
+#: Events a watch holds for its reader; past this it reads the store again instead (a stream
+#: whose client does not read must not hold every event stored meanwhile).
+QUEUE_LIMIT = PAGE
+#: Server-Sent Events frames kept, so that streams with the same events serialize them once.
+_FRAMES_KEPT = 4 * PAGE
 _MISSES_KEPT = 10
 _RECENT_SHOWN = 5
 
 
-class StoreWatch:
-    """A flag the store raises whenever it has stored new events or changed the verdict of stored
-    ones; use as a context manager."""
+class Waiters:
+    """The one store subscriber behind every wait and live stream.
+
+    Per stored batch each distinct filter is tested once (in Python when the filter can be,
+    otherwise with one query over the batch's ids) and the matching events are handed to the
+    watches with that filter; the others are not even woken. A waiter costs nothing per event
+    its filter does not match.
+    """
 
     def __init__(self, store: Store) -> None:
-        self._store = store
-        self._changed = asyncio.Event()
+        self.store = store
+        self._watches: dict[tuple[str, tuple[str, ...]], list[Watch]] = {}
+        self._frames: dict[int, tuple[CapturedEvent, bytes]] = {}
         self._unsubscribe = store.subscribe(self._on_events)
         self._unsubscribe_updates = store.signals.updated.connect(self._on_updates)
 
-    def _on_events(self, events: Sequence[CapturedEvent]) -> None:
-        self._changed.set()
+    @contextlib.contextmanager
+    def watch(self, where: Filter, after: int, kind: str) -> Iterator[Watch]:
+        """Matching events stored after id `after`, for as long as the block runs; `kind`
+        ("wait", "stream") is what the status counts it as."""
+        watch = Watch(self.store, where, after, kind)
+        key = (where.where, where.params)
+        self._watches.setdefault(key, []).append(watch)
+        try:
+            yield watch
+        finally:
+            watches = self._watches[key]
+            watches.remove(watch)
+            if not watches:
+                del self._watches[key]
+
+    def counts(self) -> dict[str, int]:
+        """How many waits and streams are open."""
+        counted = {"wait": 0, "stream": 0}
+        for watches in self._watches.values():
+            for watch in watches:
+                counted[watch.kind] = counted.get(watch.kind, 0) + 1
+        return counted
+
+    def frame(self, event: CapturedEvent) -> bytes:
+        """The event as a Server-Sent Event, serialized once for all the streams it goes to."""
+        kept = self._frames.get(event.id)
+        if kept is not None and kept[0] is event:
+            return kept[1]
+        frame = b"id: %d\nevent: event\ndata: %s\n\n" % (event.id, orjson.dumps(event.to_json()))
+        self._frames[event.id] = (event, frame)
+        if len(self._frames) > _FRAMES_KEPT:
+            del self._frames[next(iter(self._frames))]
+        return frame
+
+    def close(self) -> None:
+        self._unsubscribe()
+        self._unsubscribe_updates()
 
     def _on_updates(self, event_ids: Sequence[int]) -> None:
-        self._changed.set()
+        # A re-check decided held ("unchecked") events: let the waits look at them again.
+        # Updates are rare background work, so every wait is woken.
+        for watches in self._watches.values():
+            for watch in watches:
+                if watch.kind == "wait":
+                    watch.wake()
 
-    def clear(self) -> None:
-        """Call before reading the store, so that events stored after the read wake the next wait."""
-        self._changed.clear()
+    def _on_events(self, events: Sequence[CapturedEvent]) -> None:
+        for watches in self._watches.values():
+            matched = self._matching(watches[0].where, events)
+            if matched:
+                for watch in watches:
+                    watch.push(matched)
+
+    def _matching(self, where: Filter, events: Sequence[CapturedEvent]) -> Sequence[CapturedEvent]:
+        if not where:
+            return events
+        if where.match is not None:
+            return [event for event in events if where.match(event)]
+        # The batch is the newest in the store: its matches are those after the id before it.
+        return self.store.after(events[0].id - 1, where, len(events))
+
+
+class Watch:
+    """One waiter's view: the matching events after its cursor, from the store at first (and
+    when it fell behind), then as the store's batches hand them over."""
+
+    def __init__(self, store: Store, where: Filter, after: int, kind: str) -> None:
+        self.where = where
+        self.kind = kind
+        #: The id of the last event taken.
+        self.cursor = after
+        self._store = store
+        self._queue: list[CapturedEvent] = []
+        #: Read the store rather than the queue: at first, after a full page, or after overflowing.
+        self._reread = True
+        self._ready = asyncio.Event()
+        self._ready.set()
+
+    @property
+    def behind(self) -> bool:
+        """More matching events are stored already: take them before waiting."""
+        return self._reread
+
+    def push(self, events: Sequence[CapturedEvent]) -> None:
+        if not self._reread:
+            if len(self._queue) + len(events) > QUEUE_LIMIT:
+                self._reread = True
+                self._queue.clear()
+            else:
+                self._queue.extend(events)
+        self._ready.set()
+
+    def wake(self) -> None:
+        """Make the next wait() return at once, with or without new events."""
+        self._ready.set()
+
+    def take(self) -> list[CapturedEvent]:
+        """The next matching events after the cursor, oldest first (at most PAGE); moves the cursor."""
+        if self._reread:
+            taken = self._store.after(self.cursor, self.where, PAGE)
+            self._reread = len(taken) == PAGE
+        else:
+            taken = [event for event in self._queue if event.id > self.cursor]
+        self._queue.clear()  # what it held is stored, so a read of the store found it too
+        if taken:
+            self.cursor = taken[-1].id
+        if not self._reread:
+            self._ready.clear()
+        return taken
 
     async def wait(self, timeout: float) -> bool:
-        """True when new events arrived, False after `timeout` seconds."""
+        """True when there are events to take, False after `timeout` seconds."""
         try:
-            await asyncio.wait_for(self._changed.wait(), timeout)
+            await asyncio.wait_for(self._ready.wait(), timeout)
         except TimeoutError:
             return False
         return True
-
-    def __enter__(self) -> StoreWatch:
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                 trace: TracebackType | None) -> None:
-        self._unsubscribe()
-        self._unsubscribe_updates()
 
 
 def summary(event: CapturedEvent) -> JsonDict:
     """A short form for reports: enough to recognise the event and see what is wrong with it."""
     return {"id": event.id, "received_at": event.received_at, "event_type": event.event_type,
             "name": event.name, "app_id": event.app_id, "valid": event.valid,
-            "verdict": event.verdict, "violations": [violation.short() for violation in event.violations]}
+            "violations": [violation.short() for violation in event.violations]}
 
 
 @dataclass
@@ -94,7 +199,7 @@ class WaitResult:
         return report
 
 
-async def wait_for(store: Store, where: Filter, check: EventCheck, count: int, timeout: float, *,
+async def wait_for(waiters: Waiters, where: Filter, check: EventCheck, count: int, timeout: float, *,
                    after: int = 0, exact: bool = False) -> WaitResult:
     """Wait until `count` events after id `after` match the filter and the check, or `timeout` passes.
 
@@ -104,16 +209,12 @@ async def wait_for(store: Store, where: Filter, check: EventCheck, count: int, t
     result = WaitResult(count, exact)
     started = time.monotonic()
     deadline = started + timeout
-    cursor = after
-    # Unchecked events may match the filter once decided (`invalid`): read them whatever it says.
-    reading = Filter(where.text, f"(({where.where}) OR valid = -1)", where.params) if where else where
-    with StoreWatch(store) as watch:
+    # Unchecked events may match the filter once decided (`invalid`): watch them whatever it says.
+    reading = _or_unchecked(where)
+    with waiters.watch(reading, after, "wait") as watch:
         while True:
-            watch.clear()
-            decided = _decided(store, where, result.unchecked)
-            page = store.after(cursor, reading, PAGE)
-            for event in page:
-                cursor = event.id
+            decided = _decided(waiters.store, where, result.unchecked)
+            for event in watch.take():
                 if event.verdict == UNCHECKED_VERDICT:
                     result.unchecked.add(event.id)
                 else:
@@ -124,13 +225,22 @@ async def wait_for(store: Store, where: Filter, check: EventCheck, count: int, t
                     result.misses = [*result.misses, (event, problems)][-_MISSES_KEPT:]
                 else:
                     result.matched.append(event)
-            if len(page) == PAGE:
+            if watch.behind:
                 continue  # more are stored already: read them before deciding
             remaining = deadline - time.monotonic()
             if len(result.matched) >= count or remaining <= 0 or not await watch.wait(remaining):
                 break
     result.waited = time.monotonic() - started
     return result
+
+
+def _or_unchecked(where: Filter) -> Filter:
+    """`where`, or an event still waiting for its verdict; matched in Python when `where` is."""
+    if not where:
+        return where
+    match = where.match
+    return Filter(where.text, f"(({where.where}) OR valid = -1)", where.params,
+                  None if match is None else lambda event: match(event) or event.verdict == UNCHECKED_VERDICT)
 
 
 def _decided(store: Store, where: Filter, unchecked: set[int]) -> list[CapturedEvent]:

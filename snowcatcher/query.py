@@ -19,13 +19,25 @@ Terms are combined with AND; quote a value that holds spaces: `name:"my event"`.
 
 from __future__ import annotations
 
+import re
 import shlex
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from snowcatcher.model import INVALID, UNCHECKED_VERDICT, VALID
+
+if TYPE_CHECKING:
+    from snowcatcher.model import CapturedEvent
 
 KEYS = ("type", "name", "schema", "app", "stream", "protocol", "definition")
 #: Findings against GitLab definitions: violations with this keyword (snowcatcher.gitlab.findings).
 DEFINITION_CLAUSE = "valid = 0 AND violations LIKE '%\"keyword\":\"definition\"%'"
+
+#: A filter's test in Python, for events at hand (the live waiters match each new batch with it).
+Match = Callable[["CapturedEvent"], bool]
+#: SQLite's LIKE and COLLATE NOCASE fold ASCII letters only.
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
 #: The longest filter and the most terms it may have: each term is an SQL clause, and SQLite's
@@ -45,6 +57,9 @@ class Filter:
     text: str = ""
     where: str = ""
     params: tuple[str, ...] = ()
+    #: The same test as `where`, in Python; None when a term needs the database (free text,
+    #: definition findings) or the filter was built by `exact`. Tested against SQL in test_query.
+    match: Match | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def parse(cls, text: str) -> Filter:
@@ -59,12 +74,14 @@ class Filter:
             raise FilterError(f"the filter has {len(terms):,} terms; at most {MAX_FILTER_TERMS} are read")
         clauses: list[str] = []
         params: list[str] = []
+        tests: list[Match | None] = []
         for term in terms:
             negate = term.startswith("-") and len(term) > 1
-            clause, values = _compile_term(term[1:] if negate else term)
+            clause, values, test = _compile_term(term[1:] if negate else term)
             clauses.append(f"NOT ({clause})" if negate else f"({clause})")
             params.extend(values)
-        return cls(text.strip(), " AND ".join(clauses), tuple(params))
+            tests.append(_negated(test) if negate and test else test)
+        return cls(text.strip(), " AND ".join(clauses), tuple(params), _all_of(tests))
 
     @classmethod
     def exact(cls, *, protocol: str | None = None, valid: bool | None = None,
@@ -92,7 +109,8 @@ class Filter:
         if not self:
             return other
         text = " ".join(part for part in (self.text, other.text) if part)
-        return Filter(text, f"({self.where}) AND ({other.where})", self.params + other.params)
+        return Filter(text, f"({self.where}) AND ({other.where})", self.params + other.params,
+                      _all_of([self.match, other.match]))
 
     def sql(self) -> tuple[str, tuple[str, ...]]:
         """`WHERE ...` (or nothing) and its parameters."""
@@ -107,16 +125,16 @@ def _like(value: str, *, wildcard: bool) -> str:
     return escaped.replace("*", "%") if wildcard else f"%{escaped}%"
 
 
-def _compile_term(term: str) -> tuple[str, list[str]]:
+def _compile_term(term: str) -> tuple[str, list[str], Match | None]:
     lowered = term.lower()
     if lowered in ("invalid", "is:invalid"):
-        return "valid = 0", []
+        return "valid = 0", [], lambda event: event.verdict == INVALID
     if lowered in ("valid", "is:valid"):
-        return "valid = 1", []
+        return "valid = 1", [], lambda event: event.verdict == VALID
     if lowered == "definition":
-        return DEFINITION_CLAUSE, []
+        return DEFINITION_CLAUSE, [], None
     if lowered in ("unchecked", "is:unchecked"):
-        return "valid = -1", []
+        return "valid = -1", [], lambda event: event.verdict == UNCHECKED_VERDICT
     key, sep, value = term.partition(":")
     if not sep or key.lower() not in KEYS:
         if sep and key.isidentifier():
@@ -127,33 +145,81 @@ def _compile_term(term: str) -> tuple[str, list[str]]:
         # came from (store_sets.py), so a value inside a base64 cx is found as well.
         return ("name LIKE ? ESCAPE '\\' OR schema LIKE ? ESCAPE '\\' OR app_id LIKE ? ESCAPE '\\'"
                 " OR payload LIKE ? ESCAPE '\\' OR entity_set IN (SELECT id FROM entity_sets"
-                " WHERE entities LIKE ? ESCAPE '\\')", [text] * 5)
+                " WHERE entities LIKE ? ESCAPE '\\')", [text] * 5, None)
     if not value:
         raise FilterError(f"{key}: needs a value, e.g. {key}:something")
     key = key.lower()
     pattern = _like(value, wildcard="*" in value)
     exact = value if "*" not in value else None
     if key == "type":
-        return ("event_type = ?", [value]) if exact else ("event_type LIKE ? ESCAPE '\\'", [pattern])
+        if exact:
+            return "event_type = ?", [value], lambda event: event.event_type == exact
+        return "event_type LIKE ? ESCAPE '\\'", [pattern], _column_like("event_type", pattern)
     if key == "protocol":
-        return "protocol = ?", [value.lower()]
-    if key == "name":
-        return ("name = ? COLLATE NOCASE", [value]) if exact else (
-            "name LIKE ? ESCAPE '\\'", [pattern])
-    if key == "app":
-        return ("app_id = ? COLLATE NOCASE", [value]) if exact else (
-            "app_id LIKE ? ESCAPE '\\'", [pattern])
+        protocol = value.lower()
+        return "protocol = ?", [protocol], lambda event: event.protocol == protocol
+    if key in ("name", "app"):
+        column = "name" if key == "name" else "app_id"
+        if exact:
+            return (f"{column} = ? COLLATE NOCASE", [value], _column_nocase(column, value))
+        return f"{column} LIKE ? ESCAPE '\\'", [pattern], _column_like(column, pattern)
     if key == "definition":
         text = f"%{pattern}%" if "*" in value else pattern
         return (f"{DEFINITION_CLAUSE} AND EXISTS (SELECT 1 FROM json_each(violations) WHERE "
                 "json_extract(value, '$.keyword') = 'definition' AND ("
                 "json_extract(value, '$.message') LIKE ? ESCAPE '\\' OR "
-                "json_extract(value, '$.entity') LIKE ? ESCAPE '\\'))", [text, text])
+                "json_extract(value, '$.entity') LIKE ? ESCAPE '\\'))", [text, text], None)
     if key == "stream":
         clause = "name = ? COLLATE NOCASE" if exact else "name LIKE ? ESCAPE '\\'"
-        return f"protocol != 'snowplow' AND {clause}", [value if exact else pattern]
+        name = _column_nocase("name", value) if exact else _column_like("name", pattern)
+        return (f"protocol != 'snowplow' AND {clause}", [value if exact else pattern],
+                lambda event: event.protocol != "snowplow" and name(event))
     schema_like = f"%{pattern}%" if "*" in value else pattern
+    in_schema = _like_test(schema_like)
     # The store keeps every distinct (schema, contexts) pair in schema_sets: the pattern is tested
     # on those few, and the events of the matching pairs are found in the events_by_schemas index.
     return ("(schema, contexts) IN (SELECT schema, contexts FROM schema_sets"
-            " WHERE schema LIKE ? ESCAPE '\\' OR contexts LIKE ? ESCAPE '\\')", [schema_like, schema_like])
+            " WHERE schema LIKE ? ESCAPE '\\' OR contexts LIKE ? ESCAPE '\\')", [schema_like, schema_like],
+            lambda event: in_schema(event.schema) or in_schema(" ".join(event.contexts)))
+
+
+# -- the same tests in Python ---------------------------------------------------------------------
+
+
+def _like_test(pattern: str) -> Callable[[str], bool]:
+    """SQLite's `LIKE pattern ESCAPE '\\'` as a Python test: `%` any text, `_` one character,
+    a backslash quotes the next character, ASCII letters match either case."""
+    parts: list[str] = []
+    characters = iter(pattern.translate(_ASCII_LOWER))
+    for character in characters:
+        if character == "\\":
+            parts.append(re.escape(next(characters, "")))
+        elif character == "%":
+            parts.append(".*")
+        elif character == "_":
+            parts.append(".")
+        else:
+            parts.append(re.escape(character))
+    compiled = re.compile("".join(parts), re.DOTALL)
+    return lambda text: compiled.fullmatch(text.translate(_ASCII_LOWER)) is not None
+
+
+def _column_like(column: str, pattern: str) -> Match:
+    test = _like_test(pattern)
+    return lambda event: test(getattr(event, column))
+
+
+def _column_nocase(column: str, value: str) -> Match:
+    folded = value.translate(_ASCII_LOWER)
+    return lambda event: getattr(event, column).translate(_ASCII_LOWER) == folded
+
+
+def _negated(test: Match) -> Match:
+    return lambda event: not test(event)
+
+
+def _all_of(tests: Sequence[Match | None]) -> Match | None:
+    if any(test is None for test in tests):
+        return None
+    every = tuple(test for test in tests if test is not None)
+    return lambda event: all(test(event) for test in every)

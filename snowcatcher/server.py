@@ -19,7 +19,7 @@ from snowcatcher.collector import (
     make_app,
     parser_limits,
 )
-from snowcatcher.connections import quiet_accept_errors
+from snowcatcher.connections import close_oldest_idle, quiet_accept_errors, shield_unless_live
 from snowcatcher.forward import FORWARD_STATS, Forwarder, ForwardStats
 from snowcatcher.gitlab import api as gitlab_api
 from snowcatcher.gitlab.api import GITLAB
@@ -134,6 +134,8 @@ class Snowcatcher:
         self.app = make_app(self.store, self.ingestor, self.config,
                             routes=(micro.install, gitlab_api.install, api.install), access=settings.access())
         self.app[UNRESOLVED_SCHEMAS] = self.unresolved
+        # Outermost: the runner cancels a handler when its client hangs up (handler_cancellation).
+        self.app.middlewares.insert(0, shield_unless_live(api.LIVE_PATHS))
         #: Forwarding counters for the API and the TUI header; `forward.enabled` is False without --forward.
         self.forward = ForwardStats()
         self.app[FORWARD_STATS] = self.forward
@@ -166,9 +168,11 @@ class Snowcatcher:
                                      max_field_size=limits["max_field_size"],
                                      max_headers=limits["max_headers"], auto_decompress=False,
                                      keepalive_timeout=self.settings.idle_timeout,
-                                     lingering_time=LINGERING_TIME)
+                                     lingering_time=LINGERING_TIME, handler_cancellation=True)
         await self._runner.setup()
-        self._quiet_accept = quiet_accept_errors(asyncio.get_running_loop())
+        server = self._runner.server
+        self._quiet_accept = quiet_accept_errors(
+            asyncio.get_running_loop(), lambda: close_oldest_idle(server) if server is not None else 0)
         site = web.TCPSite(self._runner, self.settings.host, self.settings.port)
         try:
             await site.start()

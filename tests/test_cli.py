@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -92,6 +93,30 @@ def test_an_unusable_database_is_a_clear_error(tmp_path: Path) -> None:
 def test_a_missing_schemas_folder_is_a_clear_error(tmp_path: Path) -> None:
     result = run_cli("--headless", "--schemas", str(tmp_path / "nowhere"))
     assert result.returncode == 2 and "no such folder" in result.stderr
+
+
+def test_timeouts_are_set_on_the_command_line() -> None:
+    cli = CliProcess("--headless", "--offline", "--idle-timeout", "0.3", "--body-timeout", "0.3")
+    try:
+        cli.wait_listening()
+        with socket.create_connection(("127.0.0.1", cli.port), timeout=60) as idle:
+            assert idle.recv(1) == b""  # closed by the server: it sent nothing for 0.3 s
+        with socket.create_connection(("127.0.0.1", cli.port), timeout=60) as stalled:
+            stalled.sendall(f"POST {TP2} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                            "Content-Length: 100\r\n\r\n{".encode())
+            assert stalled.recv(100).startswith(b"HTTP/1.1 408")
+    finally:
+        cli.stop()
+
+
+def test_bad_timeouts_are_clear_errors() -> None:
+    for option, value, reason in (("--idle-timeout", "soon", "'soon' is not a number of seconds"),
+                                  ("--body-timeout", "0", "0 must be above 0"),
+                                  ("--idle-timeout", "nan", "nan must be above 0"),
+                                  ("--body-timeout", "1e9", "1e9 must be above 0 and at most 86400 seconds")):
+        result = run_cli("--headless", "--offline", option, value)
+        assert result.returncode == 2 and "Traceback" not in result.stderr
+        assert f"argument {option}: {reason}" in result.stderr, result.stderr
 
 
 def test_listening_on_all_interfaces_warns(tmp_path: Path) -> None:

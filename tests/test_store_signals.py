@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 
 from snowcatcher.headless import HeadlessPrinter
-from snowcatcher.live import StoreWatch
 from snowcatcher.model import CapturedEvent, Response
 from snowcatcher.store import Store, UnstorableError
 from tests.test_store import event, request
@@ -63,15 +62,16 @@ async def test_times_no_reader_can_show_are_refused_and_the_batch_goes_on(store:
     stored, printed, and wake waiters; readers stay whole."""
     out = io.StringIO()
     store.subscribe(HeadlessPrinter(as_json=True, out=out))
-    with StoreWatch(store) as watch:
-        poisoned = dataclasses.replace(request(), received_at=when)
-        results = await asyncio.gather(
-            store.append(request(), Response(200), [event("before")]),
-            store.append(poisoned, Response(200), [event("poisoned")]),
-            store.append(request(), Response(200), [event("late", valid=False)]),
-            store.append(request(), Response(200), [dataclasses.replace(event("inner"), received_at=when)]),
-            return_exceptions=True)
-        assert await watch.wait(5)
+    woken = asyncio.Event()
+    store.subscribe(lambda events: woken.set())
+    poisoned = dataclasses.replace(request(), received_at=when)
+    results = await asyncio.gather(
+        store.append(request(), Response(200), [event("before")]),
+        store.append(poisoned, Response(200), [event("poisoned")]),
+        store.append(request(), Response(200), [event("late", valid=False)]),
+        store.append(request(), Response(200), [dataclasses.replace(event("inner"), received_at=when)]),
+        return_exceptions=True)
+    await asyncio.wait_for(woken.wait(), 5)
     assert [type(result) for result in results] == [list, UnstorableError, list, UnstorableError]
     assert "is not a time between 1970 and the end of 9999" in str(results[1])
     assert [json.loads(line)["name"] for line in out.getvalue().splitlines()] == ["before", "late"]

@@ -20,7 +20,7 @@ import pytest
 from snowcatcher import bounded, samples
 from snowcatcher.checks import EventCheck
 from snowcatcher.ecma_regex import for_re2, for_regex
-from snowcatcher.live import wait_for
+from snowcatcher.live import Waiters, wait_for
 from snowcatcher.model import CapturedEvent
 from snowcatcher.query import Filter
 from snowcatcher.registry import SchemaKey
@@ -241,7 +241,9 @@ async def test_an_unfinished_check_is_checked_again_off_the_request(
     assert first.verdict == "unchecked" and first.violations[0].message.startswith("not checked: ")
     assert server.store.counts().invalid == 0
     # `wait` counts only final verdicts: it answers once the re-check has decided.
-    found = await wait_for(server.store, Filter.parse("valid"), EventCheck(), 1, 60)
+    waiters = Waiters(server.store)
+    found = await wait_for(waiters, Filter.parse("valid"), EventCheck(), 1, 60)
+    waiters.close()
     assert [event.id for event in found.matched] == [first.id]
     assert server.store.counts().valid == 1
 
