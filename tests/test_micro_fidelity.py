@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
-import pytest
 
 from snowcatcher.server import Snowcatcher
-from tests.conftest import TP2, body, post_events, settings, struct
+from tests.conftest import TP2, body, post_events, struct
 
 
 def _words(text: str) -> list[str]:
@@ -69,23 +67,15 @@ _PYTHON_TYPES: dict[str, tuple[type, ...]] = {"string": (str,), "integer": (int,
                                               "number": (int, float), "boolean": (bool,)}
 
 
-@pytest.fixture
-async def running() -> AsyncIterator[Snowcatcher]:
-    server = Snowcatcher(settings())
-    await server.start()
-    yield server
-    await server.stop()
-
-
 async def read(http: aiohttp.ClientSession, url: str, **kwargs: Any) -> tuple[int, Any]:
     async with http.request("POST" if "json" in kwargs else "GET", url, **kwargs) as answer:
         return answer.status, await answer.json(content_type=None)
 
 
-async def test_every_enriched_field_has_its_atomic_schema_type(running: Snowcatcher,
+async def test_every_enriched_field_has_its_atomic_schema_type(plain_catcher: Snowcatcher,
                                                                http: aiohttp.ClientSession) -> None:
-    assert await post_events(http, running.url, EVERY_PARAMETER) == 200
-    _, good = await read(http, running.url + "/micro/good")
+    assert await post_events(http, plain_catcher.url, EVERY_PARAMETER) == 200
+    _, good = await read(http, plain_catcher.url + "/micro/good")
     event = good[0]["event"]
     assert set(event) == set(ATOMIC_TYPES) | JSON_COLUMNS
     for name, kind in ATOMIC_TYPES.items():
@@ -104,67 +94,67 @@ async def test_every_enriched_field_has_its_atomic_schema_type(running: Snowcatc
     assert event["page_urlport"] == 8443 and event["refr_urlport"] == 80
 
 
-async def test_numbers_python_reads_but_enrich_does_not_stay_null(running: Snowcatcher,
+async def test_numbers_python_reads_but_enrich_does_not_stay_null(plain_catcher: Snowcatcher,
                                                                   http: aiohttp.ClientSession) -> None:
-    await post_events(http, running.url, struct("odd", vid="1_000", se_va="NaN", tid=" 7", res="²x3",
+    await post_events(http, plain_catcher.url, struct("odd", vid="1_000", se_va="NaN", tid=" 7", res="²x3",
                                                 cd="thirty"))
-    _, events = await read(http, running.url + "/snowcatcher/api/events")
-    _, one = await read(http, running.url + f"/snowcatcher/api/events/{events['events'][0]['id']}")
+    _, events = await read(http, plain_catcher.url + "/snowcatcher/api/events")
+    _, one = await read(http, plain_catcher.url + f"/snowcatcher/api/events/{events['events'][0]['id']}")
     enriched = one["enriched"]
     assert (enriched["domain_sessionidx"], enriched["se_value"], enriched["txn_id"]) == (None, None, None)
     assert enriched["dvce_screenwidth"] is None and enriched["br_colordepth"] == "thirty"
 
 
-async def test_event_id_is_a_uuid_made_up_once_per_stored_event(running: Snowcatcher,
+async def test_event_id_is_a_uuid_made_up_once_per_stored_event(plain_catcher: Snowcatcher,
                                                                  http: aiohttp.ClientSession) -> None:
     """Enrich generates an event_id for events sent without `eid`; the same read twice gives the same one."""
-    await post_events(http, running.url, struct("first"), struct("second"))
-    _, once = await read(http, running.url + "/micro/good")
-    _, again = await read(http, running.url + "/micro/good")
+    await post_events(http, plain_catcher.url, struct("first"), struct("second"))
+    _, once = await read(http, plain_catcher.url + "/micro/good")
+    _, again = await read(http, plain_catcher.url + "/micro/good")
     ids = [item["event"]["event_id"] for item in once]
     assert ids == [item["event"]["event_id"] for item in again]
     assert len(set(ids)) == 2 and all(str(uuid.UUID(value)) == value for value in ids)
     assert all("eid" not in item["rawEvent"]["parameters"] for item in once)
     sent = "9a8b7c6d-1234-4abc-8def-0123456789ab"
-    await post_events(http, running.url, struct("third", eid=sent))
-    _, newest = await read(http, running.url + "/micro/good", json={"limit": 1})
+    await post_events(http, plain_catcher.url, struct("third", eid=sent))
+    _, newest = await read(http, plain_catcher.url + "/micro/good", json={"limit": 1})
     assert newest[0]["event"]["event_id"] == sent
 
 
-async def test_a_path_enrich_has_no_adapter_for_is_an_adapter_failure(running: Snowcatcher,
+async def test_a_path_enrich_has_no_adapter_for_is_an_adapter_failure(plain_catcher: Snowcatcher,
                                                                       http: aiohttp.ClientSession) -> None:
     """Micro: a querystring event on /com.acme/track fails in AdapterRegistry ("vendor/version
     combination is not supported", research snowplow.md §1.4); the collector still answers 200."""
-    async with http.get(running.url + "/com.acme/track?e=pp&tv=js-4&p=web&aid=shop") as answer:
+    async with http.get(plain_catcher.url + "/com.acme/track?e=pp&tv=js-4&p=web&aid=shop") as answer:
         assert answer.status == 200 and answer.content_type == "image/gif"
     for path in ("/i", "/ice.png", TP2):
-        async with http.get(running.url + path + "?e=pv&tv=js-4&p=web&url=http%3A%2F%2Fx%2F") as answer:
+        async with http.get(plain_catcher.url + path + "?e=pv&tv=js-4&p=web&url=http%3A%2F%2Fx%2F") as answer:
             assert answer.status == 200
-    async with http.post(running.url + "/com.acme/custom", json=body(struct("custom path")),
+    async with http.post(plain_catcher.url + "/com.acme/custom", json=body(struct("custom path")),
                          headers={"Content-Type": "application/json"}) as answer:
         assert answer.status == 200
-    _, summary = await read(http, running.url + "/micro/all")
+    _, summary = await read(http, plain_catcher.url + "/micro/all")
     assert summary == {"total": 5, "good": 4, "bad": 1}
-    _, bad = await read(http, running.url + "/micro/bad")
+    _, bad = await read(http, plain_catcher.url + "/micro/bad")
     assert bad[0]["errors"][0] == ("Error while extracting event(s) from collector payload and "
                                    "validating it/them.")
     assert "vendor/version combination is not supported" in bad[0]["errors"][1]
     assert bad[0]["rawEvent"] is None
     assert bad[0]["collectorPayload"]["api"] == {"vendor": "com.acme", "version": "track"}
-    assert running.store.count() == 5  # every request is stored
+    assert plain_catcher.store.count() == 5  # every request is stored
 
 
-async def test_a_tracker_protocol_failure_reads_as_in_micro(running: Snowcatcher,
+async def test_a_tracker_protocol_failure_reads_as_in_micro(plain_catcher: Snowcatcher,
                                                             http: aiohttp.ClientSession) -> None:
     """Enrich's Tp2Adapter rejects the payload before any event exists: errors[0] is the extraction
     sentence and rawEvent is null; the CollectorPayload's query is Enrich's parsed (decoded)
     name=value pairs and its context carries the network user id (research snowplow.md §1.3)."""
     nuid = "5d8a9c41-7e2b-4c3d-9f10-aa11bb22cc33"
-    async with http.post(running.url + TP2 + "?url=http%3A%2F%2Fa.example%2F%3Fq%3D1&x=a+b",
+    async with http.post(plain_catcher.url + TP2 + "?url=http%3A%2F%2Fa.example%2F%3Fq%3D1&x=a+b",
                          json=body(struct("numbers", se_va=5)),  # type: ignore[arg-type]
                          headers={"Content-Type": "application/json", "Cookie": f"sp={nuid}"}) as answer:
         assert answer.status == 200
-    _, bad = await read(http, running.url + "/micro/bad")
+    _, bad = await read(http, plain_catcher.url + "/micro/bad")
     item = bad[0]
     assert item["errors"][0] == ("Error while extracting event(s) from collector payload and "
                                  "validating it/them.")
@@ -173,19 +163,19 @@ async def test_a_tracker_protocol_failure_reads_as_in_micro(running: Snowcatcher
     assert payload["querystring"] == ["url=http://a.example/?q=1", "x=a b"]
     assert payload["context"]["userId"] == nuid
     # A finding of Enrich's (not the adapter's) keeps its raw event and the validation sentence.
-    await post_events(http, running.url, struct("words", se_va="lots"), Cookie=f"sp={nuid}")
-    _, bad = await read(http, running.url + "/micro/bad")
+    await post_events(http, plain_catcher.url, struct("words", se_va="lots"), Cookie=f"sp={nuid}")
+    _, bad = await read(http, plain_catcher.url + "/micro/bad")
     assert bad[0]["errors"][0] == "Error while validating the event."
     assert bad[0]["rawEvent"]["context"]["userId"] == nuid == bad[0]["collectorPayload"]["context"]["userId"]
 
 
-async def test_iglu_answers_in_micros_shape(running: Snowcatcher, http: aiohttp.ClientSession) -> None:
-    status, missing = await read(http, running.url + "/micro/iglu/com.acme/nothing/jsonschema/1-0-0")
+async def test_iglu_answers_in_micros_shape(plain_catcher: Snowcatcher, http: aiohttp.ClientSession) -> None:
+    status, missing = await read(http, plain_catcher.url + "/micro/iglu/com.acme/nothing/jsonschema/1-0-0")
     assert status == 404
     assert missing["value"] and all(
         entry["errors"] == [{"error": "NotFound"}] and entry["attempts"] >= 1
         and entry["lastAttempt"].endswith("Z") for entry in missing["value"].values())
-    async with http.get(running.url + "/micro/iglu/com.acme/nothing/jsonschema/one") as answer:
+    async with http.get(plain_catcher.url + "/micro/iglu/com.acme/nothing/jsonschema/one") as answer:
         assert answer.status == 404
         assert (await answer.text()).startswith(
             "Schema lookup should be in format iglu/{vendor}/{schemaName}/jsonschema/"
