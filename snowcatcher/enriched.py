@@ -52,6 +52,8 @@ _TEXT = {
     "ti_ca": "ti_category", "ti_cu": "ti_currency", "lang": "br_lang", "cs": "doc_charset",
     "tz": "os_timezone", "sid": "domain_sessionid", "cd": "br_colordepth",
 }
+#: Tracker parameters whose value an atomic text field holds as sent.
+TEXT_PARAMETERS = _TEXT
 _INTEGERS = {"tid": "txn_id", "vid": "domain_sessionidx", "ti_qu": "ti_quantity",
              "pp_mix": "pp_xoffset_min", "pp_max": "pp_xoffset_max", "pp_miy": "pp_yoffset_min",
              "pp_may": "pp_yoffset_max"}

@@ -12,7 +12,7 @@ from urllib.parse import parse_qsl
 import orjson
 from aiohttp import web
 
-from snowcatcher import __version__
+from snowcatcher import __version__, micro_ui
 from snowcatcher.collector import ANONYMOUS_NUID, INGESTOR, STORE, TP2_PATH
 from snowcatcher.decode.tracker_fields import is_network_user_id
 from snowcatcher.enriched import enriched_event, iso_time
@@ -23,7 +23,8 @@ from snowcatcher.registry import SchemaKey
 from snowcatcher.store import Store
 
 ENDPOINTS = ("/micro/all", "/micro/good", "/micro/bad", "/micro/reset",
-             "/micro/iglu/{vendor}/{name}/jsonschema/{version}")
+             "/micro/iglu/{vendor}/{name}/jsonschema/{version}", "POST /micro/events",
+             "/micro/columns", "POST /micro/columnStats", "/micro/timeline")
 #: Events read, shaped and written between two yields to the event loop (~10 ms of work).
 _PAGE = 25
 #: Stored requests kept while a read shapes their events (a 500-event request is read once).
@@ -51,6 +52,7 @@ def install(app: web.Application) -> None:
         app.router.add_route(method, "/micro/bad", _bad)
         app.router.add_route(method, "/micro/reset", _reset)
     app.router.add_get("/micro/iglu/{vendor}/{name}/{format}/{version}", _iglu)
+    micro_ui.install(app, lambda request: _Requests(request).of)
     # Not "*": OPTIONS must still reach the collector's CORS preflight.
     for method in ("GET", "POST", "PUT", "DELETE", "PATCH"):
         app.router.add_route(method, "/micro{tail:(/.*)?}", _unsupported)

@@ -473,6 +473,25 @@ class Store:
                                (*params, event_id)).fetchone()
         return int(row[0])
 
+    def schema_pairs(self) -> list[tuple[str, str]]:
+        """Every distinct (schema, contexts) pair of the stored events: a handful, kept in memory;
+        `contexts` holds the context URIs separated by spaces."""
+        return sorted(self._schema_sets)
+
+    def counts_between(self, spans: Sequence[tuple[float, float]],
+                       where: Filter | None = None) -> list[tuple[int, int]]:
+        """(matching, valid) events received in each [start, end) span of epoch seconds: a range
+        of the events_by_time index each, which also holds the protocol, type and verdict."""
+        clause, params = where.sql() if where else ("", ())
+        joiner = " AND " if clause else " WHERE "
+        sql = (f"SELECT count(*), total(valid) FROM events INDEXED BY events_by_time{clause}{joiner}"
+               "received_at >= ? AND received_at < ?")
+        found = []
+        for start, end in spans:
+            total, valid = self._db.execute(sql, (*params, start, end)).fetchone()
+            found.append((int(total), int(valid)))
+        return found
+
     def first_id(self) -> int:
         """The smallest stored id, 0 when there is none."""
         return int(self._db.execute("SELECT min(id) FROM events").fetchone()[0] or 0)
