@@ -81,6 +81,14 @@ def build_parser() -> argparse.ArgumentParser:
                         help="a GitLab checkout (for GDK, ~/gdk/gitlab): check GitLab internal events "
                              "against its config/events definitions and show the metrics they feed "
                              "(default: the GDK around the current folder or in $GDK_ROOT, if any)")
+    parser.add_argument("--web", action="store_true",
+                        help="serve the TUI to browser tabs (each tab gets its own view of the "
+                             "capture) besides the collector; needs snowcatcher[web]")
+    parser.add_argument("--web-port", type=int, default=9091, metavar="PORT",
+                        help="with --web: the browser UI's port (default 9091)")
+    parser.add_argument("--web-host", default="127.0.0.1", metavar="ADDRESS",
+                        help="with --web: the address the browser UI listens on (default 127.0.0.1: "
+                             "it shows the capture, so keep it on loopback unless you mean it)")
     parser.add_argument("--headless", action="store_true", help="print one line per event, no TUI")
     parser.add_argument("--json", action="store_true", help="with --headless: print NDJSON")
     return parser
@@ -141,6 +149,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The TUI covers stderr once it starts: say where the definitions come from before it does.
         print(f"snowcatcher: {checkout.found_by} -> {checkout.path}: checking GitLab internal events "
               "against its definitions", file=sys.stderr)
+    if args.web:
+        return _run_web(parser, settings, args.web_host, args.web_port)
     if args.headless or not sys.stdout.isatty():
         return _run_headless(settings, as_json=args.json)
     return _run_tui(settings)
@@ -161,6 +171,16 @@ def _run_tui(settings: Settings) -> int:
     except ImportError:
         return _run_headless(settings, as_json=False)
     return run_tui(settings)
+
+
+def _run_web(parser: argparse.ArgumentParser, settings: Settings, host: str, port: int) -> int:
+    try:
+        import textual_serve  # noqa: F401
+
+        from snowcatcher.tui.web import serve_web
+    except ImportError as error:
+        parser.error(f"--web needs textual-serve ({error}): pip install 'snowcatcher[web]'")
+    return asyncio.run(serve_web(settings, host, port))
 
 
 def _run_headless(settings: Settings, *, as_json: bool) -> int:

@@ -47,6 +47,15 @@ async def catcher(iglu: Path, tmp_path: Path) -> AsyncIterator[Snowcatcher]:
 
 
 @pytest.fixture
+async def plain_catcher() -> AsyncIterator[Snowcatcher]:
+    """A running snowcatcher with the test settings (no corpus needed) on a free loopback port."""
+    server = Snowcatcher(settings())
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
 async def http() -> AsyncIterator[aiohttp.ClientSession]:
     async with aiohttp.ClientSession() as session:
         yield session
