@@ -10,7 +10,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from snowcatcher import api, guard, micro
+from snowcatcher import api, guard, micro, strays
 from snowcatcher.collector import (
     CAPTURE_HOOKS,
     DEFAULT_BODY_TIMEOUT,
@@ -135,6 +135,7 @@ class Snowcatcher:
         self.app = make_app(self.store, self.ingestor, self.config,
                             routes=(micro.install, gitlab_api.install, api.install), access=settings.access())
         self.app[UNRESOLVED_SCHEMAS] = self.unresolved
+        strays.install(self.app)
         # Outermost: the runner cancels a handler when its client hangs up (handler_cancellation).
         self.app.middlewares.insert(0, shield_unless_live(api.LIVE_PATHS))
         #: Forwarding counters for the API and the TUI header; `forward.enabled` is False without --forward.

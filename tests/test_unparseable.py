@@ -11,7 +11,8 @@ import aiohttp
 import pytest
 
 from snowcatcher.model import CapturedEvent
-from snowcatcher.server import Settings, Snowcatcher
+from snowcatcher.server import Snowcatcher
+from tests.raw_http import started
 
 TP2 = b"/com.snowplowanalytics.snowplow/tp2"
 HEADERS_2000 = b"".join(b"X-%d: a\r\n" % n for n in range(2000))
@@ -52,10 +53,8 @@ REFUSED = [
 
 @pytest.fixture
 async def server() -> AsyncIterator[Snowcatcher]:
-    catcher = Snowcatcher(Settings(port=0, offline=True, cache_dir=None))
-    await catcher.start()
-    yield catcher
-    await catcher.stop()
+    async with started() as catcher:
+        yield catcher
 
 
 async def exchange(server: Snowcatcher, data: bytes) -> bytes:
