@@ -86,6 +86,13 @@ class Unparseable:
     def to_json(self) -> dict[str, int]:
         return {"refused": self.count, "unrecorded": self.unrecorded}
 
+    def alert(self) -> str:
+        """A few words for the TUI's header, or "" when every request so far was valid HTTP."""
+        if not self.count:
+            return ""
+        missing = f", {self.unrecorded:,} of them not recorded" if self.unrecorded else ""
+        return f"{self.count:,} unparseable request{'s' if self.count > 1 else ''} (bad_request){missing}"
+
 
 UNPARSEABLE = web.AppKey("unparseable", Unparseable)
 

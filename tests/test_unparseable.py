@@ -119,3 +119,12 @@ async def test_the_record_starts_at_the_refused_request_on_a_kept_alive_connecti
     request = server.store.request(newest.request_id)
     assert request is not None and request.request.body.startswith(b"get /second ")
     assert (request.request.method, request.request.path) == ("get", "/second")
+
+
+async def test_the_status_counts_the_unparseable_requests(server: Snowcatcher) -> None:
+    await exchange(server, b"get / HTTP/1.1\r\nHost: x\r\n\r\n")
+    await exchange(server, b"GET / HTTP/1.1\r\n\r\n")
+    await server.unparseable.drain()
+    async with aiohttp.ClientSession() as http, http.get(server.url + "/snowcatcher/api/status") as answer:
+        assert (await answer.json())["unparseable"] == {"refused": 2, "unrecorded": 0}
+    assert server.unparseable.alert() == "2 unparseable requests (bad_request)"
