@@ -45,7 +45,7 @@ class Unparseable:
         self.unrecorded = 0
         self._pending: set[asyncio.Task[None]] = set()
         self._unlogged = 0
-        self._logged_at = -REPORT_EVERY
+        self._logged_at: float | None = None
 
     def refused(self, head: bytes, error: HttpProcessingError, remote: str) -> Response:
         """Record a refused request from the bytes `head` it began with; the answer it gets."""
@@ -73,7 +73,7 @@ class Unparseable:
     def _log(self, reason: str) -> None:
         self._unlogged += 1
         now = time.monotonic()
-        if now - self._logged_at >= REPORT_EVERY:
+        if self._logged_at is None or now - self._logged_at >= REPORT_EVERY:
             log.warning("refused %d request(s) that are not valid HTTP (latest: %s); each is recorded "
                         "as a bad request", self._unlogged, reason)
             self._unlogged, self._logged_at = 0, now

@@ -4,12 +4,14 @@ requests naming the reason and keeping what was readable of them."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
 
+from snowcatcher import unparseable
 from snowcatcher.model import CapturedEvent
 from snowcatcher.server import Snowcatcher
 from tests.raw_http import started
@@ -128,3 +130,16 @@ async def test_the_status_counts_the_unparseable_requests(server: Snowcatcher) -
     async with aiohttp.ClientSession() as http, http.get(server.url + "/snowcatcher/api/status") as answer:
         assert (await answer.json())["unparseable"] == {"refused": 2, "unrecorded": 0}
     assert server.unparseable.alert() == "2 unparseable requests (bad_request)"
+
+
+async def test_refusals_log_a_counted_line_not_a_traceback_each(
+        server: Snowcatcher, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(unparseable, "REPORT_EVERY", 1e6)  # the next line would come a long time later
+    caplog.set_level(logging.DEBUG)
+    for _ in range(5):
+        await exchange(server, b"get / HTTP/1.1\r\nHost: x\r\n\r\n")
+    await server.unparseable.drain()
+    assert not [record for record in caplog.records if record.exc_info or record.name.startswith("aiohttp")]
+    lines = [record.getMessage() for record in caplog.records if record.name == "snowcatcher.unparseable"]
+    assert lines == ["refused 1 request(s) that are not valid HTTP (latest: Invalid method encountered); "
+                     "each is recorded as a bad request"]
