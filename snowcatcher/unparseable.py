@@ -129,6 +129,7 @@ class _RecordingHandler(RequestHandler):
         super().__init__(manager, **kwargs)
         self.unparseable = unparseable
         self.head = b""
+        self._broken_off: HttpProcessingError | None = None
 
     def data_received(self, data: bytes) -> None:
         # Bytes that come while a request is being handled are its body (or a pipelined
@@ -136,6 +137,30 @@ class _RecordingHandler(RequestHandler):
         if len(self.head) < KEEP and not getattr(self, "_request_in_progress", False):
             self.head += data[:KEEP - len(self.head)]
         super().data_received(data)
+        request = getattr(self, "_current_request", None)
+        if request is not None:
+            self.break_off_body(request)
+
+    def break_off_body(self, request: BaseRequest) -> None:
+        """When the parser refused the body of `request` (a bad chunk size after its headers),
+        hand the refusal to that body, so that its handler records it at once with the reason
+        instead of waiting for the rest until the body timeout. Called when the request is made
+        and as data comes while it is handled.
+
+        aiohttp only queues the refusal as the next message, handled after this request;
+        `_messages` is that queue (`_current_request`, the request being handled)."""
+        queued = getattr(self, "_messages", ())
+        if not queued or request.content.is_eof():
+            return
+        error = getattr(queued[-1][0], "exc", None)
+        if isinstance(error, HttpProcessingError) and error is not self._broken_off:
+            self._broken_off = error
+            request.content.set_exception(error)
+
+    def log_exception(self, *args: Any, **kwargs: Any) -> None:
+        if kwargs.get("exc_info") is not None and kwargs["exc_info"] is self._broken_off:
+            return  # aiohttp meets it again reading the rest of the body: it is recorded already
+        super().log_exception(*args, **kwargs)
 
     def handle_error(self, request: BaseRequest, status: int = 500, exc: BaseException | None = None,
                      message: str | None = None) -> web.StreamResponse:
@@ -177,12 +202,15 @@ class RecordingRunner(web.AppRunner):
 
 def _forgetting_heads(factory: _RequestFactory) -> _RequestFactory:
     """`factory`, also forgetting the kept start of a request once it parsed and is handled,
-    so that the next request on a kept-alive connection is kept from its own start."""
+    so that the next request on a kept-alive connection is kept from its own start, and
+    breaking off a body the parser already refused."""
 
     def make(message: RawRequestMessage, payload: StreamReader, protocol: RequestHandler,
              writer: AbstractStreamWriter, task: asyncio.Task[None]) -> BaseRequest:
+        request = factory(message, payload, protocol, writer, task)
         if message is not ERROR and isinstance(protocol, _RecordingHandler):
             protocol.head = b""
-        return factory(message, payload, protocol, writer, task)
+            protocol.break_off_body(request)
+        return request
 
     return make

@@ -13,7 +13,7 @@ import pytest
 
 from snowcatcher import unparseable
 from snowcatcher.model import CapturedEvent
-from snowcatcher.server import Snowcatcher
+from snowcatcher.server import Settings, Snowcatcher
 from tests.raw_http import started
 
 TP2 = b"/com.snowplowanalytics.snowplow/tp2"
@@ -143,3 +143,31 @@ async def test_refusals_log_a_counted_line_not_a_traceback_each(
     lines = [record.getMessage() for record in caplog.records if record.name == "snowcatcher.unparseable"]
     assert lines == ["refused 1 request(s) that are not valid HTTP (latest: Invalid method encountered); "
                      "each is recorded as a bad request"]
+
+
+async def test_a_bad_chunk_size_mid_body_is_recorded_at_once_with_the_bytes_before_it(
+        caplog: pytest.LogCaptureFixture) -> None:
+    # A body timeout of an hour: waiting for the rest of the body would fail the test.
+    server = Snowcatcher(Settings(port=0, offline=True, cache_dir=None, body_timeout=3600))
+    await server.start()
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        # "100 Continue" says the headers were parsed and the request is being handled; the bad
+        # chunk size comes after (sent with them, the whole request is refused as unparseable).
+        writer.write(b"POST " + TP2 + b" HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Transfer-Encoding: chunked\r\nExpect: 100-continue\r\n\r\n")
+        assert await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 60) == b"HTTP/1.1 100 Continue\r\n\r\n"
+        writer.write(b"5\r\nhello\r\nzz\r\nabc\r\n0\r\n\r\n")
+        answer = await asyncio.wait_for(reader.read(), 60)  # answered, and the connection closed
+        writer.close()
+        assert answer.startswith(b"HTTP/1.1 400"), answer[:200]
+        [event] = server.store.window()
+        [violation] = event.violations
+        assert (violation.keyword, violation.message) == (
+            "incomplete", "the body is not valid HTTP (Invalid character in chunk size) after 5 of an "
+            "unknown number of bytes of the body; only they were kept")
+        await server.unparseable.drain()
+        assert server.store.counts().total == 1  # not recorded a second time as unparseable
+        assert not [record for record in caplog.records if record.exc_info]
+    finally:
+        await server.stop()
