@@ -27,6 +27,7 @@ from snowcatcher.micro import counts, error_sentence, json_response
 from snowcatcher.model import PROTOCOL_SNOWPLOW, CapturedEvent
 from snowcatcher.query import Filter, FilterError
 from snowcatcher.store import Store, StoreError
+from snowcatcher.unparseable import UNPARSEABLE
 from snowcatcher.unresolved import UNRESOLVED_SCHEMAS
 
 PREFIX = "/snowcatcher/api"
@@ -104,6 +105,7 @@ async def _status(request: web.Request) -> web.Response:
         "micro": counts(store),
         "schema_fetches": unresolved.to_json() if unresolved else None,
         "waiters": request.app[WAITERS].counts(),
+        "unparseable": unparseable.to_json() if (unparseable := request.app.get(UNPARSEABLE)) else None,
         "forward": stats.to_json() if stats else {"enabled": False}})
 
 

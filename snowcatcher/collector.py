@@ -11,6 +11,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.streams import StreamReader
 
 from snowcatcher import guard
 from snowcatcher.decode.eventgate import is_hasty
@@ -28,6 +30,7 @@ from snowcatcher.model import (
 )
 from snowcatcher.store import Store
 from snowcatcher.text import inert
+from snowcatcher.unparseable import parser_reason
 
 PIXEL = base64.b64decode("R0lGODlhAQABAPAAAP///wAAACH5BAUAAAAALAAAAAABAAEAAAICRAEAOw==")
 TP2_PATH = "/com.snowplowanalytics.snowplow/tp2"
@@ -226,6 +229,11 @@ async def _unknown(request: web.Request, raw: RawRequest) -> web.StreamResponse:
 
 #: Why a request's body was refused after reading it: an HTTP status and a sentence.
 _BODY_REFUSAL: web.RequestKey[tuple[int, str]] = web.RequestKey("body_refusal", tuple)
+#: Set on a request with `Expect: 100-continue` whose announced body is over the limit: it is
+#: refused without reading it (strays.expect_continue sent no "100 Continue").
+UNSENT_BODY: web.RequestKey[bool] = web.RequestKey("unsent_body", bool)
+#: Set when the body broke off: the client hung up, or its chunked framing went wrong mid-body.
+_BODY_BROKEN: web.RequestKey[bool] = web.RequestKey("body_broken", bool)
 
 
 async def capture(request: web.Request) -> tuple[RawRequest, bool]:
@@ -235,14 +243,27 @@ async def capture(request: web.Request) -> tuple[RawRequest, bool]:
     config = request.app[CONFIG]
     chunks: list[bytes] = []
     try:
-        async with asyncio.timeout(config.body_timeout):
-            too_big = await _read_body(request, config.max_body, chunks)
+        if request.get(UNSENT_BODY):  # the client waits for a "100 Continue" it will not get
+            request[_BODY_REFUSAL] = (413, f"the body of {request.content_length} bytes (Content-Length) "
+                                           f"is larger than the limit of {config.max_body} bytes "
+                                           "(--max-body); it was refused before it was sent "
+                                           "(Expect: 100-continue)")
+            too_big = True
+        else:
+            async with asyncio.timeout(config.body_timeout):
+                too_big = await _read_body(request, config.max_body, chunks)
     except TimeoutError:
         too_big = True
-        expected = request.content_length
-        request[_BODY_REFUSAL] = (408, f"the body stopped arriving: {sum(map(len, chunks))} of "
-                                       f"{expected if expected is not None else 'an unknown number of'}"
-                                       f" bytes came in {config.body_timeout:g} s; only they were kept")
+        request[_BODY_REFUSAL] = (408, f"the body stopped arriving: {_arrived(request, chunks)} came in "
+                                       f"{config.body_timeout:g} s; only they were kept")
+    except (ConnectionError, HttpProcessingError) as error:
+        too_big = True
+        request[_BODY_BROKEN] = True
+        chunks.extend(_unread(request.content))
+        why = ("the client hung up" if isinstance(error, ConnectionError)
+               else f"the body is not valid HTTP ({parser_reason(error)})")
+        request[_BODY_REFUSAL] = (400, f"{why} after {_arrived(request, chunks)} of the body; only "
+                                       "they were kept")
     body = b"".join(chunks)[:config.max_body]
     encoding = encoding_of(request.headers.get("Content-Encoding", ""))
     # The server leaves bodies compressed (server.py): aiohttp would inflate all of a zip bomb.
@@ -267,6 +288,12 @@ async def capture(request: web.Request) -> tuple[RawRequest, bool]:
     if refused:
         request[_CUT] = True
     return raw, refused
+
+
+def _arrived(request: web.Request, chunks: list[bytes]) -> str:
+    expected = request.content_length
+    return (f"{sum(map(len, chunks))} of {expected if expected is not None else 'an unknown number of'}"
+            " bytes")
 
 
 def _oversize_part(request: web.Request, config: CollectorConfig) -> tuple[int, str] | None:
@@ -299,13 +326,24 @@ async def _read_body(request: web.Request, limit: int, chunks: list[bytes]) -> b
     return size > limit
 
 
+def _unread(content: StreamReader) -> list[bytes]:
+    """What arrived of a body that broke off but was not read yet. aiohttp raises the hang-up on
+    the next read although those bytes are buffered, so they are taken from its buffer."""
+    parts = [bytes(part) for part in getattr(content, "_buffer", ())]
+    offset = getattr(content, "_buffer_offset", 0)
+    if parts and offset:
+        parts[0] = parts[0][offset:]
+    return parts
+
+
 def oversize(request: web.Request, raw: RawRequest) -> tuple[list[CapturedEvent], Response]:
     """The bad event and the answer for a request over the limits: 414 for the query string,
     431 for the headers, 413 for a body over --max-body."""
     limit = request.app[CONFIG].max_body
     status, message = _oversize_part(request, request.app[CONFIG]) or request.get(_BODY_REFUSAL) or (
         413, f"the body is larger than the limit of {limit} bytes (--max-body); only its start was kept")
-    keyword = {400: "content-encoding", 415: "content-encoding", 408: "timeout"}.get(status, "size")
+    keyword = "incomplete" if status == 400 and request.get(_BODY_BROKEN) else {
+        400: "content-encoding", 415: "content-encoding", 408: "timeout"}.get(status, "size")
     event = bad_request(raw, Violation("request", "", keyword, message))
     title = {400: "bad request", 408: "request timeout", 413: "payload too large", 414: "URI too long",
              415: "unsupported media type", 431: "request header fields too large"}

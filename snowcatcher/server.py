@@ -10,7 +10,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from snowcatcher import api, guard, micro
+from snowcatcher import api, guard, micro, strays
 from snowcatcher.collector import (
     CAPTURE_HOOKS,
     DEFAULT_BODY_TIMEOUT,
@@ -30,6 +30,7 @@ from snowcatcher.registry import DEFAULT_REMOTES, Registry, RemoteRepo
 from snowcatcher.revalidate import RevalidationReport, revalidate
 from snowcatcher.store import Store, StoreError
 from snowcatcher.streams import RemoteStreamConfig, StreamCheck, StreamConfig, StreamConfigError, is_url
+from snowcatcher.unparseable import UNPARSEABLE, RecordingRunner, Unparseable
 from snowcatcher.unresolved import UNRESOLVED_SCHEMAS, UnresolvedSchemas
 from snowcatcher.wikimedia_schemas import WikimediaSchemas, is_wikimedia_repo
 
@@ -134,6 +135,7 @@ class Snowcatcher:
         self.app = make_app(self.store, self.ingestor, self.config,
                             routes=(micro.install, gitlab_api.install, api.install), access=settings.access())
         self.app[UNRESOLVED_SCHEMAS] = self.unresolved
+        strays.install(self.app)
         # Outermost: the runner cancels a handler when its client hangs up (handler_cancellation).
         self.app.middlewares.insert(0, shield_unless_live(api.LIVE_PATHS))
         #: Forwarding counters for the API and the TUI header; `forward.enabled` is False without --forward.
@@ -143,6 +145,9 @@ class Snowcatcher:
         self.forwarder = Forwarder(settings.forward, self.forward) if settings.forward else None
         if self.forwarder is not None:
             self.app[CAPTURE_HOOKS].append(self.forwarder.submit)
+        #: Requests aiohttp's parser refused: recorded by the runner's connections, counted in /status.
+        self.unparseable = Unparseable(self.store)
+        self.app[UNPARSEABLE] = self.unparseable
         self._runner: web.AppRunner | None = None
         self._quiet_accept: Callable[[], None] | None = None
         self.port = settings.port
@@ -163,7 +168,7 @@ class Snowcatcher:
         # Compressed bodies are inflated by collector.capture, a step at a time and only up to
         # --max-body; lingering (reading what a refused request still sends, so that the client
         # sees the answer) is kept short.
-        self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False,
+        self._runner = RecordingRunner(self.app, self.unparseable, access_log=None, handle_signals=False,
                                      max_line_size=limits["max_line_size"],
                                      max_field_size=limits["max_field_size"],
                                      max_headers=limits["max_headers"], auto_decompress=False,
@@ -215,6 +220,7 @@ class Snowcatcher:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        await self.unparseable.drain()
         if self.forwarder is not None:
             await self.forwarder.stop()
         self.store.close()

@@ -205,12 +205,15 @@ class SnowcatcherApp(App[int]):
             pending=events.pending, where=str(events.where.text), alerts=self._alerts())
 
     def _alerts(self) -> list[str]:
-        """Trouble worth a glance in the header: the capture file's warnings."""
+        """Trouble worth a glance in the header: the capture file's warnings, requests that were
+        not valid HTTP."""
+        alert = self.server.unparseable.alert() if self.server else ""
+        unparseable = [alert] if alert else []
         warnings = self.store.check_files()
         if not warnings:
-            return []
+            return unparseable
         return [f"capture file: {warnings[-1]} (and {len(warnings) - 1} more)" if len(warnings) > 1
-                else f"capture file: {warnings[0]}"]
+                else f"capture file: {warnings[0]}", *unparseable]
 
     # -- filtering ---------------------------------------------------------------------------
 
