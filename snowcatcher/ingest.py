@@ -18,6 +18,9 @@ from snowcatcher.decode.eventlogging import EventLoggingDecoder
 from snowcatcher.decode.snowplow import SnowplowDecoder, bad_request
 from snowcatcher.decode.wikimedia_event import EventProcessor
 from snowcatcher.model import PROTOCOL_EVENTGATE, CapturedEvent, RawRequest, Response, Violation
+from snowcatcher.protocols import PROTOCOLS
+from snowcatcher.protocols.wikimedia.eventgate_protocol import EVENTGATE_PATH
+from snowcatcher.protocols.wikimedia.eventlogging_protocol import BEACON_PATH
 from snowcatcher.registry import Registry
 from snowcatcher.streams import StreamCheck
 from snowcatcher.validate import FORMATS, Validator
@@ -25,13 +28,13 @@ from snowcatcher.wikimedia_schemas import WikimediaSchemas
 
 log = logging.getLogger(__name__)
 
+__all__ = ["BEACON_PATH", "EVENTGATE_PATH", "EventChecker", "Ingestor"]  # the paths' home is protocols/
+
 Decode = Callable[[RawRequest], list[CapturedEvent]]
 #: A decoder that hands its events over in parts, so that the event loop runs between them.
 DecodeParts = Callable[[RawRequest], Iterator[list[CapturedEvent]]]
 T = TypeVar("T")
 
-EVENTGATE_PATH = "/v1/events"
-BEACON_PATH = "/beacon/event"
 
 
 class EventChecker(Protocol):
@@ -91,12 +94,12 @@ class Ingestor:
                                    Response(500, problem.message.encode()))
 
     def decoder_for(self, raw: RawRequest) -> Decode:
-        """The decoder that produced a stored request's events, for re-validation."""
-        if raw.path.rstrip("/") == EVENTGATE_PATH:
-            return lambda request: self.eventgate_decoder.decode(request).events
-        if raw.path == BEACON_PATH:
-            return self.eventlogging_decoder.decode
-        return self.snowplow.decode_get if raw.method in ("GET", "HEAD") else self.snowplow.decode_post
+        """The decoder that produced a stored request's events, for re-validation: the protocol
+        the collector routed it to."""
+        protocol = PROTOCOLS.routing(raw)
+        if protocol is None:
+            return lambda request: []
+        return partial(protocol.decode, self)
 
     async def eventlogging(self, raw: RawRequest) -> list[CapturedEvent]:
         """A legacy `/beacon/event` request."""
