@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import errno
 import logging
 import math
 import os
@@ -20,8 +19,14 @@ from snowcatcher.gitlab.checkout import describe, find_checkout
 from snowcatcher.gitlab.definitions import NotAGitLabCheckout
 from snowcatcher.guard import TOKEN_ENV, beyond_loopback, origin_error
 from snowcatcher.headless import HeadlessPrinter
-from snowcatcher.server import DEFAULT_IDLE_TIMEOUT, STARTUP_ERRORS, Settings, Snowcatcher
-from snowcatcher.streams import StreamConfigError, is_url
+from snowcatcher.runtime import (
+    DEFAULT_IDLE_TIMEOUT,
+    Settings,
+    Snowcatcher,
+    StartupError,
+    serve_until_stopped,
+)
+from snowcatcher.streams import is_url
 from snowcatcher.text import InertFormatter
 
 SUBCOMMANDS = ("expect", "import")
@@ -172,7 +177,7 @@ def _run_headless(settings: Settings, *, as_json: bool) -> int:
 async def _serve_headless(settings: Settings, *, as_json: bool) -> int:
     try:
         catcher = Snowcatcher(settings)
-    except STARTUP_ERRORS as error:
+    except StartupError as error:
         print(f"snowcatcher: {error}", file=sys.stderr)
         return 2
     printer = HeadlessPrinter(as_json=as_json)
@@ -187,38 +192,13 @@ async def _serve_headless(settings: Settings, *, as_json: bool) -> int:
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stopped.set)
     try:
         await catcher.start()
-    except StreamConfigError as error:
+    except StartupError as error:
         catcher.store.close()
         print(f"snowcatcher: {error}", file=sys.stderr)
-        return 2
-    except OSError as error:
-        catcher.store.close()
-        print(f"snowcatcher: {listen_error(settings, error)}", file=sys.stderr)
         return 2
     announce(catcher)
     await serve_until_stopped(catcher, stopped)
     return 0
-
-
-async def serve_until_stopped(catcher: Snowcatcher, stopped: asyncio.Event | None = None) -> None:
-    """Keep the started collector serving until `stopped` (or SIGTERM, or Ctrl-C); then close it."""
-    if stopped is None:
-        stopped = asyncio.Event()
-        with contextlib.suppress(NotImplementedError):
-            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stopped.set)
-    try:
-        await stopped.wait()
-    finally:
-        await catcher.stop()
-
-
-def listen_error(settings: Settings, error: OSError) -> str:
-    """A sentence for a failed bind."""
-    where = f"{settings.host}:{settings.port}"
-    if error.errno == errno.EADDRINUSE:
-        return (f"cannot listen on {where}: the port is already in use (is another snowcatcher or "
-                "Snowplow Micro running? choose another with --port)")
-    return f"cannot listen on {where}: {error.strerror or error}"
 
 
 def announce(catcher: Snowcatcher) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from snowcatcher.server import Settings, Snowcatcher
+from snowcatcher.runtime import Settings, Snowcatcher
 from tests.browser_support import Chromium, Page, chromium, find_chromium
 from tests.js_support import build_bundle, page_server
 

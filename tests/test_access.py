@@ -16,7 +16,7 @@ import pytest
 from snowcatcher import expect, importer
 from snowcatcher.cli import announce
 from snowcatcher.cli import main as cli_main
-from snowcatcher.server import Settings, Snowcatcher
+from snowcatcher.runtime import Settings, Snowcatcher
 from tests.browser_support import Page
 from tests.conftest import TP2, body, settings, struct
 

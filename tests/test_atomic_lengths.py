@@ -9,7 +9,7 @@ import pytest
 from yarl import URL
 
 from snowcatcher.decode.tracker_fields import ATOMIC_LIMITS
-from snowcatcher.server import Snowcatcher
+from snowcatcher.runtime import Snowcatcher
 from tests.conftest import post_events, struct
 
 

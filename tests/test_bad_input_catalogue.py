@@ -17,7 +17,7 @@ from yarl import URL
 
 from snowcatcher import samples
 from snowcatcher.decode import base64url
-from snowcatcher.server import Settings, Snowcatcher
+from snowcatcher.runtime import Settings, Snowcatcher
 
 TP2 = "/com.snowplowanalytics.snowplow/tp2"
 PD = samples.PAYLOAD_DATA

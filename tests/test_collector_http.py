@@ -11,7 +11,7 @@ import aiohttp
 
 from snowcatcher import samples
 from snowcatcher.collector import PIXEL
-from snowcatcher.server import Settings, Snowcatcher
+from snowcatcher.runtime import Settings, Snowcatcher
 
 TP2 = "/com.snowplowanalytics.snowplow/tp2"
 JSON = {"Content-Type": "application/json; charset=UTF-8"}

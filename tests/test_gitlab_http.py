@@ -12,7 +12,7 @@ import aiohttp
 import pytest
 
 from snowcatcher import expect
-from snowcatcher.server import Settings, Snowcatcher
+from snowcatcher.runtime import Settings, Snowcatcher
 from tests.cli_process import CliProcess
 from tests.gitlab_support import (
     ACTIVE_ISSUE_CLOSED,

@@ -7,8 +7,8 @@ from typing import Any
 
 import aiohttp
 
+from snowcatcher.runtime import Snowcatcher
 from snowcatcher.samples import encode as b64
-from snowcatcher.server import Snowcatcher
 from tests.conftest import CORPUS, needs_corpus, post_events, settings, struct
 
 GITLAB_STANDARD = "iglu:com.gitlab/gitlab_standard/jsonschema/1-1-1"

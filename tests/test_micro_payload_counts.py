@@ -6,7 +6,7 @@ import json
 
 import aiohttp
 
-from snowcatcher.server import Snowcatcher
+from snowcatcher.runtime import Snowcatcher
 from tests.conftest import TP2, body, post_events, struct
 
 

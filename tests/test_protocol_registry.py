@@ -15,7 +15,7 @@ from snowcatcher.ingest import Ingestor
 from snowcatcher.model import CapturedEvent, Entity, RawRequest, Response, Violation
 from snowcatcher.protocols import PROTOCOLS, Intake, Protocol, Route
 from snowcatcher.registry import Registry
-from snowcatcher.server import Settings, Snowcatcher
+from snowcatcher.runtime import Settings, Snowcatcher
 from snowcatcher.store import Store
 
 SCHEMA_PATH = "com.acme/order/jsonschema/1-0-0"

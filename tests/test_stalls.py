@@ -23,7 +23,7 @@ from snowcatcher import samples
 from snowcatcher.collector import TP2_PATH
 from snowcatcher.decode.snowplow import MAX_EVENTS
 from snowcatcher.model import BAD_REQUEST, CapturedEvent, RawRequest, Response
-from snowcatcher.server import Snowcatcher
+from snowcatcher.runtime import Snowcatcher
 from tests.conftest import PAYLOAD_DATA, settings
 from tests.loopback import serving
 

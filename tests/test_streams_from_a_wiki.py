@@ -11,7 +11,7 @@ import pytest
 from aiohttp import web
 
 from snowcatcher.cli import main
-from snowcatcher.server import Settings, Snowcatcher
+from snowcatcher.runtime import Settings, Snowcatcher
 from snowcatcher.streams import StreamConfigError
 from tests.cli_process import free_port
 from tests.loopback import serving

@@ -24,7 +24,7 @@ from snowcatcher.live import Waiters, wait_for
 from snowcatcher.model import CapturedEvent
 from snowcatcher.query import Filter
 from snowcatcher.registry import SchemaKey
-from snowcatcher.server import Settings, Snowcatcher
+from snowcatcher.runtime import Settings, Snowcatcher
 from tests.cli_process import CliProcess
 from tests.conftest import corpus_path
 

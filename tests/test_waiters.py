@@ -12,7 +12,7 @@ import pytest
 
 from snowcatcher.model import CapturedEvent
 from snowcatcher.query import Filter
-from snowcatcher.server import Snowcatcher
+from snowcatcher.runtime import Snowcatcher
 from tests.conftest import TP2, body, post_events, settings, struct
 
 API = "/snowcatcher/api"
