@@ -11,9 +11,9 @@ import orjson
 from aiohttp import web
 
 from snowcatcher import __version__
+from snowcatcher.app_keys import INGESTOR, STORE
 from snowcatcher.capture_file import CaptureError, read_capture
 from snowcatcher.checks import EventCheck
-from snowcatcher.collector import INGESTOR, STORE
 from snowcatcher.enriched import enriched_event
 from snowcatcher.exchange import request_json, response_json, stored_json
 from snowcatcher.forward import FORWARD_STATS

@@ -13,8 +13,7 @@ import orjson
 
 from snowcatcher import __version__
 from snowcatcher.enriched import iso_time
-from snowcatcher.model import JsonDict, RawRequest
-from snowcatcher.store import StoredRequest
+from snowcatcher.model import JsonDict, RawRequest, StoredRequest
 
 #: The cookie a Snowplow collector keeps the network user id in.
 NUID_COOKIE = "sp"

@@ -11,10 +11,11 @@ import orjson
 from aiohttp import web
 
 from snowcatcher import __version__
-from snowcatcher.collector import INGESTOR, STORE, TP2_PATH
+from snowcatcher.app_keys import INGESTOR, STORE
 from snowcatcher.enriched import enriched_event, iso_time
 from snowcatcher.guard import shown_request
 from snowcatcher.model import BAD_REQUEST, PROTOCOL_SNOWPLOW, CapturedEvent, JsonDict, RawRequest
+from snowcatcher.protocols.snowplow.protocol import TP2_PATH
 from snowcatcher.query import Filter
 from snowcatcher.registry import SchemaKey
 from snowcatcher.store import Store

@@ -242,3 +242,25 @@ class CapturedEvent:
             "entities": [entity.to_json() for entity in self.entities],
             "filled": list(self.filled),
         }
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRequest:
+    """A stored request and the answer the collector gave it."""
+
+    request: RawRequest
+    response: Response
+
+
+@dataclass(frozen=True, slots=True)
+class Counts:
+    """How many events the store holds."""
+
+    total: int
+    valid: int
+    #: Events whose check could not be finished yet (neither valid nor invalid).
+    unchecked: int = 0
+
+    @property
+    def invalid(self) -> int:
+        return self.total - self.valid - self.unchecked

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import orjson
 
-from snowcatcher.model import CapturedEvent
+from snowcatcher.model import CapturedEvent, StoredRequest
 from snowcatcher.query import Filter
 from snowcatcher.redact import redact_header
 from snowcatcher.revalidate import RevalidationReport
-from snowcatcher.store import Store, StoredRequest
+from snowcatcher.store import Store
 
 #: Re-validation the engine provides: re-read schemas, re-check every event, return how many changed.
 Revalidate = Callable[[], Awaitable[RevalidationReport]]
