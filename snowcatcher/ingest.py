@@ -17,7 +17,14 @@ from snowcatcher.decode.eventgate import EventGateDecoder, EventGateResult, wiki
 from snowcatcher.decode.eventlogging import EventLoggingDecoder
 from snowcatcher.decode.snowplow import SnowplowDecoder, bad_request
 from snowcatcher.decode.wikimedia_event import EventProcessor
-from snowcatcher.model import PROTOCOL_EVENTGATE, CapturedEvent, RawRequest, Response, Violation
+from snowcatcher.model import (
+    PROTOCOL_EVENTGATE,
+    CapturedEvent,
+    RawRequest,
+    Response,
+    Violation,
+    unresolved_uris,
+)
 from snowcatcher.protocols import PROTOCOLS
 from snowcatcher.protocols.wikimedia.eventgate_protocol import EVENTGATE_PATH
 from snowcatcher.protocols.wikimedia.eventlogging_protocol import BEACON_PATH
@@ -71,20 +78,18 @@ class Ingestor:
     async def snowplow_post(self, raw: RawRequest, nuid: str = "") -> list[CapturedEvent]:
         decode = partial(self.snowplow.decode_post_parts, nuid=nuid)
         events = await self._in_parts(decode, raw)
-        missing = self.validator.take_unresolved()
+        missing = unresolved_uris(events)
         if missing and await self.registry.fetch(missing, grace=FETCH_GRACE):
             events = await self._in_parts(decode, raw)  # see _run
-            self.validator.take_unresolved()
         return self._checked(events)
 
     async def eventgate(self, raw: RawRequest, *, hasty: bool = False) -> EventGateResult:
         """A `/v1/events` request: its events and EventGate's answer."""
         try:
             result = await _finish(self.eventgate_decoder.decode_parts(raw, hasty=hasty))
-            missing = self.wikimedia_validator.take_unresolved()
+            missing = unresolved_uris(result.events)
             if missing and await self.wikimedia.fetch(missing, grace=FETCH_GRACE):
                 result = await _finish(self.eventgate_decoder.decode_parts(raw, hasty=hasty))
-                self.wikimedia_validator.take_unresolved()
             return result
         except Exception as error:  # the decoder handles every event; this is the last defence
             log.exception("decoding %s %s failed", raw.method, raw.path)
@@ -103,27 +108,21 @@ class Ingestor:
 
     async def eventlogging(self, raw: RawRequest) -> list[CapturedEvent]:
         """A legacy `/beacon/event` request."""
-        return await self._with_wikimedia_schemas(
-            lambda: self._safely(self.eventlogging_decoder.decode, raw))
-
-    async def _with_wikimedia_schemas(self, decode: Callable[[], T]) -> T:
-        result = decode()
-        missing = self.wikimedia_validator.take_unresolved()
+        events = self._safely(self.eventlogging_decoder.decode, raw)
+        missing = unresolved_uris(events)
         # First sight of a schema.wikimedia.org schema: give the fetch a moment, then decode
         # again; a slow repository does not hold the request (the Revalidator takes over).
         if missing and await self.wikimedia.fetch(missing, grace=FETCH_GRACE):
-            result = decode()
-            self.wikimedia_validator.take_unresolved()
-        return result
+            events = self._safely(self.eventlogging_decoder.decode, raw)
+        return events
 
     async def _run(self, decode: Decode, raw: RawRequest) -> list[CapturedEvent]:
         events = self._safely(decode, raw)
-        missing = self.validator.take_unresolved()
+        missing = unresolved_uris(events)  # decoding names the schemas it could not resolve
         # First sight of a remote schema: give the fetch a moment, then decode again with it;
         # a slow or dead registry does not hold the request (the Revalidator takes over).
         if missing and await self.registry.fetch(missing, grace=FETCH_GRACE):
             events = self._safely(decode, raw)
-            self.validator.take_unresolved()
         return self._checked(events)
 
     async def _in_parts(self, decode: DecodeParts, raw: RawRequest) -> list[CapturedEvent]:

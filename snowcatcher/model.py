@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,6 +47,9 @@ def time_problem(name: str, seconds: object) -> str | None:
 UNCHECKED = "unchecked"
 #: The start of every unchecked violation's message.
 NOT_CHECKED = "not checked: "
+#: The start of the message of an unchecked violation whose schema a remote registry may still
+#: provide; its entity ends with the schema's URI (see unresolved_uris).
+UNRESOLVED = NOT_CHECKED + "schema unresolved: "
 VALID = "valid"
 INVALID = "invalid"
 #: CapturedEvent.verdict of an event that has unchecked violations and no others.
@@ -63,6 +67,14 @@ def verdict_of(violations: tuple[Violation, ...] | list[Violation]) -> str:
 def transient(violations: tuple[Violation, ...] | list[Violation]) -> bool:
     """True when a result holds an unfinished check: such a result must never be cached."""
     return any(v.keyword == UNCHECKED for v in violations)
+
+
+def unresolved_uris(events: Iterable[CapturedEvent]) -> set[str]:
+    """The schema URIs these decoded events wait for, which a remote registry may still provide:
+    decoding reports them in its result, as the last word of such a violation's entity."""
+    return {violation.entity.rsplit(" ", 1)[-1] for event in events if event.violations
+            for violation in event.violations
+            if violation.keyword == UNCHECKED and violation.message.startswith(UNRESOLVED)}
 
 
 def schema_name(uri: str) -> str:
