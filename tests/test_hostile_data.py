@@ -32,9 +32,9 @@ from snowcatcher.model import CapturedEvent
 from snowcatcher.runtime import Settings, Snowcatcher
 from snowcatcher.text import InertFormatter
 from tests.conftest import ROOT
+from tests.data import TP2
 from tests.loopback import serving
 
-TP2 = "/com.snowplowanalytics.snowplow/tp2"
 JSON = {"Content-Type": "application/json"}
 
 

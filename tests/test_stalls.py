@@ -24,7 +24,8 @@ from snowcatcher.collector import TP2_PATH
 from snowcatcher.decode.snowplow import MAX_EVENTS
 from snowcatcher.model import BAD_REQUEST, CapturedEvent, RawRequest, Response
 from snowcatcher.runtime import Snowcatcher
-from tests.conftest import PAYLOAD_DATA, settings
+from tests.conftest import settings
+from tests.data import PAYLOAD_DATA
 from tests.loopback import serving
 
 JSON = {"Content-Type": "application/json; charset=UTF-8"}

@@ -27,8 +27,8 @@ from snowcatcher.registry import SchemaKey
 from snowcatcher.runtime import Settings, Snowcatcher
 from tests.cli_process import CliProcess
 from tests.conftest import corpus_path
+from tests.data import TP2
 
-TP2 = "/com.snowplowanalytics.snowplow/tp2"
 JSON_TYPE = {"Content-Type": "application/json"}
 #: A guard against a hang, far above any honest answer: today's code never answers at all.
 HANG = 120
