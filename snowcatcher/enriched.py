@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import contextlib
-import datetime
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
 from snowcatcher import __version__
-from snowcatcher.model import CapturedEvent, JsonDict, RawRequest
+from snowcatcher.model import CapturedEvent, JsonDict, RawRequest, iso_time
 from snowcatcher.registry import SchemaKey
 
 CONTEXTS_URI = "iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-0"
@@ -62,12 +61,6 @@ _FLAGS = {"f_pdf": "br_features_pdf", "f_fla": "br_features_flash", "f_java": "b
           "f_gears": "br_features_gears", "f_ag": "br_features_silverlight", "cookie": "br_cookies"}
 _SIZES = {"res": ("dvce_screenwidth", "dvce_screenheight"), "vp": ("br_viewwidth", "br_viewheight"),
           "ds": ("doc_width", "doc_height")}
-
-
-def iso_time(seconds: float) -> str:
-    """An ISO-8601 UTC timestamp with milliseconds, as Enrich writes them."""
-    moment = datetime.datetime.fromtimestamp(seconds, datetime.UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 def enriched_event(event: CapturedEvent, request: RawRequest | None = None) -> JsonDict:

@@ -12,9 +12,9 @@ from aiohttp import web
 
 from snowcatcher import __version__
 from snowcatcher.app_keys import INGESTOR, STORE
-from snowcatcher.enriched import enriched_event, iso_time
+from snowcatcher.enriched import enriched_event
 from snowcatcher.guard import shown_request
-from snowcatcher.model import BAD_REQUEST, PROTOCOL_SNOWPLOW, CapturedEvent, JsonDict, RawRequest
+from snowcatcher.model import BAD_REQUEST, PROTOCOL_SNOWPLOW, CapturedEvent, JsonDict, RawRequest, iso_time
 from snowcatcher.protocols.snowplow.protocol import TP2_PATH
 from snowcatcher.query import Filter
 from snowcatcher.registry import SchemaKey

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +28,13 @@ REFUSED_STATUSES = frozenset({404, 413, 414, 431})
 #: (ISO dates, local clocks, HAR) can show.
 EARLIEST_TIME = 0.0
 LATEST_TIME = 253402300799.999
+
+
+def iso_time(seconds: float) -> str:
+    """`2020-04-02T19:11:20.942Z` (UTC, milliseconds): JavaScript's toISOString(), which EventGate
+    fills meta.dt with, and the form Enrich writes its timestamps in."""
+    millis = int(seconds * 1000) % 1000
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{millis:03d}Z"
 
 
 def time_problem(name: str, seconds: object) -> str | None:

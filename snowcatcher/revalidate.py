@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -36,18 +35,12 @@ async def revalidate(store: Store, ingestor: Ingestor,
     ingestor.forget()
     total = store.counts().total
     checked = changed = 0
-    last_id = 0
-    while True:
-        events = store.after(last_id, limit=CHUNK)
-        if not events:
-            break
-        last_id = events[-1].id
+    async for events in store.iter_after(0, page=CHUNK):
         updates = _new_violations(store, ingestor, events)
         changed += store.update_violations(updates) if updates else 0
         checked += len(events)
         if progress is not None:
             progress(checked, total)
-        await asyncio.sleep(0)
     return RevalidationReport(checked, changed, store.counts().invalid)
 
 

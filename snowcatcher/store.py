@@ -9,7 +9,7 @@ import logging
 import os
 import sqlite3
 import tempfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -478,6 +478,15 @@ class Store:
             "ORDER BY events.id LIMIT ?",
             (*params, event_id, limit)).fetchall()
         return [event_from_row(row) for row in rows]
+
+    async def iter_after(self, event_id: int = 0, where: Filter | None = None,
+                         page: int = 1000) -> AsyncIterator[list[CapturedEvent]]:
+        """Matching events stored after `event_id`, oldest first, a page at a time, yielding to the
+        event loop between pages (the one paging loop of exports and re-validation)."""
+        while events := self.after(event_id, where, page):
+            yield events
+            event_id = events[-1].id
+            await asyncio.sleep(0)
 
     def before(self, event_id: int, where: Filter | None = None,
                limit: int = 1000) -> list[CapturedEvent]:

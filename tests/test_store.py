@@ -243,3 +243,12 @@ def test_pages_and_positions_whichever_way_they_are_found(
     for position, event_id in enumerate(matches):
         assert store.position(event_id, where) == position
         assert store.count_after(event_id, where) == len(matches) - position - 1
+
+
+async def test_iter_after_pages_matching_events_oldest_first(store: Store) -> None:
+    for n in range(7):
+        store.append_now(request(), Response(200), [event(f"e{n}", valid=n % 2 == 0)])
+    pages = [[e.name for e in page] async for page in store.iter_after(0, Filter.parse("valid"), 2)]
+    assert pages == [["e0", "e2"], ["e4", "e6"]]
+    first = store.window()[0].id
+    assert [len(page) async for page in store.iter_after(first, None, 4)] == [4, 2]

@@ -11,8 +11,8 @@ from urllib.parse import unquote
 import orjson
 
 from snowcatcher.decode.eventgate import wikimedia_bad_request
-from snowcatcher.decode.wikimedia_event import EventProcessor, iso_time
-from snowcatcher.model import PROTOCOL_EVENTLOGGING, CapturedEvent, JsonDict, RawRequest, Violation
+from snowcatcher.decode.wikimedia_event import EventProcessor
+from snowcatcher.model import PROTOCOL_EVENTLOGGING, CapturedEvent, JsonDict, RawRequest, Violation, iso_time
 
 #: The legacy schemas live under this title prefix in the secondary repository.
 LEGACY_TITLE = "analytics/legacy"
