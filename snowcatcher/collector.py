@@ -13,11 +13,10 @@ from aiohttp import web
 
 from snowcatcher import guard
 from snowcatcher.app_keys import INGESTOR, STORE
-from snowcatcher.decode.snowplow import bad_request
 from snowcatcher.decode.tracker_fields import is_network_user_id
 from snowcatcher.inflate import encoding_of, inflate
 from snowcatcher.ingest import Ingestor
-from snowcatcher.model import PROTOCOL_SNOWPLOW, CapturedEvent, RawRequest, Response, Violation
+from snowcatcher.model import PROTOCOL_SNOWPLOW, CapturedEvent, RawRequest, Response, Violation, bad_request
 from snowcatcher.protocols import PROTOCOLS, Protocol, Protocols, Route
 from snowcatcher.protocols.snowplow.protocol import (
     ANONYMOUS_NUID,

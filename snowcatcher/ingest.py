@@ -13,9 +13,9 @@ from jsonschema import Draft7Validator
 
 from snowcatcher.backoff import FETCH_GRACE
 from snowcatcher.decode.ajv import ajv_format_checker
-from snowcatcher.decode.eventgate import EventGateDecoder, EventGateResult, wikimedia_bad_request
+from snowcatcher.decode.eventgate import EventGateDecoder, EventGateResult
 from snowcatcher.decode.eventlogging import EventLoggingDecoder
-from snowcatcher.decode.snowplow import SnowplowDecoder, bad_request
+from snowcatcher.decode.snowplow import SnowplowDecoder
 from snowcatcher.decode.wikimedia_event import EventProcessor
 from snowcatcher.model import (
     PROTOCOL_EVENTGATE,
@@ -23,6 +23,7 @@ from snowcatcher.model import (
     RawRequest,
     Response,
     Violation,
+    bad_request,
     unresolved_uris,
 )
 from snowcatcher.protocols import PROTOCOLS
@@ -95,7 +96,7 @@ class Ingestor:
             log.exception("decoding %s %s failed", raw.method, raw.path)
             problem = Violation("request", "", "internal", f"snowcatcher could not decode this request: "
                                 f"{type(error).__name__}: {error}")
-            return EventGateResult([wikimedia_bad_request(raw, PROTOCOL_EVENTGATE, problem)],
+            return EventGateResult([bad_request(raw, problem, protocol=PROTOCOL_EVENTGATE)],
                                    Response(500, problem.message.encode()))
 
     def decoder_for(self, raw: RawRequest) -> Decode:

@@ -85,6 +85,11 @@ def unresolved_uris(events: Iterable[CapturedEvent]) -> set[str]:
             if violation.keyword == UNCHECKED and violation.message.startswith(UNRESOLVED)}
 
 
+def json_pointer(parts: Iterable[object]) -> str:
+    """The JSON pointer (RFC 6901) to a value: `/a~1b/0` for the keys and indexes `a/b`, 0."""
+    return "".join("/" + str(part).replace("~", "~0").replace("/", "~1") for part in parts)
+
+
 def schema_name(uri: str) -> str:
     """The short name in a schema URI: `gitlab_standard` for `iglu:com.gitlab/gitlab_standard/...`,
     `homepagevisit` for `/analytics/legacy/homepagevisit/1.2.1`; empty when it is no schema URI."""
@@ -284,3 +289,9 @@ class Counts:
     @property
     def invalid(self) -> int:
         return self.total - self.valid - self.unchecked
+
+
+def bad_request(raw: RawRequest, *violations: Violation, protocol: str = PROTOCOL_SNOWPLOW) -> CapturedEvent:
+    """The event recorded for a request from which no event could be decoded; `violations` say why."""
+    return CapturedEvent(protocol=protocol, event_type=BAD_REQUEST, name="", schema="", app_id="",
+                         payload={}, violations=violations, received_at=raw.received_at)

@@ -28,7 +28,7 @@ from jsonschema.protocols import Validator as JsonSchemaValidator
 from snowcatcher import bounded
 from snowcatcher.bounded import bound_fast
 from snowcatcher.flat_records import flat_records_check
-from snowcatcher.model import NOT_CHECKED, UNCHECKED, UNRESOLVED, JsonDict, Violation, transient
+from snowcatcher.model import NOT_CHECKED, UNCHECKED, UNRESOLVED, JsonDict, Violation, json_pointer, transient
 from snowcatcher.registry import Resolution
 
 _MEMO_SIZE = 20_000
@@ -273,9 +273,7 @@ class Validator:
 
 
 def _violation(entity: str, error: ValidationError) -> Violation:
-    path = "".join("/" + str(part).replace("~", "~0").replace("/", "~1")
-                   for part in error.absolute_path)
-    return Violation(entity, path, str(error.validator), _clip(error.message))
+    return Violation(entity, json_pointer(error.absolute_path), str(error.validator), _clip(error.message))
 
 
 def _clip(message: str) -> str:
