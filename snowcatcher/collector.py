@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
 
@@ -74,8 +74,6 @@ def parser_limits(config: CollectorConfig) -> dict[str, int]:
 
 CONFIG = web.AppKey("config", CollectorConfig)
 
-#: An ingest entry point: the raw request and the network user id -> the stored events.
-Intake = Callable[[RawRequest, str], Awaitable[list[CapturedEvent]]]
 #: Adds routes to the app; called by make_app before the catch-all tracker routes.
 RouteInstaller = Callable[[web.Application], None]
 #: Told about every captured request, synchronously and before it is stored; must not block.

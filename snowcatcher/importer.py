@@ -24,12 +24,12 @@ from snowcatcher.guard import TOKEN_ENV
 from snowcatcher.ingest import Ingestor
 from snowcatcher.model import CapturedEvent, RawRequest
 from snowcatcher.protocols import PROTOCOLS
-from snowcatcher.protocols.base import Intake as Decoded
+from snowcatcher.protocols.base import Intake
 from snowcatcher.protocols.snowplow.protocol import ANONYMOUS_NUID, cookie_nuid
 from snowcatcher.store import Store, StoreError
 
 #: The request and its network user id -> its events and the answer the collector gives.
-Intake = Callable[[RawRequest, str], Awaitable[Decoded]]
+Ingest = Callable[[RawRequest, str], Awaitable[Intake]]
 _BATCH = 200
 
 
@@ -62,7 +62,7 @@ class ImportSummary:
         return text
 
 
-def route(raw: RawRequest, ingestor: Ingestor) -> Intake | None:
+def route(raw: RawRequest, ingestor: Ingestor) -> Ingest | None:
     """How the collector would decode this request (events and our answer), or None for traffic
     that carries no analytics events: the protocol registry decides, as for the collector."""
     protocol = PROTOCOLS.recognising(raw)
