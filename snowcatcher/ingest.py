@@ -19,9 +19,11 @@ from snowcatcher.decode.snowplow import SnowplowDecoder
 from snowcatcher.decode.wikimedia_event import EventProcessor
 from snowcatcher.model import (
     PROTOCOL_EVENTGATE,
+    REFUSED_STATUSES,
     CapturedEvent,
     RawRequest,
     Response,
+    StoredRequest,
     Violation,
     bad_request,
     unresolved_uris,
@@ -138,6 +140,14 @@ class Ingestor:
             except Exception as error:  # the whole request is recorded as _safely would
                 return [_failure(raw, error)]
             await asyncio.sleep(0)
+
+    def decode_stored(self, stored: StoredRequest | None) -> list[CapturedEvent]:
+        """A stored request's events decoded again (re-validation, the unresolved-schema retry);
+        none for a request the collector refused (an unknown path, over a size limit): its one
+        event says why, and decoding the part that was kept would lose that."""
+        if stored is None or stored.response.status in REFUSED_STATUSES:
+            return []
+        return self.redecode(self.decoder_for(stored.request), stored.request)
 
     def redecode(self, decode: Decode, raw: RawRequest) -> list[CapturedEvent]:
         """Decode again with the schemas as they are now (re-validation); no remote fetch."""

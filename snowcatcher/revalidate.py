@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from snowcatcher.ingest import Ingestor
-from snowcatcher.model import REFUSED_STATUSES, CapturedEvent, Violation
+from snowcatcher.model import CapturedEvent, Violation
 from snowcatcher.store import Store
 
 CHUNK = 500
@@ -58,8 +58,4 @@ def _new_violations(store: Store, ingestor: Ingestor, events: list[CapturedEvent
 
 
 def _decode_again(store: Store, ingestor: Ingestor, request_id: int) -> list[CapturedEvent]:
-    stored = store.request(request_id)
-    # Refused requests (unknown path, over a size limit) hold no events to re-check.
-    if stored is None or stored.response.status in REFUSED_STATUSES:
-        return []
-    return ingestor.redecode(ingestor.decoder_for(stored.request), stored.request)
+    return ingestor.decode_stored(store.request(request_id))

@@ -15,7 +15,7 @@ from aiohttp import web
 from snowcatcher import bounded
 from snowcatcher.backoff import ATTEMPTS_PER_URI
 from snowcatcher.ingest import Ingestor
-from snowcatcher.model import REFUSED_STATUSES, UNCHECKED_VERDICT, CapturedEvent, Violation, unresolved_uris
+from snowcatcher.model import UNCHECKED_VERDICT, CapturedEvent, Violation, unresolved_uris
 from snowcatcher.store import Store
 
 log = logging.getLogger(__name__)
@@ -106,11 +106,7 @@ class UnresolvedSchemas:
         return self.store.update_violations(changes) if changes else 0
 
     def _again(self, request_id: int, events: list[CapturedEvent]) -> list[tuple[int, Sequence[Violation]]]:
-        stored = self.store.request(request_id)
-        if stored is None or stored.response.status in REFUSED_STATUSES:
-            return []  # a refused request's event says why it was refused: decoding would lose that
-        raw = stored.request
-        fresh = self.ingestor.redecode(self.ingestor.decoder_for(raw), raw)
+        fresh = self.ingestor.decode_stored(self.store.request(request_id))
         return [(event.id, fresh[event.index].violations) for event in events
                 if event.index < len(fresh) and fresh[event.index].violations != event.violations]
 
