@@ -9,6 +9,7 @@ from typing import Any
 
 import orjson
 from aiohttp import web
+from multidict import MultiDict
 
 from snowcatcher import __version__
 from snowcatcher.app_keys import INGESTOR, STORE
@@ -32,6 +33,8 @@ PREFIX = "/snowcatcher/api"
 MAX_LIMIT = 1000
 MAX_WAIT = 600.0
 KEEP_ALIVE = 15.0
+#: The largest JSON body POST /wait reads.
+MAX_WAIT_BODY = 65536
 #: Events exported between two yields to the event loop (a few ms of work).
 EXPORT_PAGE = 50
 ENDPOINTS = {
@@ -40,6 +43,8 @@ ENDPOINTS = {
     "DELETE /events": "forget every event",
     "GET /wait?filter=&count=1&timeout=10&context=&field=KEY=VALUE&after=ID&exact=1&defined=1":
         "block until events arrive; 504 with a report on timeout",
+    "POST /wait": "the same wait, its query as a JSON object: {\"filter\", \"count\", \"timeout\", "
+                  "\"context\": [...], \"field\": {\"KEY\": \"VALUE\"}, \"after\", \"exact\", \"defined\"}",
     "GET /stream?filter=&after=ID": "Server-Sent Events, one per stored event",
     "GET /export.ndjson?filter=": "events as NDJSON (with their requests, for import)",
     "GET /export.har?filter=": "the requests as a HAR log",
@@ -68,6 +73,7 @@ def install(app: web.Application) -> None:
     add("DELETE", PREFIX + "/events", _reset)
     add("GET", PREFIX + "/events/{id}", _event)
     add("GET", PREFIX + "/wait", _wait)
+    add("POST", PREFIX + "/wait", _wait_posted)
     add("GET", PREFIX + "/stream", _stream)
     add("GET", PREFIX + "/export.ndjson", _export_ndjson)
     add("GET", PREFIX + "/export.har", _export_har)
@@ -167,6 +173,45 @@ async def _wait(request: web.Request) -> web.Response:
         result = await wait_for(request.app[WAITERS], where, check, count, timeout,
                                 after=_int(request, "after", 0, 0), exact=exact)
     return json_response(result.to_json(store, where, check), status=200 if result.ok else 504)
+
+
+async def _wait_posted(request: web.Request) -> web.Response:
+    """POST /wait: the JSON body read as GET's query, then the GET handler."""
+    # Read from the stream: a request whose body was read() cannot be cloned with a new query.
+    data = b""
+    while len(data) <= MAX_WAIT_BODY and (chunk := await request.content.read(MAX_WAIT_BODY + 1)):
+        data += chunk
+    if len(data) > MAX_WAIT_BODY:
+        raise _bad(f"the body is larger than {MAX_WAIT_BODY} bytes: a wait's query is a small JSON object")
+    try:
+        body = orjson.loads(data or b"{}")
+    except orjson.JSONDecodeError as error:
+        raise _bad(f"the body must be a JSON object: {error}") from None
+    if not isinstance(body, dict):
+        raise _bad('the body must be a JSON object such as {"filter": "type:struct", "count": 1}')
+    query = MultiDict(request.query)
+    for key, value in body.items():
+        for item in _query_values(key, value):
+            query.add(key, item)
+    return await _wait(request.clone(rel_url=request.rel_url.with_query(query)))
+
+
+def _query_values(key: str, value: Any) -> list[str]:
+    """A JSON value as query values: lists repeat the key, `field` may be a mapping, true is 1."""
+    if key == "field" and isinstance(value, dict):
+        return [f"{name}={_query_values(key, item)[0]}" for name, item in value.items()]
+    if isinstance(value, list):
+        return [item for element in value for item in _query_values(key, element)]
+    if isinstance(value, bool):
+        return ["1" if value else "0"]
+    if isinstance(value, str):
+        return [value]
+    if value is None:
+        return ["null"] if key == "field" else []
+    if isinstance(value, int | float):
+        return [f"{value:g}" if isinstance(value, float) else str(value)]
+    raise _bad(f"{key} must be a string, a number, true or false, or a list of them, "
+               f"not {orjson.dumps(value).decode()}")
 
 
 async def _stream(request: web.Request) -> web.StreamResponse:
@@ -282,8 +327,8 @@ async def _import(request: web.Request) -> web.Response:
 
 async def _unknown(request: web.Request) -> web.Response:
     return json_response({"error": f"no such endpoint: {request.method} {request.path}",
-                          "endpoints": sorted(f"{PREFIX}{key.split(' ', 1)[1].split('?')[0]}"
-                                              for key in ENDPOINTS)}, status=404)
+                          "endpoints": sorted({f"{PREFIX}{key.split(' ', 1)[1].split('?')[0]}"
+                                               for key in ENDPOINTS})}, status=404)
 
 
 # -- parameters ----------------------------------------------------------------------------------

@@ -15,15 +15,16 @@ from pathlib import Path
 
 from snowcatcher import __version__
 from snowcatcher.collector import DEFAULT_BODY_TIMEOUT, DEFAULT_MAX_BODY
-from snowcatcher.gitlab.checkout import describe, find_checkout
+from snowcatcher.gitlab.checkout import find_checkout
 from snowcatcher.gitlab.definitions import NotAGitLabCheckout
-from snowcatcher.guard import TOKEN_ENV, beyond_loopback, origin_error
+from snowcatcher.guard import TOKEN_ENV, origin_error
 from snowcatcher.headless import HeadlessPrinter
-from snowcatcher.runtime import (
+from snowcatcher.runtime import (  # announce: tests and older callers find it here too
     DEFAULT_IDLE_TIMEOUT,
     Settings,
     Snowcatcher,
     StartupError,
+    announce,
     serve_until_stopped,
 )
 from snowcatcher.streams import is_url
@@ -86,6 +87,14 @@ def build_parser() -> argparse.ArgumentParser:
                         help="a GitLab checkout (for GDK, ~/gdk/gitlab): check GitLab internal events "
                              "against its config/events definitions and show the metrics they feed "
                              "(default: the GDK around the current folder or in $GDK_ROOT, if any)")
+    parser.add_argument("--web", action="store_true",
+                        help="serve the TUI to browser tabs (each tab gets its own view of the "
+                             "capture) besides the collector; needs snowcatcher[web]")
+    parser.add_argument("--web-port", type=int, default=9091, metavar="PORT",
+                        help="with --web: the browser UI's port (default 9091)")
+    parser.add_argument("--web-host", default="127.0.0.1", metavar="ADDRESS",
+                        help="with --web: the address the browser UI listens on (default 127.0.0.1: "
+                             "it shows the capture, so keep it on loopback unless you mean it)")
     parser.add_argument("--headless", action="store_true", help="print one line per event, no TUI")
     parser.add_argument("--json", action="store_true", help="with --headless: print NDJSON")
     return parser
@@ -146,6 +155,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The TUI covers stderr once it starts: say where the definitions come from before it does.
         print(f"snowcatcher: {checkout.found_by} -> {checkout.path}: checking GitLab internal events "
               "against its definitions", file=sys.stderr)
+    if args.web:
+        return _run_web(parser, settings, args.web_host, args.web_port)
     if args.headless or not sys.stdout.isatty():
         return _run_headless(settings, as_json=args.json)
     return _run_tui(settings)
@@ -166,6 +177,16 @@ def _run_tui(settings: Settings) -> int:
     except ImportError:
         return _run_headless(settings, as_json=False)
     return run_tui(settings)
+
+
+def _run_web(parser: argparse.ArgumentParser, settings: Settings, host: str, port: int) -> int:
+    try:
+        import textual_serve  # noqa: F401
+
+        from snowcatcher.tui.web import serve_web
+    except ImportError as error:
+        parser.error(f"--web needs textual-serve ({error}): pip install 'snowcatcher[web]'")
+    return asyncio.run(serve_web(settings, host, port))
 
 
 def _run_headless(settings: Settings, *, as_json: bool) -> int:
@@ -199,17 +220,3 @@ async def _serve_headless(settings: Settings, *, as_json: bool) -> int:
     announce(catcher)
     await serve_until_stopped(catcher, stopped)
     return 0
-
-
-def announce(catcher: Snowcatcher) -> None:
-    """The start-up lines on stderr, so that stdout stays the event stream."""
-    store = catcher.store.path if catcher.settings.db else "a temporary capture (use --db to keep it)"
-    print(f"snowcatcher {__version__} listening on {catcher.url}, storing in {store}", file=sys.stderr)
-    if catcher.settings.gitlab is not None and catcher.gitlab is not None:
-        for line in describe(catcher.gitlab.definitions):
-            print(f"snowcatcher: {line}", file=sys.stderr)
-    if beyond_loopback(catcher.settings.host):
-        reach = ("send events (reading them needs the token)" if catcher.settings.token else
-                 f"send events and read them: protect the read API with --token TOKEN (or ${TOKEN_ENV})")
-        print("snowcatcher: warning: listening on all interfaces or a network address; anyone who "
-              f"can reach this machine can {reach}", file=sys.stderr)

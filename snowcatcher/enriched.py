@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import re
+import uuid
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
@@ -47,11 +49,13 @@ _TEXT = {
     "tr_ci": "tr_city", "tr_st": "tr_state", "tr_co": "tr_country", "tr_cu": "tr_currency",
     "ti_id": "ti_orderid", "ti_sk": "ti_sku", "ti_nm": "ti_name", "ti_na": "ti_name",
     "ti_ca": "ti_category", "ti_cu": "ti_currency", "lang": "br_lang", "cs": "doc_charset",
-    "tz": "os_timezone", "sid": "domain_sessionid",
+    "tz": "os_timezone", "sid": "domain_sessionid", "cd": "br_colordepth",
 }
+#: Tracker parameters whose value an atomic text field holds as sent.
+TEXT_PARAMETERS = _TEXT
 _INTEGERS = {"tid": "txn_id", "vid": "domain_sessionidx", "ti_qu": "ti_quantity",
              "pp_mix": "pp_xoffset_min", "pp_max": "pp_xoffset_max", "pp_miy": "pp_yoffset_min",
-             "pp_may": "pp_yoffset_max", "cd": "br_colordepth"}
+             "pp_may": "pp_yoffset_max"}
 _NUMBERS = {"se_va": "se_value", "tr_tt": "tr_total", "tr_tx": "tr_tax", "tr_sh": "tr_shipping",
             "ti_pr": "ti_price"}
 _TIMES = {"dtm": "dvce_created_tstamp", "stm": "dvce_sent_tstamp", "ttm": "true_tstamp"}
@@ -61,6 +65,11 @@ _FLAGS = {"f_pdf": "br_features_pdf", "f_fla": "br_features_flash", "f_java": "b
           "f_gears": "br_features_gears", "f_ag": "br_features_silverlight", "cookie": "br_cookies"}
 _SIZES = {"res": ("dvce_screenwidth", "dvce_screenheight"), "vp": ("br_viewwidth", "br_viewheight"),
           "ds": ("doc_width", "doc_height")}
+#: Enrich's integers and decimals: digits only (no `1_000`, ` 5`, `NaN` or `inf`, which Python would read).
+_INTEGER = re.compile(r"-?[0-9]+")
+_DECIMAL = re.compile(r"-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
+#: The namespace of the event ids made up for events sent without `eid`.
+_EVENT_ID_NAMESPACE = uuid.UUID("5b0c8e2e-7a39-4f0c-9d3c-4c1d2f6a1e90")
 
 
 def enriched_event(event: CapturedEvent, request: RawRequest | None = None) -> JsonDict:
@@ -77,6 +86,10 @@ def enriched_event(event: CapturedEvent, request: RawRequest | None = None) -> J
     fields.update(_url_parts("refr", params.get("refr")))
     fields.update(_schema_parts(event.schema))
     fields["derived_tstamp"] = _derived_tstamp(params, event.received_at)
+    if not fields["event_id"]:
+        fields["event_id"] = generated_event_id(event)
+    # The analytics SDK writes an empty context list as {} (there are no enrichments to add any).
+    fields["derived_contexts"] = {}
     fields["contexts"] = {"schema": CONTEXTS_URI, "data": [
         {"schema": e.schema, "data": e.data} for e in event.entities if e.role == "context"]}
     unstruct = next((e for e in event.entities if e.role == "event"), None)
@@ -85,10 +98,18 @@ def enriched_event(event: CapturedEvent, request: RawRequest | None = None) -> J
     return fields
 
 
+def generated_event_id(event: CapturedEvent) -> str:
+    """The UUID Enrich would generate for an event sent without `eid`: made from the stored event's
+    request, position and arrival time, so each read of the same stored event gives the same id."""
+    name = f"{event.request_id}/{event.index}/{event.received_at!r}"
+    return str(uuid.uuid5(_EVENT_ID_NAMESPACE, name))
+
+
 def _converted(params: dict[str, str]) -> JsonDict:
     out: JsonDict = {}
     tables: tuple[tuple[dict[str, str], Callable[[str], Any]], ...] = (
-        (_TEXT, str), (_INTEGERS, int), (_NUMBERS, float), (_TIMES, _millis_to_iso), (_FLAGS, _flag))
+        (_TEXT, str), (_INTEGERS, _integer), (_NUMBERS, _decimal), (_TIMES, _millis_to_iso),
+        (_FLAGS, _flag))
     for table, convert in tables:
         for name, target in table.items():
             value = params.get(name)
@@ -98,13 +119,25 @@ def _converted(params: dict[str, str]) -> JsonDict:
                     out[target] = convert(value)
     for name, (width, height) in _SIZES.items():
         w, sep, h = params.get(name, "").partition("x")
-        if sep and w.isdigit() and h.isdigit():
+        if sep and _INTEGER.fullmatch(w) and _INTEGER.fullmatch(h):
             out[width], out[height] = int(w), int(h)
     return out
 
 
+def _integer(value: str) -> int:
+    if not _INTEGER.fullmatch(value):
+        raise ValueError(value)
+    return int(value)
+
+
+def _decimal(value: str) -> float:
+    if not _DECIMAL.fullmatch(value):
+        raise ValueError(value)
+    return float(value)
+
+
 def _millis_to_iso(value: str) -> str:
-    return iso_time(int(value) / 1000)
+    return iso_time(_integer(value) / 1000)
 
 
 def _flag(value: str) -> bool:

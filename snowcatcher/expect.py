@@ -18,10 +18,13 @@ from typing import Any, TextIO
 import yaml
 
 from snowcatcher.guard import TOKEN_ENV
+from snowcatcher.model import Violation
 from snowcatcher.text import inert
 
 DEFAULT_URL = "http://127.0.0.1:9090"
 DEFAULT_TIMEOUT = 10.0
+#: The longest wait the server accepts (api.MAX_WAIT).
+MAX_TIMEOUT = 600.0
 _CHECK_KEYS = {"name", "filter", "count", "exact", "timeout", "contexts", "fields", "defined"}
 _FILE_KEYS = {"url", "timeout", "no_invalid", "expect"}
 
@@ -78,10 +81,37 @@ def run_expectation(url: str, check: Expectation, token: str = "") -> Outcome:
         return Outcome(False, f"{check.title()}: {report.get('error', f'HTTP {status}')}")
     found = int(report.get("found", 0))
     waited = float(report.get("waited", 0.0))
+    if status == 200 and check.exact:
+        # Exactly N must still hold when the timeout ends: wait out the rest for one more.
+        later, waited = _one_more(url, params, report, check.timeout - waited, token)
+        if later is not None:
+            headline = (f"{check.title()}: {found + 1} matching event(s), wanted {wanted} "
+                        f"(one more arrived after {waited:.1f}s)")
+            return Outcome(False, headline, [_line(event) for event in
+                                             [*report.get("events", [])[:4], *later.get("events", [])[:1]]])
     headline = f"{check.title()}: {found} matching event(s), wanted {wanted} (waited {waited:.1f}s)"
     if status == 200:
         return Outcome(True, headline, [_line(event) for event in report.get("events", [])[:5]])
     return Outcome(False, headline, _failure_details(report))
+
+
+def _one_more(url: str, params: list[tuple[str, str]], report: dict[str, Any], remaining: float,
+              token: str) -> tuple[dict[str, Any] | None, float]:
+    """The report of a matching event stored after the ones `report` found, if one arrives within
+    `remaining` seconds; and the seconds waited in all."""
+    waited = float(report.get("waited", 0.0))
+    if remaining <= 0:
+        return None, waited
+    listed = report.get("events", [])
+    newest = max((int(event.get("id", 0)) for event in listed), default=0)
+    # The report lists the first 100 matches; those it leaves out came after the newest listed.
+    unlisted = int(report.get("found", 0)) - len(listed)
+    after = [(key, value) for key, value in params if key not in ("count", "timeout", "exact", "after")]
+    status, more = _get(url, "/snowcatcher/api/wait", [*after, ("count", str(unlisted + 1)),
+                                                       ("after", str(newest)),
+                                                       ("timeout", f"{remaining:g}")], remaining + 10, token)
+    waited += float(more.get("waited", 0.0))
+    return (more if status == 200 else None), waited
 
 
 def _failure_details(report: dict[str, Any]) -> list[str]:
@@ -101,7 +131,7 @@ def _failure_details(report: dict[str, Any]) -> list[str]:
 def run_no_invalid(url: str, scope: str, timeout: float = DEFAULT_TIMEOUT, token: str = "") -> Outcome:
     """No invalid event in scope, once every event has its final verdict: events still being
     re-checked ("unchecked") are waited for, up to `timeout` seconds."""
-    label = f"no invalid events{f' among {scope!r}' if scope else ''}"
+    label = f"no invalid events{f' among {json.dumps(scope)}' if scope else ''}"
     deadline = time.monotonic() + timeout
     while True:
         asked, pending = _get(url, "/snowcatcher/api/events",
@@ -126,7 +156,9 @@ def run_no_invalid(url: str, scope: str, timeout: float = DEFAULT_TIMEOUT, token
 
 
 def _explained(event: dict[str, Any]) -> str:
-    return f"{_line(event)}: {'; '.join(v.get('message', '') for v in event.get('violations', []))}"
+    """The event's line and its violations, each naming its entity and path (`gitlab_standard /realm: …`)."""
+    return f"{_line(event)}: " + "; ".join(Violation.from_json(v).short() for v in event.get(
+        "violations", []) if isinstance(v, dict))
 
 
 def _line(event: dict[str, Any]) -> str:
@@ -168,10 +200,18 @@ def load_file(path: Path) -> tuple[dict[str, Any], list[Expectation]]:
     if not isinstance(data, dict):
         raise ExpectError(f"{path}: the file must be a mapping with an `expect:` list")
     _no_unknown(data, _FILE_KEYS, str(path))
-    items = data.get("expect") or []
+    items = data.get("expect")
+    if items is None:
+        items = []
     if not isinstance(items, list):
-        raise ExpectError(f"{path}: `expect` must be a list of checks")
-    timeout = _number(data.get("timeout", DEFAULT_TIMEOUT), f"{path}: timeout")
+        raise ExpectError(f"{path}: expect must be a list of checks, got {_shown(items)}")
+    for key in ("url",):
+        if key in data and not isinstance(data[key], str):
+            raise ExpectError(f"{path}: {key} must be a string, got {_shown(data[key])}")
+    if "no_invalid" in data and not isinstance(data["no_invalid"], bool | str):
+        raise ExpectError(f"{path}: no_invalid must be true, false or a filter string, "
+                          f"got {_shown(data['no_invalid'])}")
+    timeout = _seconds(data.get("timeout", DEFAULT_TIMEOUT), f"{path}: timeout")
     return data, [_expectation(item, f"{path}: check {n + 1}", timeout) for n, item in enumerate(items)]
 
 
@@ -179,18 +219,34 @@ def _expectation(item: Any, where: str, timeout: float) -> Expectation:
     if isinstance(item, str):
         item = {"filter": item}
     if not isinstance(item, dict):
-        raise ExpectError(f"{where} must be a filter string or a mapping")
+        raise ExpectError(f"{where} must be a filter string or a mapping, got {_shown(item)}")
+    if isinstance(item.get("name"), str) and item["name"]:
+        where = f"{where} ({item['name']})"
     _no_unknown(item, _CHECK_KEYS, where)
+    for key in ("name", "filter"):
+        if item.get(key) is not None and not isinstance(item[key], str):
+            raise ExpectError(f"{where}: {key} must be a string, got {_shown(item[key])}")
+    for key in ("exact", "defined"):
+        if key in item and not isinstance(item[key], bool):
+            raise ExpectError(f"{where}: {key} must be true or false, got {_shown(item[key])}")
+    count = item.get("count", 1)
+    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+        raise ExpectError(f"{where}: count must be a whole number, 0 or more, got {_shown(count)}")
     contexts = item.get("contexts") or []
+    if not isinstance(contexts, list) or not all(isinstance(c, str) and c for c in contexts):
+        raise ExpectError(f"{where}: contexts must be a list of schema names or URIs, "
+                          f"got {_shown(contexts)}")
     fields = item.get("fields") or {}
-    if not isinstance(contexts, list) or not isinstance(fields, dict):
-        raise ExpectError(f"{where}: contexts must be a list and fields a mapping")
-    return Expectation(filter=str(item.get("filter") or ""), count=int(item.get("count", 1)),
-                       exact=bool(item.get("exact", False)),
-                       timeout=_number(item.get("timeout", timeout), f"{where}: timeout"),
-                       contexts=[str(c) for c in contexts],
-                       fields={str(k): _scalar(v) for k, v in fields.items()},
-                       label=str(item.get("name") or ""), defined=item.get("defined") is True)
+    if not isinstance(fields, dict):
+        raise ExpectError(f"{where}: fields must be a mapping of KEY: VALUE, got {_shown(fields)}")
+    for key, value in fields.items():
+        if isinstance(value, dict | list):
+            raise ExpectError(f"{where}: fields: {key} must be a single value (text, a number, true, "
+                              f"false or null), got {_shown(value)}")
+    return Expectation(filter=item.get("filter") or "", count=count, exact=item.get("exact", False),
+                       timeout=_seconds(item.get("timeout", timeout), f"{where}: timeout"),
+                       contexts=contexts, fields={str(k): _scalar(v) for k, v in fields.items()},
+                       label=item.get("name") or "", defined=item.get("defined") is True)
 
 
 def _no_unknown(data: dict[str, Any], allowed: set[str], where: str) -> None:
@@ -199,10 +255,16 @@ def _no_unknown(data: dict[str, Any], allowed: set[str], where: str) -> None:
         raise ExpectError(f"{where}: unknown key(s) {', '.join(unknown)}; use {', '.join(sorted(allowed))}")
 
 
-def _number(value: Any, where: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ExpectError(f"{where} must be a number of seconds")
+def _seconds(value: Any, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= MAX_TIMEOUT:
+        raise ExpectError(f"{where} must be a number of seconds from 0 to {MAX_TIMEOUT:g}, "
+                          f"got {_shown(value)}")
     return float(value)
+
+
+def _shown(value: Any) -> str:
+    """A YAML value as JSON text for a message ("two", 1.7, null)."""
+    return json.dumps(value, default=str)
 
 
 def _scalar(value: Any) -> str:
@@ -276,8 +338,10 @@ def _plan(args: argparse.Namespace) -> tuple[str, list[Expectation], str | None]
                                   timeout=args.timeout if args.timeout is not None else DEFAULT_TIMEOUT,
                                   contexts=args.context, fields=dict(_pairs(args.field)),
                                   defined=args.defined))
-    if any(check.count < 0 for check in checks):
+    if args.count < 0:
         raise ExpectError("--count must be 0 or more")
+    if args.timeout is not None and not 0 <= args.timeout <= MAX_TIMEOUT:
+        raise ExpectError(f"--timeout must be from 0 to {MAX_TIMEOUT:g} seconds")
     wanted = settings.get("no_invalid")
     no_invalid = "" if args.no_invalid or wanted is True else (wanted if isinstance(wanted, str) else None)
     return str(args.url or settings.get("url") or DEFAULT_URL), checks, no_invalid

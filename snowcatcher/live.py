@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import orjson
 
 from snowcatcher.checks import EventCheck
-from snowcatcher.model import UNCHECKED_VERDICT, CapturedEvent, JsonDict
+from snowcatcher.model import UNCHECKED_VERDICT, CapturedEvent, JsonDict, iso_time
 from snowcatcher.query import Filter
 from snowcatcher.store import Store
 
@@ -162,7 +162,7 @@ class Watch:
 
 def summary(event: CapturedEvent) -> JsonDict:
     """A short form for reports: enough to recognise the event and see what is wrong with it."""
-    return {"id": event.id, "received_at": event.received_at, "event_type": event.event_type,
+    return {"id": event.id, "received_at": iso_time(event.received_at), "event_type": event.event_type,
             "name": event.name, "app_id": event.app_id, "valid": event.valid,
             "violations": [violation.short() for violation in event.violations]}
 

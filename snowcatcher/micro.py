@@ -4,24 +4,28 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
+from urllib.parse import parse_qsl
 
 import orjson
 from aiohttp import web
 
-from snowcatcher import __version__
+from snowcatcher import __version__, micro_ui
 from snowcatcher.app_keys import INGESTOR, STORE
+from snowcatcher.decode.tracker_fields import is_network_user_id
 from snowcatcher.enriched import enriched_event
 from snowcatcher.guard import shown_request
 from snowcatcher.model import BAD_REQUEST, PROTOCOL_SNOWPLOW, CapturedEvent, JsonDict, RawRequest, iso_time
-from snowcatcher.protocols.snowplow.protocol import TP2_PATH
+from snowcatcher.protocols.snowplow.protocol import ANONYMOUS_NUID, TP2_PATH
 from snowcatcher.query import Filter
 from snowcatcher.registry import SchemaKey
 from snowcatcher.store import Store
 
 ENDPOINTS = ("/micro/all", "/micro/good", "/micro/bad", "/micro/reset",
-             "/micro/iglu/{vendor}/{name}/jsonschema/{version}")
+             "/micro/iglu/{vendor}/{name}/jsonschema/{version}", "POST /micro/events",
+             "/micro/columns", "POST /micro/columnStats", "/micro/timeline")
 #: Events read, shaped and written between two yields to the event loop (~10 ms of work).
 _PAGE = 25
 #: Stored requests kept while a read shapes their events (a 500-event request is read once).
@@ -29,6 +33,12 @@ _REQUESTS_KEPT = 64
 _SOURCE = {"name": f"snowcatcher-{__version__}", "encoding": "UTF-8", "hostname": socket.gethostname()}
 _GENERIC_VALIDATION = "Error while validating the event."
 _GENERIC_EXTRACTION = "Error while extracting event(s) from collector payload and validating it/them."
+#: Findings about the request or its payload_data body: Enrich's adapter rejects the whole
+#: payload (a tracker_protocol_violations or adapter_failures bad row) before any event exists.
+_ADAPTER_ENTITIES = frozenset({"request", "body", "payload_data"})
+#: Micro's answer (its own text) to a /micro/iglu path whose version is not MODEL-REVISION-ADDITION.
+IGLU_PATH_HINT = ("Schema lookup should be in format "
+                  "iglu/{vendor}/{schemaName}/jsonschema/{model}-{revision}-{addition}")
 
 
 class BadFilter(ValueError):
@@ -43,6 +53,7 @@ def install(app: web.Application) -> None:
         app.router.add_route(method, "/micro/bad", _bad)
         app.router.add_route(method, "/micro/reset", _reset)
     app.router.add_get("/micro/iglu/{vendor}/{name}/{format}/{version}", _iglu)
+    micro_ui.install(app, lambda request: _Requests(request).of)
     # Not "*": OPTIONS must still reach the collector's CORS preflight.
     for method in ("GET", "POST", "PUT", "DELETE", "PATCH"):
         app.router.add_route(method, "/micro{tail:(/.*)?}", _unsupported)
@@ -133,15 +144,21 @@ async def _iglu(request: web.Request) -> web.Response:
     uri = f"iglu:{info['vendor']}/{info['name']}/{info['format']}/{info['version']}"
     if SchemaKey.parse(uri) is None:
         return web.Response(status=404, text=(
-            f"{uri} is not a valid schema key: the path must be "
-            "/micro/iglu/{vendor}/{name}/jsonschema/{MODEL-REVISION-ADDITION}, e.g. .../1-0-0"))
+            f"{IGLU_PATH_HINT}, e.g. iglu/{info['vendor']}/{info['name']}/jsonschema/1-0-0"))
     registry = request.app[INGESTOR].registry
     resolution = registry.lookup(uri)
     if not resolution.found and registry.needs_fetch(uri):
         await registry.fetch([uri])
         resolution = registry.lookup(uri)
     if resolution.schema is None:
-        return json_response({"error": resolution.explain(), "uri": uri,
+        # Micro's shape: Iglu's lookup history per repository. snowcatcher tries every place once
+        # per lookup; the sentence and the places are ours, besides.
+        tried = iso_time(time.time())
+        remote_failed = resolution.error not in ("", "schema not found")
+        history = {place: {"errors": [{"error": "RepoFailure" if remote_failed and "://" in place
+                                       else "NotFound"}],
+                           "attempts": 1, "lastAttempt": tried} for place in resolution.places}
+        return json_response({"value": history, "error": resolution.explain(), "uri": uri,
                               "lookedIn": list(resolution.places)}, status=404)
     return json_response(resolution.schema)
 
@@ -173,12 +190,15 @@ def good_event(event: CapturedEvent, raw: RawRequest | None) -> JsonDict:
 
 
 def bad_event(event: CapturedEvent, raw: RawRequest | None) -> JsonDict:
-    """Micro's BadEvent, with errors as sentences and the violations as data besides."""
-    undecodable = event.event_type == BAD_REQUEST
-    errors = [_GENERIC_EXTRACTION if undecodable else _GENERIC_VALIDATION]
+    """Micro's BadEvent, with errors as sentences and the violations as data besides. A request
+    the adapter rejects has no raw event, as in Micro; Enrich's findings come with one."""
+    extraction = event.event_type == BAD_REQUEST or any(
+        v.entity in _ADAPTER_ENTITIES for v in event.violations)
+    errors = [_GENERIC_EXTRACTION if extraction else _GENERIC_VALIDATION]
     errors.extend(error_sentence(v.entity, v.path, v.keyword, v.message) for v in event.violations)
-    return {"collectorPayload": collector_payload(raw) if raw else None,
-            "rawEvent": None if undecodable else raw_event(event, raw),
+    nuid = event.payload.get("nuid") if "nuid" in event.filled else None
+    return {"collectorPayload": collector_payload(raw, nuid) if raw else None,
+            "rawEvent": None if extraction else raw_event(event, raw),
             "errors": errors, "violations": [v.to_json() for v in event.violations]}
 
 
@@ -197,13 +217,32 @@ def raw_event(event: CapturedEvent, raw: RawRequest | None) -> JsonDict:
             "source": _SOURCE, "context": _context(event.payload.get("nuid"), raw, event.received_at)}
 
 
-def collector_payload(raw: RawRequest) -> JsonDict:
+def collector_payload(raw: RawRequest, nuid: Any = None) -> JsonDict:
+    """Enrich's CollectorPayload: the query as decoded name=value pairs (Enrich parses it into
+    NameValuePairs) and, in the context, the network user id the collector assigned."""
     vendor, version = api_of(raw.path)
-    query = [pair for pair in raw.query.split("&") if pair]
+    query = [f"{name}={value}" for name, value in
+             parse_qsl(raw.query, keep_blank_values=True, errors="replace")]
     body = raw.body.decode("utf-8", errors="replace") if raw.body else None
     return {"api": {"vendor": vendor, "version": version}, "querystring": query,
             "contentType": raw.header("Content-Type") or None, "body": body, "source": _SOURCE,
-            "context": _context(None, raw, raw.received_at)}
+            "context": _context(nuid if isinstance(nuid, str) else _request_nuid(raw), raw,
+                                raw.received_at)}
+
+
+def _request_nuid(raw: RawRequest) -> str | None:
+    """The network user id a stored request carried (a UUID `nuid`, else the `sp` cookie), as the
+    collector would have assigned it; None when the collector made one up and it was not kept."""
+    if raw.header("SP-Anonymous") == "*":
+        return ANONYMOUS_NUID
+    nuid = dict(parse_qsl(raw.query)).get("nuid", "")
+    if is_network_user_id(nuid):
+        return nuid
+    for part in raw.header("Cookie").split(";"):
+        name, _, value = part.strip().partition("=")
+        if name == "sp" and value:
+            return value
+    return None
 
 
 def _context(nuid: Any, raw: RawRequest | None, received_at: float) -> JsonDict:

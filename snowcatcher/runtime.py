@@ -7,13 +7,14 @@ import contextlib
 import errno
 import os
 import signal
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiohttp import web
 
-from snowcatcher import api, guard, micro
+from snowcatcher import __version__, api, guard, micro
 from snowcatcher.collector import (
     CAPTURE_HOOKS,
     DEFAULT_BODY_TIMEOUT,
@@ -26,6 +27,7 @@ from snowcatcher.connections import close_oldest_idle, quiet_accept_errors, shie
 from snowcatcher.forward import FORWARD_STATS, Forwarder, ForwardStats
 from snowcatcher.gitlab import api as gitlab_api
 from snowcatcher.gitlab.api import GITLAB
+from snowcatcher.gitlab.checkout import describe
 from snowcatcher.gitlab.definitions import DefinitionSource, NotAGitLabCheckout, check_checkout
 from snowcatcher.gitlab.findings import DefinitionChecker
 from snowcatcher.ingest import Ingestor
@@ -277,3 +279,18 @@ def listen_error(settings: Settings, error: OSError) -> str:
         return (f"cannot listen on {where}: the port is already in use (is another snowcatcher or "
                 "Snowplow Micro running? choose another with --port)")
     return f"cannot listen on {where}: {error.strerror or error}"
+
+
+def announce(catcher: Snowcatcher) -> None:
+    """The start-up lines on stderr, so that stdout stays the event stream."""
+    store = catcher.store.path if catcher.settings.db else "a temporary capture (use --db to keep it)"
+    print(f"snowcatcher {__version__} listening on {catcher.url}, storing in {store}", file=sys.stderr)
+    if catcher.settings.gitlab is not None and catcher.gitlab is not None:
+        for line in describe(catcher.gitlab.definitions):
+            print(f"snowcatcher: {line}", file=sys.stderr)
+    if guard.beyond_loopback(catcher.settings.host):
+        token = guard.TOKEN_ENV
+        reach = ("send events (reading them needs the token)" if catcher.settings.token else
+                 f"send events and read them: protect the read API with --token TOKEN (or ${token})")
+        print("snowcatcher: warning: listening on all interfaces or a network address; anyone who "
+              f"can reach this machine can {reach}", file=sys.stderr)

@@ -109,7 +109,9 @@ class Store:
     All methods run on the event loop's thread: the store is never shared across threads.
     """
 
-    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+    def __init__(self, path: str | os.PathLike[str] | None = None, *, shared: bool = False) -> None:
+        """Open (or create) the capture at `path`, a temporary one without it. `shared`: another
+        snowcatcher owns this file and holds its lock (a --web tab reading the collector's capture)."""
         self._temporary = path is None
         if path is None:
             handle, name = tempfile.mkstemp(prefix="snowcatcher-", suffix=".sqlite")
@@ -120,7 +122,7 @@ class Store:
         try:
             if not self._temporary:
                 check_foreign(self.path)  # before SQLite converts it to WAL and adds tables
-                self._lock = CaptureLock(self.path)
+                self._lock = None if shared else CaptureLock(self.path)
         except CaptureFileError as error:
             raise StoreError(str(error)) from None
         try:
@@ -570,6 +572,25 @@ class Store:
         row = self._db.execute(f"SELECT count(*) FROM {source}{clause}{joiner}id > ?",
                                (*params, event_id)).fetchone()
         return int(row[0])
+
+    def schema_pairs(self) -> list[tuple[str, str]]:
+        """Every distinct (schema, contexts) pair of the stored events: a handful, kept in memory;
+        `contexts` holds the context URIs separated by spaces."""
+        return sorted(self._schema_sets)
+
+    def counts_between(self, spans: Sequence[tuple[float, float]],
+                       where: Filter | None = None) -> list[tuple[int, int]]:
+        """(matching, valid) events received in each [start, end) span of epoch seconds: a range
+        of the events_by_time index each, which also holds the protocol, type and verdict."""
+        clause, params = where.sql() if where else ("", ())
+        joiner = " AND " if clause else " WHERE "
+        sql = (f"SELECT count(*), total(valid) FROM events INDEXED BY events_by_time{clause}{joiner}"
+               "received_at >= ? AND received_at < ?")
+        found = []
+        for start, end in spans:
+            total, valid = self._db.execute(sql, (*params, start, end)).fetchone()
+            found.append((int(total), int(valid)))
+        return found
 
     def first_id(self) -> int:
         """The smallest stored id, 0 when there is none."""

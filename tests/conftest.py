@@ -12,7 +12,7 @@ import pytest
 
 from snowcatcher.runtime import Settings, Snowcatcher
 from tests.browser_support import Chromium, Page, chromium, find_chromium
-from tests.data import TP2, body
+from tests.data import PAYLOAD_DATA, TP2, body, struct  # noqa: F401 (re-exported for tests written before tests/data.py)
 from tests.js_support import build_bundle, page_server
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,6 +42,15 @@ def iglu() -> Path:
 async def catcher(iglu: Path, tmp_path: Path) -> AsyncIterator[Snowcatcher]:
     """A running snowcatcher with the corpus's Iglu schemas, offline, on a free loopback port."""
     server = Snowcatcher(Settings(port=0, offline=True, schemas=[iglu], cache_dir=tmp_path / "cache"))
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+async def plain_catcher() -> AsyncIterator[Snowcatcher]:
+    """A running snowcatcher with the test settings (no corpus needed) on a free loopback port."""
+    server = Snowcatcher(settings())
     await server.start()
     yield server
     await server.stop()

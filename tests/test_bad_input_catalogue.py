@@ -181,7 +181,10 @@ GET_CASES = [
     get("nul-in-e", "e=p%00v&p=web&tv=x", r"is not a valid event type"),
     get("repeated-e", "e=zz&e=pv&p=web&tv=x", r"'zz' is not a valid event type"),
     get("ice-no-query", "", r"required: empty querystring", path="/ice.png"),
-    get("vendor-path-bad", "e=zz", r"not a valid event type", path="/com.acme/v1"),
+    # Enrich has no adapter for com.acme/v1: AdapterRegistry fails the request before reading `e`
+    # (research snowplow.md §1.4, adapter_failures; issue 19).
+    get("vendor-path-bad", "e=zz", r"adapter: vendor/version combination is not supported: com.acme/v1",
+        path="/com.acme/v1"),
     get("tp2-get-bad", "e=zz", r"not a valid event type", path=TP2),
     get("deep-co", "e=pv&p=web&tv=x&co=" + "%5B" * 5000, r"json: co: invalid JSON"),
     get("huge-query", "e=pv&p=web&tv=x&aid=" + "a" * (1024 * 1024 + 100), r"size: the query string is",
@@ -249,7 +252,8 @@ UNKNOWN_CASES = [
     Case("unknown-patch", "PATCH", TP2, 404, r"no endpoint for PATCH"),
     Case("unknown-dotdot", "GET", "/%2E%2E/%2E%2E/etc/passwd", 404, r"no endpoint for GET"),
     Case("unknown-three-segments", "GET", "/nothing/here/at-all", 404, r"no endpoint"),
-    Case("vendor-path-empty", "GET", "/nothing/here", 200, r"required: empty querystring"),
+    Case("vendor-path-empty", "GET", "/nothing/here", 200, r"adapter: vendor/version combination is not "
+         r"supported: nothing/here"),
 ]
 
 FLOOD_CASES = [

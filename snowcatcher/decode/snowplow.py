@@ -35,6 +35,8 @@ from snowcatcher.model import (
 SchemaCheck = Callable[..., tuple[Violation, ...]]
 
 PAYLOAD_DATA_PREFIX = "iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-"
+#: The paths Enrich decodes a querystring (GET) event from: tp1's pixel paths and tp2.
+QUERYSTRING_PATHS = ("/i", "/ice.png", "/com.snowplowanalytics.snowplow/tp2")
 ACCEPTED_CONTENT_TYPES = ("application/json", "application/json; charset=utf-8",
                           "application/json; charset=UTF-8")
 _CACHE_LIMIT = 4096
@@ -89,6 +91,9 @@ class SnowplowDecoder:
         `nuid` is the network user id the collector assigned (cookie), recorded when the
         tracker sent none.
         """
+        problem = _adapter_problem(raw.path)
+        if problem is not None:
+            return [bad_request(raw, problem)]
         params = parse_query(raw.query)
         if not params:
             return [bad_request(raw, Violation("request", "", "required",
@@ -293,6 +298,18 @@ def _entities(role: str, items: list[Any], source: str) -> list[Entity]:
         if isinstance(item, dict) and isinstance(item.get("schema"), str):
             entities.append(Entity(role, index, item["schema"], item.get("data"), source))
     return entities
+
+
+def _adapter_problem(path: str) -> Violation | None:
+    """Why Enrich has no adapter for a querystring event on `path`, or None when it has one. The
+    collector takes any /{vendor}/{version}, but only the tracker protocol's paths decode as events."""
+    if path in QUERYSTRING_PATHS:
+        return None
+    vendor, _, version = path.strip("/").partition("/")
+    return Violation("request", "", "adapter", (
+        f"vendor/version combination is not supported: {vendor}/{version} (querystring events go to "
+        f"{', '.join(QUERYSTRING_PATHS)}; a tracker's custom POST path is recognised by its "
+        "payload_data body)"))
 
 
 def _nuid_violations(params: dict[str, Any]) -> list[Violation]:

@@ -13,8 +13,7 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
-
+from tests.browser_support import missing
 from tests.cli_process import free_port
 from tests.conftest import ROOT
 
@@ -30,7 +29,7 @@ class Terminal:
     def __init__(self, *args: str | Path, port: int | None = None, size: tuple[int, int] = (150, 45),
                  env: dict[str, str] | None = None) -> None:
         if TMUX is None:
-            pytest.skip("tmux is not installed: the pseudo-terminal tests need it")
+            missing("tmux is not installed: the pseudo-terminal tests need it")
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.socket = f"snowcatcher-test-{uuid.uuid4().hex[:12]}"
