@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pathlib
 from typing import Any
 
 import aiohttp
@@ -93,9 +94,12 @@ async def test_a_failed_fetch_on_r_keeps_the_configuration_and_says_so() -> None
             await catcher.stop()
 
 
-def test_the_cli_exits_2_naming_an_unreachable_wiki(capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_cli_exits_2_naming_an_unreachable_wiki(capsys: pytest.CaptureFixture[str],
+                                                    tmp_path: pathlib.Path) -> None:
     url = f"http://127.0.0.1:{free_port()}{API}"
-    code = main(["--headless", "--port", "0", "--offline", "--db", ":memory:", "--streams", url])
+    # A capture file in the test's folder: --db :memory: left a ':memory:.lock' in the repository.
+    db = str(tmp_path / "capture.sqlite")
+    code = main(["--headless", "--port", "0", "--offline", "--db", db, "--streams", url])
     error = capsys.readouterr().err
     assert code == 2
     assert f"cannot fetch the stream configuration from {url}" in error
