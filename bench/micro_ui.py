@@ -22,7 +22,7 @@ import aiohttp
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.fill import fill
-from snowcatcher.server import Settings, Snowcatcher
+from snowcatcher.runtime import Settings, Snowcatcher
 
 EVENTS = "/micro/events"
 

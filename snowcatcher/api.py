@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import orjson
@@ -12,9 +12,9 @@ from aiohttp import web
 from multidict import MultiDict
 
 from snowcatcher import __version__
+from snowcatcher.app_keys import INGESTOR, STORE
 from snowcatcher.capture_file import CaptureError, read_capture
 from snowcatcher.checks import EventCheck
-from snowcatcher.collector import INGESTOR, STORE
 from snowcatcher.enriched import enriched_event
 from snowcatcher.exchange import request_json, response_json, stored_json
 from snowcatcher.forward import FORWARD_STATS
@@ -24,9 +24,9 @@ from snowcatcher.har import har_entry, har_frame
 from snowcatcher.importer import import_requests
 from snowcatcher.live import Waiters, latest_id, wait_for
 from snowcatcher.micro import counts, error_sentence, json_response
-from snowcatcher.model import PROTOCOL_SNOWPLOW, CapturedEvent
+from snowcatcher.model import PROTOCOL_SNOWPLOW
 from snowcatcher.query import Filter, FilterError
-from snowcatcher.store import Store, StoreError
+from snowcatcher.store import StoreError
 from snowcatcher.unparseable import UNPARSEABLE
 from snowcatcher.unresolved import UNRESOLVED_SCHEMAS
 
@@ -270,7 +270,7 @@ async def _export_ndjson(request: web.Request) -> web.StreamResponse:
         "Content-Disposition": 'attachment; filename="snowcatcher.ndjson"'})
     await response.prepare(request)
     written: set[int] = set()
-    async for page in _oldest(store, where):
+    async for page in store.iter_after(0, where, EXPORT_PAGE):
         lines = []
         for event in page:
             line = event.to_json()
@@ -297,7 +297,7 @@ async def _export_har(request: web.Request) -> web.StreamResponse:
     await response.write(head)
     written: set[int] = set()
     separator = b""
-    async for page in _oldest(store, where):
+    async for page in store.iter_after(0, where, EXPORT_PAGE):
         entries = []
         for event in page:
             if event.request_id in written:
@@ -334,15 +334,6 @@ async def _unknown(request: web.Request) -> web.Response:
 
 
 # -- parameters ----------------------------------------------------------------------------------
-
-
-async def _oldest(store: Store, where: Filter) -> AsyncIterator[list[CapturedEvent]]:
-    """Matching events oldest first, a page at a time, yielding to the event loop between pages."""
-    cursor = 0
-    while page := store.after(cursor, where, EXPORT_PAGE):
-        yield page
-        cursor = page[-1].id
-        await asyncio.sleep(0)
 
 
 #: SQLite's integers are 64-bit: larger ids, offsets and counts are the caller's mistake, not ours.

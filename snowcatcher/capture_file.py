@@ -9,10 +9,8 @@ from typing import Any
 
 import orjson
 
-from snowcatcher.collector import TP2_PATH
 from snowcatcher.exchange import request_from_json
 from snowcatcher.har import HarError, har_entries
-from snowcatcher.ingest import BEACON_PATH, EVENTGATE_PATH
 from snowcatcher.model import (
     BAD_REQUEST,
     PROTOCOL_EVENTGATE,
@@ -22,6 +20,9 @@ from snowcatcher.model import (
     RawRequest,
     time_problem,
 )
+from snowcatcher.protocols.snowplow.protocol import TP2_PATH
+from snowcatcher.protocols.wikimedia.eventgate_protocol import EVENTGATE_PATH
+from snowcatcher.protocols.wikimedia.eventlogging_protocol import BEACON_PATH
 from snowcatcher.samples import PAYLOAD_DATA
 
 #: Violations only a POST body can cause: an event that has one came in a tp2 POST.

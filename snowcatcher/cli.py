@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import errno
 import logging
 import math
 import os
@@ -16,12 +15,19 @@ from pathlib import Path
 
 from snowcatcher import __version__
 from snowcatcher.collector import DEFAULT_BODY_TIMEOUT, DEFAULT_MAX_BODY
-from snowcatcher.gitlab.checkout import describe, find_checkout
+from snowcatcher.gitlab.checkout import find_checkout
 from snowcatcher.gitlab.definitions import NotAGitLabCheckout
-from snowcatcher.guard import TOKEN_ENV, beyond_loopback, origin_error
+from snowcatcher.guard import TOKEN_ENV, origin_error
 from snowcatcher.headless import HeadlessPrinter
-from snowcatcher.server import DEFAULT_IDLE_TIMEOUT, STARTUP_ERRORS, Settings, Snowcatcher
-from snowcatcher.streams import StreamConfigError, is_url
+from snowcatcher.runtime import (  # announce: tests and older callers find it here too
+    DEFAULT_IDLE_TIMEOUT,
+    Settings,
+    Snowcatcher,
+    StartupError,
+    announce,
+    serve_until_stopped,
+)
+from snowcatcher.streams import is_url
 from snowcatcher.text import InertFormatter
 
 SUBCOMMANDS = ("expect", "import")
@@ -192,7 +198,7 @@ def _run_headless(settings: Settings, *, as_json: bool) -> int:
 async def _serve_headless(settings: Settings, *, as_json: bool) -> int:
     try:
         catcher = Snowcatcher(settings)
-    except STARTUP_ERRORS as error:
+    except StartupError as error:
         print(f"snowcatcher: {error}", file=sys.stderr)
         return 2
     printer = HeadlessPrinter(as_json=as_json)
@@ -207,49 +213,10 @@ async def _serve_headless(settings: Settings, *, as_json: bool) -> int:
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stopped.set)
     try:
         await catcher.start()
-    except StreamConfigError as error:
+    except StartupError as error:
         catcher.store.close()
         print(f"snowcatcher: {error}", file=sys.stderr)
-        return 2
-    except OSError as error:
-        catcher.store.close()
-        print(f"snowcatcher: {listen_error(settings, error)}", file=sys.stderr)
         return 2
     announce(catcher)
     await serve_until_stopped(catcher, stopped)
     return 0
-
-
-async def serve_until_stopped(catcher: Snowcatcher, stopped: asyncio.Event | None = None) -> None:
-    """Keep the started collector serving until `stopped` (or SIGTERM, or Ctrl-C); then close it."""
-    if stopped is None:
-        stopped = asyncio.Event()
-        with contextlib.suppress(NotImplementedError):
-            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stopped.set)
-    try:
-        await stopped.wait()
-    finally:
-        await catcher.stop()
-
-
-def listen_error(settings: Settings, error: OSError) -> str:
-    """A sentence for a failed bind."""
-    where = f"{settings.host}:{settings.port}"
-    if error.errno == errno.EADDRINUSE:
-        return (f"cannot listen on {where}: the port is already in use (is another snowcatcher or "
-                "Snowplow Micro running? choose another with --port)")
-    return f"cannot listen on {where}: {error.strerror or error}"
-
-
-def announce(catcher: Snowcatcher) -> None:
-    """The start-up lines on stderr, so that stdout stays the event stream."""
-    store = catcher.store.path if catcher.settings.db else "a temporary capture (use --db to keep it)"
-    print(f"snowcatcher {__version__} listening on {catcher.url}, storing in {store}", file=sys.stderr)
-    if catcher.settings.gitlab is not None and catcher.gitlab is not None:
-        for line in describe(catcher.gitlab.definitions):
-            print(f"snowcatcher: {line}", file=sys.stderr)
-    if beyond_loopback(catcher.settings.host):
-        reach = ("send events (reading them needs the token)" if catcher.settings.token else
-                 f"send events and read them: protect the read API with --token TOKEN (or ${TOKEN_ENV})")
-        print("snowcatcher: warning: listening on all interfaces or a network address; anyone who "
-              f"can reach this machine can {reach}", file=sys.stderr)

@@ -3,46 +3,43 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import random
-import re
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.streams import StreamReader
 
 from snowcatcher import guard
-from snowcatcher.decode.eventgate import is_hasty
-from snowcatcher.decode.snowplow import PAYLOAD_DATA_PREFIX, bad_request
+from snowcatcher.app_keys import INGESTOR, STORE
 from snowcatcher.decode.tracker_fields import is_network_user_id
 from snowcatcher.inflate import encoding_of, inflate
-from snowcatcher.ingest import BEACON_PATH, EVENTGATE_PATH, Ingestor
-from snowcatcher.model import (
-    PROTOCOL_EVENTGATE,
-    PROTOCOL_EVENTLOGGING,
-    CapturedEvent,
-    RawRequest,
-    Response,
-    Violation,
+from snowcatcher.ingest import Ingestor
+from snowcatcher.model import PROTOCOL_SNOWPLOW, CapturedEvent, RawRequest, Response, Violation, bad_request
+from snowcatcher.protocols import PROTOCOLS, Protocol, Protocols, Route
+from snowcatcher.protocols.snowplow.protocol import (
+    ANONYMOUS_NUID,
+    COOKIE_NAME,
+    PIXEL,
+    TP2_PATH,
+    cookie_nuid,
 )
+from snowcatcher.protocols.wikimedia.eventgate_protocol import EVENTGATE_PATH
+from snowcatcher.protocols.wikimedia.eventlogging_protocol import BEACON_PATH
 from snowcatcher.store import Store
-from snowcatcher.text import inert
 from snowcatcher.unparseable import parser_reason
 
-PIXEL = base64.b64decode("R0lGODlhAQABAPAAAP///wAAACH5BAUAAAAALAAAAAABAAEAAAICRAEAOw==")
-TP2_PATH = "/com.snowplowanalytics.snowplow/tp2"
-ANONYMOUS_NUID = "00000000-0000-0000-0000-000000000000"
-COOKIE_NAME = "sp"
-COOKIE_MAX_AGE = 365 * 24 * 3600
+# Their homes are the Snowplow protocol and app_keys; kept here for callers until the moves.
+__all__ = ["ANONYMOUS_NUID", "COOKIE_NAME", "INGESTOR", "PIXEL", "STORE", "TP2_PATH"]
+
 CORS_MAX_AGE = 3600
 DEFAULT_MAX_BODY = 1024 * 1024
 #: Seconds a body may take to arrive (a megabyte at 70 KB/s); then it is recorded as stalled.
 DEFAULT_BODY_TIMEOUT = 15.0
 _NO_CACHE = "no-cache, no-store, must-revalidate"
-_SP_COOKIE = re.compile(r"(?:^|;)\s*sp=([0-9A-Za-z-]{1,64})\s*(?:;|$)")
 # Network user ids must be unique, not secret: a PRNG seeded from os.urandom makes them for a
 # third of what uuid4() costs (a getrandom call per id).
 _RANDOM = random.Random()
@@ -78,12 +75,8 @@ def parser_limits(config: CollectorConfig) -> dict[str, int]:
             "max_headers": 4 * MAX_HEADER_COUNT}
 
 
-STORE = web.AppKey("store", Store)
-INGESTOR = web.AppKey("ingestor", Ingestor)
 CONFIG = web.AppKey("config", CollectorConfig)
 
-#: An ingest entry point: the raw request and the network user id -> the stored events.
-Intake = Callable[[RawRequest, str], Awaitable[list[CapturedEvent]]]
 #: Adds routes to the app; called by make_app before the catch-all tracker routes.
 RouteInstaller = Callable[[web.Application], None]
 #: Told about every captured request, synchronously and before it is stored; must not block.
@@ -96,9 +89,11 @@ CAPTURE_HOOKS: web.AppKey[list[CaptureHook]] = web.AppKey("capture_hooks")
 
 
 def make_app(store: Store, ingestor: Ingestor, config: CollectorConfig | None = None,
-             routes: Sequence[RouteInstaller] = (), access: guard.Access | None = None) -> web.Application:
-    """The collector as an aiohttp application; `routes` add read APIs ahead of the tracker routes,
-    guarded by `access` (loopback and same-origin only by default)."""
+             routes: Sequence[RouteInstaller] = (), access: guard.Access | None = None,
+             protocols: Protocols = PROTOCOLS) -> web.Application:
+    """The collector as an aiohttp application: every protocol's routes, with `routes` adding read
+    APIs ahead of the protocols' patterns, guarded by `access` (loopback and same-origin only by
+    default)."""
     config = config or CollectorConfig()
     # The body limit is enforced by _read_body so that an oversized request is still recorded.
     app = web.Application(client_max_size=config.max_body * 64)
@@ -106,27 +101,43 @@ def make_app(store: Store, ingestor: Ingestor, config: CollectorConfig | None = 
     app[INGESTOR] = ingestor
     app[CONFIG] = config
     app[CAPTURE_HOOKS] = []
+    app[FIXED_CORS] = {route.path: protocol.cors for protocol in protocols if protocol.cors
+                       for route in protocol.routes if not route.is_pattern}
     app.on_response_prepare.append(_add_cors_headers)
     guard.install(app, access or guard.Access())
     app.router.add_get("/health", _health)
-    # The trackers' own path as a plain route: found by one dict lookup, before any pattern.
-    app.router.add_post(TP2_PATH, _snowplow_post)
-    app.router.add_get(TP2_PATH, _snowplow_get)
+    plain = [(protocol, route) for protocol in protocols for route in protocol.routes if not route.is_pattern]
+    patterns = [(protocol, route) for protocol in protocols for route in protocol.routes if route.is_pattern]
+    for protocol, route in plain:
+        _add_route(app, route, protocol)
     for install in routes:
         install(app)  # before the catch-alls below, which would otherwise swallow these paths
-    for path in WIKIMEDIA_PATHS:
-        app.router.add_route("OPTIONS", path, _wikimedia_preflight)
+    for path, methods in _express_allow(plain).items():
+        app.router.add_route("OPTIONS", path, partial(_express_preflight, methods))
     app.router.add_route("OPTIONS", "/{tail:.*}", _preflight)
-    for path in (EVENTGATE_PATH, EVENTGATE_PATH + "/"):  # Express routes ignore a trailing slash
-        app.router.add_post(path, _eventgate)
-        app.router.add_get(path, _unknown_path)  # not a Snowplow /{vendor}/{version} pixel
-    app.router.add_get(BEACON_PATH, _beacon)
-    app.router.add_post(BEACON_PATH, _beacon)
-    for path in ("/i", "/ice.png", "/{vendor}/{version}"):
-        app.router.add_get(path, _snowplow_get)  # also answers HEAD
-    app.router.add_post("/{tail:.*}", _snowplow_post)
+    for protocol, route in patterns:
+        _add_route(app, route, protocol)
     app.router.add_route("*", "/{tail:.*}", _unknown_path)
     return app
+
+
+def _add_route(app: web.Application, route: Route, protocol: Protocol) -> None:
+    handler = _unknown_path if route.refuse else partial(_intake, protocol)
+    if route.method == "GET":
+        app.router.add_get(route.path, handler)  # also answers HEAD
+    else:
+        app.router.add_route(route.method, route.path, handler)
+
+
+def _express_allow(plain: list[tuple[Protocol, Route]]) -> dict[str, str]:
+    """The Allow answer of each plain path of a protocol with fixed CORS, as Express lists the
+    route's methods."""
+    methods: dict[str, list[str]] = {}
+    for protocol, route in plain:
+        if protocol.cors and not route.refuse:
+            known = methods.setdefault(route.path, [])
+            known.extend(["GET", "HEAD"] if route.method == "GET" else [route.method])
+    return {path: ",".join(names) for path, names in methods.items()}
 
 
 # -- handlers ------------------------------------------------------------------------------------
@@ -136,10 +147,9 @@ async def _health(request: web.Request) -> web.Response:
     return web.Response(text="ok")
 
 
-async def _wikimedia_preflight(request: web.Request) -> web.Response:
+async def _express_preflight(methods: str, request: web.Request) -> web.Response:
     """Express answers OPTIONS itself with the route's methods (CORS headers come from
     _add_cors_headers, as EventGate's app.all('*') sets them on every answer)."""
-    methods = "POST" if request.path.startswith(EVENTGATE_PATH) else "GET,HEAD,POST"
     return web.Response(text=methods, headers={"Allow": methods})
 
 
@@ -150,64 +160,20 @@ async def _preflight(request: web.Request) -> web.Response:
     })
 
 
-async def _snowplow_get(request: web.Request) -> web.StreamResponse:
+async def _intake(protocol: Protocol, request: web.Request) -> web.StreamResponse:
+    """Any protocol's intake: capture, decode and validate, store, then answer as the protocol does."""
     raw, too_big = await capture(request)
-    return await _track(request, raw, too_big, request.app[INGESTOR].snowplow_get,
-                        Response(200, PIXEL, "image/gif"))
-
-
-async def _snowplow_post(request: web.Request) -> web.StreamResponse:
-    raw, too_big = await capture(request)
-    if request.path != TP2_PATH and not too_big and not _looks_like_payload_data(raw.body):
+    if not too_big and not protocol.claims(raw):
         return await _unknown(request, raw)
-    return await _track(request, raw, too_big, request.app[INGESTOR].snowplow_post, Response(200, b"ok"))
-
-
-async def _track(request: web.Request, raw: RawRequest, too_big: bool, intake: Intake,
-                 answer: Response) -> web.StreamResponse:
     nuid = network_user_id(request)
     if too_big:
         events, answer = oversize(request, raw)
+        if protocol.name != PROTOCOL_SNOWPLOW:
+            events = [replace(event, protocol=protocol.name) for event in events]
     else:
-        events = await intake(raw, nuid)
+        events, answer = await protocol.ingest(request.app[INGESTOR], raw, nuid)
     response = await store_and_answer(request, raw, answer, events)
-    if nuid != ANONYMOUS_NUID and response.status < 300:
-        # Written by hand: http.cookies costs more than decoding the event.
-        response.headers["Set-Cookie"] = (f"{COOKIE_NAME}={nuid}; Max-Age={COOKIE_MAX_AGE}; Path=/; "
-                                          "Secure; HttpOnly; SameSite=None")
-    return response
-
-
-async def _eventgate(request: web.Request) -> web.StreamResponse:
-    """EventGate's intake: answered with EventGate's status, reason phrase and body."""
-    raw, too_big = await capture(request)
-    if too_big:
-        events, answer = oversize(request, raw)
-        events = [replace(event, protocol=PROTOCOL_EVENTGATE) for event in events]
-    else:
-        hasty = is_hasty(request.query.get("hasty"))
-        result = await request.app[INGESTOR].eventgate(raw, hasty=hasty)
-        events, answer = result.events, result.response
-    return await store_and_answer(request, raw, answer, events)
-
-
-async def _beacon(request: web.Request) -> web.StreamResponse:
-    """A legacy EventLogging beacon: 204 like Wikimedia's edge, plus the verdict in headers as
-    the old eventlogging-devserver gave it, since a beacon's sender never reads the body."""
-    raw, too_big = await capture(request)
-    if too_big:
-        events, answer = oversize(request, raw)
-        events = [replace(event, protocol=PROTOCOL_EVENTLOGGING) for event in events]
-    else:
-        events, answer = await request.app[INGESTOR].eventlogging(raw), Response(204)
-    response = await store_and_answer(request, raw, answer, events)
-    if response.status == 204:
-        violations = [violation for event in events for violation in event.violations]
-        response.headers["Requested-Event-Valid"] = "0" if violations else "1"
-        for number, violation in enumerate(violations[:20], start=1):
-            text = inert(f"{violation.path} {violation.message}".strip())
-            response.headers[f"Validation-Error-{number}"] = text.encode("ascii", "backslashreplace"
-                                                                         ).decode()[:500]
+    protocol.finish(response, events, nuid)
     return response
 
 
@@ -374,8 +340,7 @@ def network_user_id(request: web.Request) -> str:
         return ANONYMOUS_NUID
     if "nuid=" in request.query_string and is_network_user_id(request.query.get("nuid", "")):
         return request.query["nuid"]  # anything else is a violation of the event, never a header
-    cookie = _SP_COOKIE.search(request.headers.get("Cookie", ""))
-    return cookie.group(1) if cookie else random_uuid()
+    return cookie_nuid(request.headers.get("Cookie", "")) or random_uuid()
 
 
 def random_uuid() -> str:
@@ -384,30 +349,20 @@ def random_uuid() -> str:
     return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
 
 
-#: The Wikimedia intake routes, answered with EventGate's CORS headers.
-WIKIMEDIA_PATHS = (EVENTGATE_PATH, EVENTGATE_PATH + "/", BEACON_PATH)
-#: What EventGate's app.js sets on every answer (cors: '*'): production refuses credentialed
-#: requests, so snowcatcher must too, or a fetch that works locally fails in production.
-EVENTGATE_CORS = {
-    "Access-Control-Allow-Origin": "*",
-    "Access-Control-Allow-Headers": "accept, x-requested-with, content-type",
-    "Access-Control-Expose-Headers": "etag",
-    "Access-Control-Allow-Methods": "post",
-}
+#: CORS headers fixed per intake path by its protocol (EventGate's), instead of the origin echoed.
+FIXED_CORS: web.AppKey[dict[str, Mapping[str, str]]] = web.AppKey("fixed_cors")
 
 
 async def _add_cors_headers(request: web.Request, response: web.StreamResponse) -> None:
     if guard.is_read_path(request.path):
         guard.add_read_cors(request, response)  # only the origins the user allowed
         return
-    if request.path in WIKIMEDIA_PATHS:
-        response.headers.update(EVENTGATE_CORS)
+    fixed = request.app[FIXED_CORS].get(request.path)
+    if fixed is not None:
+        response.headers.update(fixed)
         return
     # Trackers send credentials, and browsers reject `*` with credentials: a failed CORS check
     # makes the tracker retry and duplicates events, so the origin is echoed.
     response.headers["Access-Control-Allow-Origin"] = request.headers.get("Origin", "*")
     response.headers["Access-Control-Allow-Credentials"] = "true"
 
-
-def _looks_like_payload_data(body: bytes) -> bool:
-    return PAYLOAD_DATA_PREFIX.encode() in body[:512]

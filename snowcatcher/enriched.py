@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import datetime
 import re
 import uuid
 from collections.abc import Callable
@@ -11,7 +10,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from snowcatcher import __version__
-from snowcatcher.model import CapturedEvent, JsonDict, RawRequest
+from snowcatcher.model import CapturedEvent, JsonDict, RawRequest, iso_time
 from snowcatcher.registry import SchemaKey
 
 CONTEXTS_URI = "iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-0"
@@ -71,12 +70,6 @@ _INTEGER = re.compile(r"-?[0-9]+")
 _DECIMAL = re.compile(r"-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
 #: The namespace of the event ids made up for events sent without `eid`.
 _EVENT_ID_NAMESPACE = uuid.UUID("5b0c8e2e-7a39-4f0c-9d3c-4c1d2f6a1e90")
-
-
-def iso_time(seconds: float) -> str:
-    """An ISO-8601 UTC timestamp with milliseconds, as Enrich writes them."""
-    moment = datetime.datetime.fromtimestamp(seconds, datetime.UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 def enriched_event(event: CapturedEvent, request: RawRequest | None = None) -> JsonDict:

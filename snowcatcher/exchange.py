@@ -6,8 +6,7 @@ import base64
 import contextlib
 from typing import Any
 
-from snowcatcher.model import JsonDict, RawRequest, Response, time_problem
-from snowcatcher.store import StoredRequest
+from snowcatcher.model import JsonDict, RawRequest, Response, StoredRequest, time_problem
 
 
 def body_json(body: bytes) -> JsonDict:

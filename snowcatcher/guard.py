@@ -13,9 +13,8 @@ import orjson
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from snowcatcher.model import RawRequest
+from snowcatcher.model import RawRequest, StoredRequest
 from snowcatcher.redact import redacted_request, redacted_stored
-from snowcatcher.store import StoredRequest
 
 #: The read and control API: Micro's and snowcatcher's own. Everything else is tracker intake,
 #: which answers any Host and any Origin as the real collectors do.

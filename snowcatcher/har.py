@@ -12,12 +12,11 @@ from urllib.parse import parse_qsl, urlsplit
 import orjson
 
 from snowcatcher import __version__
-from snowcatcher.enriched import iso_time
-from snowcatcher.model import JsonDict, RawRequest
-from snowcatcher.store import StoredRequest
+from snowcatcher.model import JsonDict, RawRequest, StoredRequest, iso_time
+from snowcatcher.protocols.snowplow.protocol import COOKIE_NAME
 
 #: The cookie a Snowplow collector keeps the network user id in.
-NUID_COOKIE = "sp"
+NUID_COOKIE = COOKIE_NAME
 #: A request and the network user id its collector assigned ("" when unknown).
 Captured = tuple[RawRequest, str]
 

@@ -10,6 +10,7 @@ from typing import TextIO
 
 from snowcatcher import storable
 from snowcatcher.model import CapturedEvent
+from snowcatcher.protocols import PROTOCOLS
 from snowcatcher.text import inert, inert_json
 
 VALID_MARK = "✓"
@@ -17,8 +18,6 @@ INVALID_MARK = "✗"
 #: An event whose check could not be finished yet: neither valid nor invalid.
 UNCHECKED_MARK = "?"
 MARKS = {"valid": VALID_MARK, "invalid": INVALID_MARK, "unchecked": UNCHECKED_MARK}
-#: Short protocol names for narrow columns.
-PROTOCOL_MARKS = {"snowplow": "sp", "eventgate": "eg", "eventlogging": "el"}
 
 
 @functools.lru_cache(maxsize=4)
@@ -34,7 +33,7 @@ def format_line(event: CapturedEvent) -> str:
     except (OverflowError, OSError, ValueError):  # a capture from elsewhere may hold any number
         stamp = f"invalid time: {event.received_at}"
     mark = MARKS[event.verdict]
-    protocol = PROTOCOL_MARKS.get(event.protocol, event.protocol)
+    protocol = PROTOCOLS.short_name(event.protocol)
     columns = [stamp, mark, protocol, f"{event.event_type:<10}", f"{event.name or '-':<36}",
                f"{event.app_id or '-':<12}"]
     if event.violations:

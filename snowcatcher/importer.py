@@ -13,23 +13,23 @@ import urllib.request
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from http.cookies import CookieError, SimpleCookie
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from snowcatcher.capture_file import Capture, CaptureError, Problem, read_capture
-from snowcatcher.collector import ANONYMOUS_NUID, COOKIE_NAME, PIXEL, TP2_PATH
-from snowcatcher.decode.eventgate import is_hasty
-from snowcatcher.decode.snowplow import PAYLOAD_DATA_PREFIX, parse_query
+from snowcatcher.decode.snowplow import parse_query
 from snowcatcher.guard import TOKEN_ENV
-from snowcatcher.ingest import BEACON_PATH, EVENTGATE_PATH, Ingestor
-from snowcatcher.model import CapturedEvent, RawRequest, Response
+from snowcatcher.ingest import Ingestor
+from snowcatcher.model import CapturedEvent, RawRequest
+from snowcatcher.protocols import PROTOCOLS
+from snowcatcher.protocols.base import Intake
+from snowcatcher.protocols.snowplow.protocol import ANONYMOUS_NUID, cookie_nuid
 from snowcatcher.store import Store, StoreError
 
 #: The request and its network user id -> its events and the answer the collector gives.
-Intake = Callable[[RawRequest, str], Awaitable[tuple[list[CapturedEvent], Response]]]
+Ingest = Callable[[RawRequest, str], Awaitable[Intake]]
 _BATCH = 200
 
 
@@ -62,36 +62,13 @@ class ImportSummary:
         return text
 
 
-def route(raw: RawRequest, ingestor: Ingestor) -> Intake | None:
+def route(raw: RawRequest, ingestor: Ingestor) -> Ingest | None:
     """How the collector would decode this request (events and our answer), or None for traffic
-    that carries no analytics events. Mirrors collector.make_app's routes."""
-    parts = raw.path.strip("/").split("/")
-    if raw.path.rstrip("/") == EVENTGATE_PATH and raw.method == "POST":
-        return partial(_eventgate, ingestor)
-    if raw.path == BEACON_PATH and raw.method in ("GET", "HEAD", "POST"):
-        return partial(_beacon, ingestor)
-    if raw.method in ("GET", "HEAD"):
-        tracker_get = raw.path in ("/i", "/ice.png") or (
-            len(parts) == 2 and {"e", "tv"} & parse_query(raw.query).keys())
-        return partial(_snowplow, ingestor.snowplow_get, Response(200, PIXEL, "image/gif")) if (
-            tracker_get) else None
-    if raw.method == "POST" and (raw.path == TP2_PATH or PAYLOAD_DATA_PREFIX.encode() in raw.body[:512]):
-        return partial(_snowplow, ingestor.snowplow_post, Response(200, b"ok"))
-    return None
-
-
-async def _snowplow(decode: Callable[[RawRequest, str], Awaitable[list[CapturedEvent]]],
-                    answer: Response, raw: RawRequest, nuid: str) -> tuple[list[CapturedEvent], Response]:
-    return await decode(raw, nuid), answer
-
-
-async def _eventgate(ingestor: Ingestor, raw: RawRequest, nuid: str) -> tuple[list[CapturedEvent], Response]:
-    result = await ingestor.eventgate(raw, hasty=is_hasty(parse_query(raw.query).get("hasty")))
-    return result.events, result.response
-
-
-async def _beacon(ingestor: Ingestor, raw: RawRequest, nuid: str) -> tuple[list[CapturedEvent], Response]:
-    return await ingestor.eventlogging(raw), Response(204)
+    that carries no analytics events: the protocol registry decides, as for the collector."""
+    protocol = PROTOCOLS.recognising(raw)
+    if protocol is None:
+        return None
+    return partial(protocol.ingest, ingestor)
 
 
 async def import_requests(store: Store, ingestor: Ingestor, capture: Capture) -> ImportSummary:
@@ -138,16 +115,7 @@ def network_user_id(raw: RawRequest, assigned: str) -> str:
     (recorded in the file); empty when neither is known, rather than an invented one."""
     if raw.header("SP-Anonymous") == "*":
         return ANONYMOUS_NUID
-    return parse_query(raw.query).get("nuid") or _cookie(raw.header("Cookie")) or assigned
-
-
-def _cookie(header: str) -> str:
-    try:
-        jar: SimpleCookie = SimpleCookie(header)
-    except CookieError:
-        return ""
-    morsel = jar.get(COOKIE_NAME)
-    return morsel.value if morsel else ""
+    return parse_query(raw.query).get("nuid") or cookie_nuid(raw.header("Cookie")) or assigned
 
 
 # -- command line --------------------------------------------------------------------------------

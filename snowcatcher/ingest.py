@@ -13,11 +13,24 @@ from jsonschema import Draft7Validator
 
 from snowcatcher.backoff import FETCH_GRACE
 from snowcatcher.decode.ajv import ajv_format_checker
-from snowcatcher.decode.eventgate import EventGateDecoder, EventGateResult, wikimedia_bad_request
+from snowcatcher.decode.eventgate import EventGateDecoder, EventGateResult
 from snowcatcher.decode.eventlogging import EventLoggingDecoder
-from snowcatcher.decode.snowplow import SnowplowDecoder, bad_request
+from snowcatcher.decode.snowplow import SnowplowDecoder
 from snowcatcher.decode.wikimedia_event import EventProcessor
-from snowcatcher.model import PROTOCOL_EVENTGATE, CapturedEvent, RawRequest, Response, Violation
+from snowcatcher.model import (
+    PROTOCOL_EVENTGATE,
+    REFUSED_STATUSES,
+    CapturedEvent,
+    RawRequest,
+    Response,
+    StoredRequest,
+    Violation,
+    bad_request,
+    unresolved_uris,
+)
+from snowcatcher.protocols import PROTOCOLS
+from snowcatcher.protocols.wikimedia.eventgate_protocol import EVENTGATE_PATH
+from snowcatcher.protocols.wikimedia.eventlogging_protocol import BEACON_PATH
 from snowcatcher.registry import Registry
 from snowcatcher.streams import StreamCheck
 from snowcatcher.validate import FORMATS, Validator
@@ -25,13 +38,13 @@ from snowcatcher.wikimedia_schemas import WikimediaSchemas
 
 log = logging.getLogger(__name__)
 
+__all__ = ["BEACON_PATH", "EVENTGATE_PATH", "EventChecker", "Ingestor"]  # the paths' home is protocols/
+
 Decode = Callable[[RawRequest], list[CapturedEvent]]
 #: A decoder that hands its events over in parts, so that the event loop runs between them.
 DecodeParts = Callable[[RawRequest], Iterator[list[CapturedEvent]]]
 T = TypeVar("T")
 
-EVENTGATE_PATH = "/v1/events"
-BEACON_PATH = "/beacon/event"
 
 
 class EventChecker(Protocol):
@@ -68,59 +81,51 @@ class Ingestor:
     async def snowplow_post(self, raw: RawRequest, nuid: str = "") -> list[CapturedEvent]:
         decode = partial(self.snowplow.decode_post_parts, nuid=nuid)
         events = await self._in_parts(decode, raw)
-        missing = self.validator.take_unresolved()
+        missing = unresolved_uris(events)
         if missing and await self.registry.fetch(missing, grace=FETCH_GRACE):
             events = await self._in_parts(decode, raw)  # see _run
-            self.validator.take_unresolved()
         return self._checked(events)
 
     async def eventgate(self, raw: RawRequest, *, hasty: bool = False) -> EventGateResult:
         """A `/v1/events` request: its events and EventGate's answer."""
         try:
             result = await _finish(self.eventgate_decoder.decode_parts(raw, hasty=hasty))
-            missing = self.wikimedia_validator.take_unresolved()
+            missing = unresolved_uris(result.events)
             if missing and await self.wikimedia.fetch(missing, grace=FETCH_GRACE):
                 result = await _finish(self.eventgate_decoder.decode_parts(raw, hasty=hasty))
-                self.wikimedia_validator.take_unresolved()
             return result
         except Exception as error:  # the decoder handles every event; this is the last defence
             log.exception("decoding %s %s failed", raw.method, raw.path)
             problem = Violation("request", "", "internal", f"snowcatcher could not decode this request: "
                                 f"{type(error).__name__}: {error}")
-            return EventGateResult([wikimedia_bad_request(raw, PROTOCOL_EVENTGATE, problem)],
+            return EventGateResult([bad_request(raw, problem, protocol=PROTOCOL_EVENTGATE)],
                                    Response(500, problem.message.encode()))
 
     def decoder_for(self, raw: RawRequest) -> Decode:
-        """The decoder that produced a stored request's events, for re-validation."""
-        if raw.path.rstrip("/") == EVENTGATE_PATH:
-            return lambda request: self.eventgate_decoder.decode(request).events
-        if raw.path == BEACON_PATH:
-            return self.eventlogging_decoder.decode
-        return self.snowplow.decode_get if raw.method in ("GET", "HEAD") else self.snowplow.decode_post
+        """The decoder that produced a stored request's events, for re-validation: the protocol
+        the collector routed it to."""
+        protocol = PROTOCOLS.routing(raw)
+        if protocol is None:
+            return lambda request: []
+        return partial(protocol.decode, self)
 
     async def eventlogging(self, raw: RawRequest) -> list[CapturedEvent]:
         """A legacy `/beacon/event` request."""
-        return await self._with_wikimedia_schemas(
-            lambda: self._safely(self.eventlogging_decoder.decode, raw))
-
-    async def _with_wikimedia_schemas(self, decode: Callable[[], T]) -> T:
-        result = decode()
-        missing = self.wikimedia_validator.take_unresolved()
+        events = self._safely(self.eventlogging_decoder.decode, raw)
+        missing = unresolved_uris(events)
         # First sight of a schema.wikimedia.org schema: give the fetch a moment, then decode
         # again; a slow repository does not hold the request (the Revalidator takes over).
         if missing and await self.wikimedia.fetch(missing, grace=FETCH_GRACE):
-            result = decode()
-            self.wikimedia_validator.take_unresolved()
-        return result
+            events = self._safely(self.eventlogging_decoder.decode, raw)
+        return events
 
     async def _run(self, decode: Decode, raw: RawRequest) -> list[CapturedEvent]:
         events = self._safely(decode, raw)
-        missing = self.validator.take_unresolved()
+        missing = unresolved_uris(events)  # decoding names the schemas it could not resolve
         # First sight of a remote schema: give the fetch a moment, then decode again with it;
         # a slow or dead registry does not hold the request (the Revalidator takes over).
         if missing and await self.registry.fetch(missing, grace=FETCH_GRACE):
             events = self._safely(decode, raw)
-            self.validator.take_unresolved()
         return self._checked(events)
 
     async def _in_parts(self, decode: DecodeParts, raw: RawRequest) -> list[CapturedEvent]:
@@ -135,6 +140,14 @@ class Ingestor:
             except Exception as error:  # the whole request is recorded as _safely would
                 return [_failure(raw, error)]
             await asyncio.sleep(0)
+
+    def decode_stored(self, stored: StoredRequest | None) -> list[CapturedEvent]:
+        """A stored request's events decoded again (re-validation, the unresolved-schema retry);
+        none for a request the collector refused (an unknown path, over a size limit): its one
+        event says why, and decoding the part that was kept would lose that."""
+        if stored is None or stored.response.status in REFUSED_STATUSES:
+            return []
+        return self.redecode(self.decoder_for(stored.request), stored.request)
 
     def redecode(self, decode: Decode, raw: RawRequest) -> list[CapturedEvent]:
         """Decode again with the schemas as they are now (re-validation); no remote fetch."""

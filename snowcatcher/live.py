@@ -11,8 +11,7 @@ from dataclasses import dataclass, field
 import orjson
 
 from snowcatcher.checks import EventCheck
-from snowcatcher.enriched import iso_time
-from snowcatcher.model import UNCHECKED_VERDICT, CapturedEvent, JsonDict
+from snowcatcher.model import UNCHECKED_VERDICT, CapturedEvent, JsonDict, iso_time
 from snowcatcher.query import Filter
 from snowcatcher.store import Store
 

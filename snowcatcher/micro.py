@@ -13,11 +13,12 @@ import orjson
 from aiohttp import web
 
 from snowcatcher import __version__, micro_ui
-from snowcatcher.collector import ANONYMOUS_NUID, INGESTOR, STORE, TP2_PATH
+from snowcatcher.app_keys import INGESTOR, STORE
 from snowcatcher.decode.tracker_fields import is_network_user_id
-from snowcatcher.enriched import enriched_event, iso_time
+from snowcatcher.enriched import enriched_event
 from snowcatcher.guard import shown_request
-from snowcatcher.model import BAD_REQUEST, PROTOCOL_SNOWPLOW, CapturedEvent, JsonDict, RawRequest
+from snowcatcher.model import BAD_REQUEST, PROTOCOL_SNOWPLOW, CapturedEvent, JsonDict, RawRequest, iso_time
+from snowcatcher.protocols.snowplow.protocol import ANONYMOUS_NUID, TP2_PATH
 from snowcatcher.query import Filter
 from snowcatcher.registry import SchemaKey
 from snowcatcher.store import Store

@@ -13,10 +13,18 @@ import orjson
 from aiohttp import web
 
 from snowcatcher import __version__
-from snowcatcher.collector import STORE
+from snowcatcher.app_keys import STORE
 from snowcatcher.decode.tracker_fields import BUILTIN_SCHEMAS
-from snowcatcher.enriched import CANONICAL_FIELDS, TEXT_PARAMETERS, enriched_event, iso_time
-from snowcatcher.model import BAD_REQUEST, PROTOCOL_SNOWPLOW, CapturedEvent, JsonDict, RawRequest, Violation
+from snowcatcher.enriched import CANONICAL_FIELDS, TEXT_PARAMETERS, enriched_event
+from snowcatcher.model import (
+    BAD_REQUEST,
+    PROTOCOL_SNOWPLOW,
+    CapturedEvent,
+    JsonDict,
+    RawRequest,
+    Violation,
+    iso_time,
+)
 from snowcatcher.query import Filter
 from snowcatcher.registry import SchemaKey
 from snowcatcher.store import Store

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +30,13 @@ EARLIEST_TIME = 0.0
 LATEST_TIME = 253402300799.999
 
 
+def iso_time(seconds: float) -> str:
+    """`2020-04-02T19:11:20.942Z` (UTC, milliseconds): JavaScript's toISOString(), which EventGate
+    fills meta.dt with, and the form Enrich writes its timestamps in."""
+    millis = int(seconds * 1000) % 1000
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{millis:03d}Z"
+
+
 def time_problem(name: str, seconds: object) -> str | None:
     """Why `seconds` cannot be a stored time (not a finite number from 1970 to 9999), or None."""
     if isinstance(seconds, bool) or not isinstance(seconds, int | float):
@@ -46,6 +55,9 @@ def time_problem(name: str, seconds: object) -> str | None:
 UNCHECKED = "unchecked"
 #: The start of every unchecked violation's message.
 NOT_CHECKED = "not checked: "
+#: The start of the message of an unchecked violation whose schema a remote registry may still
+#: provide; its entity ends with the schema's URI (see unresolved_uris).
+UNRESOLVED = NOT_CHECKED + "schema unresolved: "
 VALID = "valid"
 INVALID = "invalid"
 #: CapturedEvent.verdict of an event that has unchecked violations and no others.
@@ -63,6 +75,19 @@ def verdict_of(violations: tuple[Violation, ...] | list[Violation]) -> str:
 def transient(violations: tuple[Violation, ...] | list[Violation]) -> bool:
     """True when a result holds an unfinished check: such a result must never be cached."""
     return any(v.keyword == UNCHECKED for v in violations)
+
+
+def unresolved_uris(events: Iterable[CapturedEvent]) -> set[str]:
+    """The schema URIs these decoded events wait for, which a remote registry may still provide:
+    decoding reports them in its result, as the last word of such a violation's entity."""
+    return {violation.entity.rsplit(" ", 1)[-1] for event in events if event.violations
+            for violation in event.violations
+            if violation.keyword == UNCHECKED and violation.message.startswith(UNRESOLVED)}
+
+
+def json_pointer(parts: Iterable[object]) -> str:
+    """The JSON pointer (RFC 6901) to a value: `/a~1b/0` for the keys and indexes `a/b`, 0."""
+    return "".join("/" + str(part).replace("~", "~0").replace("/", "~1") for part in parts)
 
 
 def schema_name(uri: str) -> str:
@@ -242,3 +267,31 @@ class CapturedEvent:
             "entities": [entity.to_json() for entity in self.entities],
             "filled": list(self.filled),
         }
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRequest:
+    """A stored request and the answer the collector gave it."""
+
+    request: RawRequest
+    response: Response
+
+
+@dataclass(frozen=True, slots=True)
+class Counts:
+    """How many events the store holds."""
+
+    total: int
+    valid: int
+    #: Events whose check could not be finished yet (neither valid nor invalid).
+    unchecked: int = 0
+
+    @property
+    def invalid(self) -> int:
+        return self.total - self.valid - self.unchecked
+
+
+def bad_request(raw: RawRequest, *violations: Violation, protocol: str = PROTOCOL_SNOWPLOW) -> CapturedEvent:
+    """The event recorded for a request from which no event could be decoded; `violations` say why."""
+    return CapturedEvent(protocol=protocol, event_type=BAD_REQUEST, name="", schema="", app_id="",
+                         payload={}, violations=violations, received_at=raw.received_at)

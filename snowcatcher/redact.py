@@ -6,8 +6,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import replace
 
-from snowcatcher.model import RawRequest
-from snowcatcher.store import StoredRequest
+from snowcatcher.model import RawRequest, StoredRequest
 
 #: What a secret value is shown as. `<` cannot appear in a cookie value (RFC 6265), so a
 #: redacted export is never mistaken for a real cookie.

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from snowcatcher.ingest import Ingestor
-from snowcatcher.model import REFUSED_STATUSES, CapturedEvent, Violation
+from snowcatcher.model import CapturedEvent, Violation
 from snowcatcher.store import Store
 
 CHUNK = 500
@@ -36,18 +35,12 @@ async def revalidate(store: Store, ingestor: Ingestor,
     ingestor.forget()
     total = store.counts().total
     checked = changed = 0
-    last_id = 0
-    while True:
-        events = store.after(last_id, limit=CHUNK)
-        if not events:
-            break
-        last_id = events[-1].id
+    async for events in store.iter_after(0, page=CHUNK):
         updates = _new_violations(store, ingestor, events)
         changed += store.update_violations(updates) if updates else 0
         checked += len(events)
         if progress is not None:
             progress(checked, total)
-        await asyncio.sleep(0)
     return RevalidationReport(checked, changed, store.counts().invalid)
 
 
@@ -65,8 +58,4 @@ def _new_violations(store: Store, ingestor: Ingestor, events: list[CapturedEvent
 
 
 def _decode_again(store: Store, ingestor: Ingestor, request_id: int) -> list[CapturedEvent]:
-    stored = store.request(request_id)
-    # Refused requests (unknown path, over a size limit) hold no events to re-check.
-    if stored is None or stored.response.status in REFUSED_STATUSES:
-        return []
-    return ingestor.redecode(ingestor.decoder_for(stored.request), stored.request)
+    return ingestor.decode_stored(store.request(request_id))

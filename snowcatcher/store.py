@@ -9,14 +9,22 @@ import logging
 import os
 import sqlite3
 import tempfile
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import orjson
 
-from snowcatcher.model import CapturedEvent, RawRequest, Response, Violation, time_problem, verdict_of
+from snowcatcher.model import (
+    CapturedEvent,
+    RawRequest,
+    Response,
+    Violation,
+    time_problem,
+    verdict_of,
+)
+from snowcatcher.model import Counts as Counts  # part of the store's API; its home is the model
+from snowcatcher.model import StoredRequest as StoredRequest
 from snowcatcher.query import Filter
 from snowcatcher.signals import Signal
 from snowcatcher.storable import mend_event, mend_request
@@ -34,9 +42,6 @@ from snowcatcher.store_sql import (
     event_row,
     request_from_row,
     request_row,
-)
-from snowcatcher.store_sql import (
-    StoredRequest as StoredRequest,  # part of the store's API
 )
 from snowcatcher.store_threads import Checkpointer, Counter, Transaction, hint
 
@@ -58,20 +63,6 @@ _COUNT_MEMORY = 32
 _WALK = 4096
 #: PRAGMA user_version once schema_sets holds the pairs of every event.
 _SCHEMA_SETS_VERSION = 1
-
-
-@dataclass(frozen=True, slots=True)
-class Counts:
-    """How many events the store holds."""
-
-    total: int
-    valid: int
-    #: Events whose check could not be finished yet (neither valid nor invalid).
-    unchecked: int = 0
-
-    @property
-    def invalid(self) -> int:
-        return self.total - self.valid - self.unchecked
 
 
 class _Part(NamedTuple):
@@ -489,6 +480,15 @@ class Store:
             "ORDER BY events.id LIMIT ?",
             (*params, event_id, limit)).fetchall()
         return [event_from_row(row) for row in rows]
+
+    async def iter_after(self, event_id: int = 0, where: Filter | None = None,
+                         page: int = 1000) -> AsyncIterator[list[CapturedEvent]]:
+        """Matching events stored after `event_id`, oldest first, a page at a time, yielding to the
+        event loop between pages (the one paging loop of exports and re-validation)."""
+        while events := self.after(event_id, where, page):
+            yield events
+            event_id = events[-1].id
+            await asyncio.sleep(0)
 
     def before(self, event_id: int, where: Filter | None = None,
                limit: int = 1000) -> list[CapturedEvent]:

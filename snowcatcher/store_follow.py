@@ -6,7 +6,8 @@ import os
 import urllib.request
 from enum import Enum
 
-from snowcatcher.store import Counts, Store
+from snowcatcher.model import Counts
+from snowcatcher.store import Store
 
 
 class Change(Enum):

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
 from snowcatcher import json_numbers
-from snowcatcher.model import CapturedEvent, Entity, JsonDict, RawRequest, Response, Violation
+from snowcatcher.model import CapturedEvent, Entity, JsonDict, RawRequest, Response, StoredRequest, Violation
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS requests (
@@ -86,13 +85,6 @@ EVENTS = "events LEFT JOIN entity_sets ON entity_sets.id = events.entity_set"
 #: The same rows walked in id order: for a bounded id range this stops at the first matches,
 #: where a filter's index would find every match in the range and sort them first.
 EVENTS_IN_ID_ORDER = "events NOT INDEXED LEFT JOIN entity_sets ON entity_sets.id = events.entity_set"
-
-@dataclass(frozen=True, slots=True)
-class StoredRequest:
-    """A stored request and the answer the collector gave it."""
-
-    request: RawRequest
-    response: Response
 
 
 #: What the events table's `valid` column holds for each verdict (1 and 0 as ever; -1 is new, so a

@@ -10,8 +10,8 @@ from aiohttp.typedefs import Handler
 from aiohttp.web_urldispatcher import ResourceRoute
 
 from snowcatcher.collector import CONFIG, STORE, TP2_PATH, UNSENT_BODY, capture, store_and_answer
-from snowcatcher.decode.snowplow import PAYLOAD_DATA_PREFIX, bad_request
-from snowcatcher.model import RawRequest, Response, Violation
+from snowcatcher.decode.snowplow import PAYLOAD_DATA_PREFIX
+from snowcatcher.model import RawRequest, Response, Violation, bad_request
 
 #: Micro's read API: trackers pointed at Micro's URL by mistake post their events there.
 MICRO_PATHS = ("/micro/",)

@@ -18,8 +18,7 @@ from aiohttp.web_protocol import ERROR, RequestHandler
 from aiohttp.web_request import BaseRequest
 from aiohttp.web_server import Server
 
-from snowcatcher.decode.snowplow import bad_request
-from snowcatcher.model import RawRequest, Response, Violation
+from snowcatcher.model import RawRequest, Response, Violation, bad_request
 from snowcatcher.store import Store
 
 log = logging.getLogger(__name__)

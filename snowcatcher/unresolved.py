@@ -15,9 +15,8 @@ from aiohttp import web
 from snowcatcher import bounded
 from snowcatcher.backoff import ATTEMPTS_PER_URI
 from snowcatcher.ingest import Ingestor
-from snowcatcher.model import REFUSED_STATUSES, UNCHECKED, UNCHECKED_VERDICT, CapturedEvent, Violation
+from snowcatcher.model import UNCHECKED_VERDICT, CapturedEvent, Violation, unresolved_uris
 from snowcatcher.store import Store
-from snowcatcher.validate import UNRESOLVED
 
 log = logging.getLogger(__name__)
 
@@ -30,12 +29,6 @@ MAX_ATTEMPTS = ATTEMPTS_PER_URI
 MAX_WAITING = 100_000
 #: Events re-validated between two yields to the event loop.
 CHUNK = 200
-
-
-def unresolved_uris(event: CapturedEvent) -> set[str]:
-    """The schema URIs an event is waiting for (the last word of each such violation's entity)."""
-    return {violation.entity.rsplit(" ", 1)[-1] for violation in event.violations
-            if violation.keyword == UNCHECKED and violation.message.startswith(UNRESOLVED)}
 
 
 class UnresolvedSchemas:
@@ -56,7 +49,7 @@ class UnresolvedSchemas:
         for event in events:
             if event.verdict != UNCHECKED_VERDICT:
                 continue
-            uris = unresolved_uris(event)
+            uris = unresolved_uris((event,))
             if not uris and len(self._recheck) < MAX_WAITING:
                 self._recheck.add(event.id)
                 if self._recheck_task is None:
@@ -113,13 +106,7 @@ class UnresolvedSchemas:
         return self.store.update_violations(changes) if changes else 0
 
     def _again(self, request_id: int, events: list[CapturedEvent]) -> list[tuple[int, Sequence[Violation]]]:
-        stored = self.store.request(request_id)
-        if stored is None or stored.response.status in REFUSED_STATUSES:
-            return []  # a refused request's event says why it was refused: decoding would lose that
-        raw = stored.request
-        fresh = self.ingestor.redecode(self.ingestor.decoder_for(raw), raw)
-        self.ingestor.validator.take_unresolved()
-        self.ingestor.wikimedia_validator.take_unresolved()
+        fresh = self.ingestor.decode_stored(self.store.request(request_id))
         return [(event.id, fresh[event.index].violations) for event in events
                 if event.index < len(fresh) and fresh[event.index].violations != event.violations]
 

@@ -28,12 +28,10 @@ from jsonschema.protocols import Validator as JsonSchemaValidator
 from snowcatcher import bounded
 from snowcatcher.bounded import bound_fast
 from snowcatcher.flat_records import flat_records_check
-from snowcatcher.model import NOT_CHECKED, UNCHECKED, JsonDict, Violation, transient
+from snowcatcher.model import NOT_CHECKED, UNCHECKED, UNRESOLVED, JsonDict, Violation, json_pointer, transient
 from snowcatcher.registry import Resolution
 
 _MEMO_SIZE = 20_000
-#: How a violation starts when a remote registry may still provide the schema (it is unchecked).
-UNRESOLVED = NOT_CHECKED + "schema unresolved: "
 _MESSAGE_LIMIT = 300
 # The formats Iglu schemas use; rfc3339-validator, rfc3986-validator and fqdn (dependencies)
 # provide the date-time, uri and hostname checks. (jsonschema[format-nongpl] would also bring
@@ -195,7 +193,6 @@ class Validator:
         self._compiled: dict[str, CompiledSchema | Violation] = {}
         self._memo: OrderedDict[tuple[str, bytes], tuple[Violation, ...]] = OrderedDict()
         self._generation = registry.generation
-        self._unresolved: set[str] = set()
 
     def check(self, uri: str, data: Any, entity: str, *, memo: bool = True) -> tuple[Violation, ...]:
         """Every violation of `data` against the schema `uri`, labelled with `entity`.
@@ -235,7 +232,7 @@ class Validator:
             return unusable
         if resolution.schema is None:
             if self.registry.fetchable(uri):
-                self._unresolved.add(uri)  # a remote registry may still have it
+                # A remote registry may still have it: the violation names it (unresolved_uris).
                 return Violation("", "", UNCHECKED, f"{UNRESOLVED}{resolution.explain()}; snowcatcher "
                                  "keeps asking the registries and validates the event again when "
                                  "the schema arrives")
@@ -257,11 +254,6 @@ class Validator:
             return None
         return self.registry.lookup(uri.partition("#")[0]).schema
 
-    def take_unresolved(self) -> set[str]:
-        """The URIs that a remote registry might provide, seen since the last call."""
-        unresolved, self._unresolved = self._unresolved, set()
-        return unresolved
-
     def _check(self, uri: str, data: Any, entity: str) -> tuple[Violation, ...]:
         compiled = self.compiled(uri)
         if isinstance(compiled, Violation):
@@ -281,9 +273,7 @@ class Validator:
 
 
 def _violation(entity: str, error: ValidationError) -> Violation:
-    path = "".join("/" + str(part).replace("~", "~0").replace("/", "~1")
-                   for part in error.absolute_path)
-    return Violation(entity, path, str(error.validator), _clip(error.message))
+    return Violation(entity, json_pointer(error.absolute_path), str(error.validator), _clip(error.message))
 
 
 def _clip(message: str) -> str:

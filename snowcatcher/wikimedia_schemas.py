@@ -16,6 +16,7 @@ import yaml
 from snowcatcher.materialize import MaterializeError, SchemaTooLarge, materialize, parse_document
 from snowcatcher.model import JsonDict
 from snowcatcher.registry import (
+    MAX_SCHEMA_BYTES,
     UNUSABLE,
     Resolution,
     SchemaResolver,
@@ -33,7 +34,6 @@ SECONDARY = f"{SCHEMA_HOST}/repositories/secondary/jsonschema"
 #: EventGate's development configuration asks primary first, then secondary.
 DEFAULT_WIKIMEDIA_REMOTES = (PRIMARY, SECONDARY)
 FETCH_TIMEOUT = 5.0
-MAX_SCHEMA_BYTES = 4 * 1024 * 1024
 #: How many `$ref`ed documents one remote fetch may follow.
 MAX_FETCH_DOCUMENTS = 32
 

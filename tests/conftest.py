@@ -10,8 +10,9 @@ from typing import Any
 import aiohttp
 import pytest
 
-from snowcatcher.server import Settings, Snowcatcher
+from snowcatcher.runtime import Settings, Snowcatcher
 from tests.browser_support import Chromium, Page, chromium, find_chromium
+from tests.data import PAYLOAD_DATA, TP2, body, struct  # noqa: F401 (re-exported for tests written before tests/data.py)
 from tests.js_support import build_bundle, page_server
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -91,8 +92,6 @@ async def page(browser: Chromium) -> Page:
 
 # -- helpers for the HTTP API tests --------------------------------------------------------------
 
-TP2 = "/com.snowplowanalytics.snowplow/tp2"
-PAYLOAD_DATA = "iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4"
 
 needs_corpus = pytest.mark.skipif(not IGLU.is_dir(), reason=f"third-party corpus not found at {IGLU} "
                                                             "(clone ../shared beside the repo)")
@@ -106,17 +105,9 @@ def settings(**overrides: Any) -> Settings:
     return Settings(**values)
 
 
-def body(*events: dict[str, str]) -> dict[str, Any]:
-    return {"schema": PAYLOAD_DATA, "data": list(events)}
-
-
 async def post_events(http: aiohttp.ClientSession, base: str, *events: dict[str, str],
                       **headers: str) -> int:
     async with http.post(base + TP2, json=body(*events),
                          headers={"Content-Type": "application/json; charset=UTF-8", **headers}) as answer:
         return answer.status
 
-
-def struct(action: str, **extra: str) -> dict[str, str]:
-    return {"e": "se", "tv": "py-1.1.0", "p": "srv", "aid": "shop", "se_ca": "cat", "se_ac": action,
-            "dtm": "1742268163016", "stm": "1742268163018", **extra}

@@ -9,8 +9,8 @@ from pathlib import Path
 from snowcatcher.ingest import Ingestor
 from snowcatcher.model import CapturedEvent, RawRequest
 from snowcatcher.registry import Registry
+from tests.data import TP2
 
-TP2 = "/com.snowplowanalytics.snowplow/tp2"
 JSON = "application/json; charset=UTF-8"
 
 

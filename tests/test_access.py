@@ -16,9 +16,10 @@ import pytest
 from snowcatcher import expect, importer
 from snowcatcher.cli import announce
 from snowcatcher.cli import main as cli_main
-from snowcatcher.server import Settings, Snowcatcher
+from snowcatcher.runtime import Settings, Snowcatcher
 from tests.browser_support import Page
-from tests.conftest import TP2, body, settings, struct
+from tests.conftest import settings
+from tests.data import TP2, body, struct
 
 EVIL = "http://evil.example"
 SESSION = "4f0c2d7e9b1a_admin_session"

@@ -9,8 +9,9 @@ import pytest
 from yarl import URL
 
 from snowcatcher.decode.tracker_fields import ATOMIC_LIMITS
-from snowcatcher.server import Snowcatcher
-from tests.conftest import post_events, struct
+from snowcatcher.runtime import Snowcatcher
+from tests.conftest import post_events
+from tests.data import struct
 
 
 async def _get_event(http: aiohttp.ClientSession, catcher: Snowcatcher, **params: str) -> Any:

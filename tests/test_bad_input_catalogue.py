@@ -17,9 +17,9 @@ from yarl import URL
 
 from snowcatcher import samples
 from snowcatcher.decode import base64url
-from snowcatcher.server import Settings, Snowcatcher
+from snowcatcher.runtime import Settings, Snowcatcher
+from tests.data import TP2
 
-TP2 = "/com.snowplowanalytics.snowplow/tp2"
 PD = samples.PAYLOAD_DATA
 JSON = "application/json; charset=UTF-8"
 ACME = "iglu:com.acme/thing/jsonschema/1-0-0"

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from snowcatcher.model import CapturedEvent, JsonDict
-from snowcatcher.server import Snowcatcher
+from snowcatcher.runtime import Snowcatcher
 from tests.browser_support import Page
 from tests.wikimedia_support import PRIMARY, SCHEMA_EXAMPLES, SECONDARY, SEED, needs_corpus, running
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from snowcatcher.model import CapturedEvent
-from snowcatcher.server import Snowcatcher
+from snowcatcher.runtime import Snowcatcher
 from tests.browser_support import Page, send_from_browser
 
 

@@ -13,8 +13,7 @@ from pathlib import Path
 from snowcatcher import samples
 from tests.cli_process import CliProcess
 from tests.conftest import ROOT
-
-TP2 = "/com.snowplowanalytics.snowplow/tp2"
+from tests.data import TP2
 
 
 def send(url: str, body: bytes) -> int:

@@ -17,7 +17,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import IGLU, TP2, body, struct
+from tests.conftest import IGLU
+from tests.data import TP2, body, struct
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -11,9 +11,9 @@ import aiohttp
 
 from snowcatcher import samples
 from snowcatcher.collector import PIXEL
-from snowcatcher.server import Settings, Snowcatcher
+from snowcatcher.runtime import Settings, Snowcatcher
+from tests.data import TP2
 
-TP2 = "/com.snowplowanalytics.snowplow/tp2"
 JSON = {"Content-Type": "application/json; charset=UTF-8"}
 
 

@@ -15,8 +15,8 @@ from snowcatcher.ingest import Ingestor
 from snowcatcher.model import CapturedEvent, RawRequest, Response
 from snowcatcher.registry import Registry
 from snowcatcher.store import Store
+from tests.data import TP2
 
-TP2 = "/com.snowplowanalytics.snowplow/tp2"
 JSON_HEADERS = (("Content-Type", "application/json"),)
 INGESTOR = Ingestor(Registry(offline=True))
 STORE = Store()

@@ -11,7 +11,7 @@ import orjson
 import pytest
 
 from snowcatcher.model import JsonDict
-from snowcatcher.server import Snowcatcher
+from snowcatcher.runtime import Snowcatcher
 from snowcatcher.validate import FORMATS
 from tests.wikimedia_support import PRIMARY, needs_corpus, running
 

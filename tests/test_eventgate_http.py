@@ -15,7 +15,7 @@ import pytest
 from snowcatcher.headless import HeadlessPrinter
 from snowcatcher.model import JsonDict
 from snowcatcher.query import Filter
-from snowcatcher.server import Snowcatcher
+from snowcatcher.runtime import Snowcatcher
 from tests.wikimedia_support import (
     EVENTGATE_EVENTS,
     EVENTGATE_EXPECTED,
@@ -306,7 +306,7 @@ async def test_headless_ndjson_and_the_stream_filter_show_wikimedia_events() -> 
 
 
 async def test_an_oversized_body_gets_413_and_is_recorded_as_eventgate() -> None:
-    from snowcatcher.server import Settings
+    from snowcatcher.runtime import Settings
 
     catcher = Snowcatcher(Settings(port=0, offline=True, cache_dir=None, max_body=100))
     await catcher.start()

@@ -15,7 +15,7 @@ from yarl import URL
 
 from snowcatcher.decode.eventlogging import capsule_from_query, legacy_schema_uri
 from snowcatcher.model import CapturedEvent
-from snowcatcher.server import Settings, Snowcatcher
+from snowcatcher.runtime import Settings, Snowcatcher
 from snowcatcher.streams import StreamConfig, StreamConfigError
 from snowcatcher.tui import views
 from tests.wikimedia_support import PRIMARY, SECONDARY, needs_corpus, running

@@ -13,8 +13,9 @@ import aiohttp
 import pytest
 
 from snowcatcher import expect
-from snowcatcher.server import Snowcatcher
-from tests.conftest import post_events, struct
+from snowcatcher.runtime import Snowcatcher
+from tests.conftest import post_events
+from tests.data import struct
 
 API = "/snowcatcher/api"
 

@@ -12,8 +12,9 @@ import aiohttp
 import pytest
 
 from snowcatcher import expect
-from snowcatcher.server import Settings, Snowcatcher
+from snowcatcher.runtime import Settings, Snowcatcher
 from tests.cli_process import CliProcess
+from tests.data import TP2
 from tests.gitlab_support import (
     ACTIVE_ISSUE_CLOSED,
     SERVICE_PING,
@@ -25,8 +26,6 @@ from tests.gitlab_support import (
     tp2_body,
 )
 from tests.test_cli import run_cli
-
-TP2 = "/com.snowplowanalytics.snowplow/tp2"
 
 
 @pytest.fixture

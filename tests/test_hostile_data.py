@@ -29,12 +29,12 @@ from snowcatcher import samples
 from snowcatcher.cli import announce, build_parser
 from snowcatcher.headless import HeadlessPrinter
 from snowcatcher.model import CapturedEvent
-from snowcatcher.server import Settings, Snowcatcher
+from snowcatcher.runtime import Settings, Snowcatcher
 from snowcatcher.text import InertFormatter
 from tests.conftest import ROOT
+from tests.data import TP2
 from tests.loopback import serving
 
-TP2 = "/com.snowplowanalytics.snowplow/tp2"
 JSON = {"Content-Type": "application/json"}
 
 

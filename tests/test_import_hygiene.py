@@ -5,6 +5,7 @@ from __future__ import annotations
 import pkgutil
 import subprocess
 import sys
+from pathlib import Path
 
 import snowcatcher
 from tests.conftest import ROOT
@@ -23,3 +24,11 @@ def test_core_modules_do_not_import_textual() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
                             check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_the_layer_contracts_hold() -> None:
+    """pyproject.toml's import-linter contracts: Textual only in tui, protocols apart from the store
+    and the front ends, the store apart from the protocols, the read APIs apart from the collector."""
+    lint = Path(sys.executable).with_name("lint-imports")
+    result = subprocess.run([str(lint)], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stdout[-3000:]

@@ -11,7 +11,7 @@ import aiohttp
 import pytest
 
 from snowcatcher.registry import Registry
-from snowcatcher.server import Snowcatcher
+from snowcatcher.runtime import Snowcatcher
 from snowcatcher.text import inert
 from snowcatcher.wikimedia_schemas import WikimediaSchemas
 from tests.conftest import settings

@@ -11,7 +11,7 @@ import orjson
 from rich.console import Console
 
 from snowcatcher.model import JsonDict
-from snowcatcher.server import Snowcatcher
+from snowcatcher.runtime import Snowcatcher
 from snowcatcher.tui import fields, views
 from tests.wikimedia_support import PRIMARY, SECONDARY, needs_corpus, running
 

@@ -7,9 +7,10 @@ from typing import Any
 
 import aiohttp
 
+from snowcatcher.runtime import Snowcatcher
 from snowcatcher.samples import encode as b64
-from snowcatcher.server import Snowcatcher
-from tests.conftest import CORPUS, needs_corpus, post_events, settings, struct
+from tests.conftest import CORPUS, needs_corpus, post_events, settings
+from tests.data import struct
 
 GITLAB_STANDARD = "iglu:com.gitlab/gitlab_standard/jsonschema/1-1-1"
 WEB_PAGE = "iglu:com.snowplowanalytics.snowplow/web_page/jsonschema/1-0-0"

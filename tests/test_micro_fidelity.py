@@ -7,8 +7,9 @@ from typing import Any
 
 import aiohttp
 
-from snowcatcher.server import Snowcatcher
-from tests.conftest import TP2, body, post_events, struct
+from snowcatcher.runtime import Snowcatcher
+from tests.conftest import post_events
+from tests.data import TP2, body, struct
 
 
 def _words(text: str) -> list[str]:

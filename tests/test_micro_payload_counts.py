@@ -6,8 +6,9 @@ import json
 
 import aiohttp
 
-from snowcatcher.server import Snowcatcher
-from tests.conftest import TP2, body, post_events, struct
+from snowcatcher.runtime import Snowcatcher
+from tests.conftest import post_events
+from tests.data import TP2, body, struct
 
 
 async def test_a_rejected_payload_is_one_bad_row(catcher: Snowcatcher, http: aiohttp.ClientSession) -> None:

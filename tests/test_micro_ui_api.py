@@ -8,9 +8,10 @@ from typing import Any
 
 import aiohttp
 
+from snowcatcher.runtime import Snowcatcher
 from snowcatcher.samples import encode as b64
-from snowcatcher.server import Snowcatcher
-from tests.conftest import TP2, post_events, struct
+from tests.conftest import post_events
+from tests.data import TP2, struct
 
 FAILURE = "contexts_com_snowplowanalytics_snowplow_failure_1"
 ACME_CONTEXT = "iglu:com.acme/shopCart/jsonschema/2-0-0"

@@ -7,7 +7,7 @@ from pathlib import Path
 import aiohttp
 
 from snowcatcher.collector import MAX_HEADER_COUNT
-from snowcatcher.server import Settings, Snowcatcher
+from snowcatcher.runtime import Settings, Snowcatcher
 
 
 async def test_refused_requests_keep_their_size_violation(tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ import pytest
 from aiohttp import web
 
 from snowcatcher import backoff, registry, samples
-from snowcatcher.server import Settings, Snowcatcher
+from snowcatcher.runtime import Settings, Snowcatcher
 from tests.loopback import serving
 
 REMOTE = "iglu:com.acme/remote/jsonschema/1-0-0"

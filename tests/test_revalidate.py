@@ -9,7 +9,7 @@ import aiohttp
 import orjson
 
 from snowcatcher import samples
-from snowcatcher.server import Settings, Snowcatcher
+from snowcatcher.runtime import Settings, Snowcatcher
 
 SCHEMA_PATH = "com.acme/checkout/jsonschema/1-0-0"
 URI = "iglu:com.acme/checkout/jsonschema/1-0-0"

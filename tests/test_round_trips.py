@@ -16,7 +16,8 @@ import pytest
 
 from snowcatcher.store import Store
 from tests.cli_process import CliProcess
-from tests.conftest import IGLU, ROOT, TP2, body, struct
+from tests.conftest import IGLU, ROOT
+from tests.data import TP2, body, struct
 
 API = "/snowcatcher/api"
 #: received_at values no reader can show: far future, far past, the year 10000.

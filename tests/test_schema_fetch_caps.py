@@ -14,7 +14,7 @@ from aiohttp import web
 
 from snowcatcher import backoff, samples, unresolved
 from snowcatcher.registry import RemoteRepo
-from snowcatcher.server import Settings, Snowcatcher
+from snowcatcher.runtime import Settings, Snowcatcher
 from tests.conftest import post_events
 from tests.loopback import serving
 

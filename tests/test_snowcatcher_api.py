@@ -12,8 +12,9 @@ import pytest
 from aiohttp import web
 from yarl import URL
 
-from snowcatcher.server import Snowcatcher
-from tests.conftest import TP2, post_events, settings, struct
+from snowcatcher.runtime import Snowcatcher
+from tests.conftest import post_events, settings
+from tests.data import TP2, struct
 from tests.loopback import serving
 
 API = "/snowcatcher/api"

@@ -23,8 +23,9 @@ from snowcatcher import samples
 from snowcatcher.collector import TP2_PATH
 from snowcatcher.decode.snowplow import MAX_EVENTS
 from snowcatcher.model import BAD_REQUEST, CapturedEvent, RawRequest, Response
-from snowcatcher.server import Snowcatcher
-from tests.conftest import PAYLOAD_DATA, settings
+from snowcatcher.runtime import Snowcatcher
+from tests.conftest import settings
+from tests.data import PAYLOAD_DATA
 from tests.loopback import serving
 
 JSON = {"Content-Type": "application/json; charset=UTF-8"}

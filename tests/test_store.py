@@ -5,30 +5,17 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-import time
-from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
 from snowcatcher import samples
 from snowcatcher.decode.snowplow import SnowplowDecoder
-from snowcatcher.model import CapturedEvent, Entity, RawRequest, Response, Violation
+from snowcatcher.model import CapturedEvent, Response
 from snowcatcher.query import Filter
 from snowcatcher.store import Store, StoreError
 from snowcatcher.store_threads import Counter
-
-
-def event(name: str, *, valid: bool = True, event_type: str = "struct", app: str = "gitlab",
-          contexts: Sequence[str] = ()) -> CapturedEvent:
-    entities = tuple(Entity("context", i, uri, {"i": i}, "cx") for i, uri in enumerate(contexts))
-    violations = () if valid else (Violation("contexts[0] x", "/realm", "enum", "bad realm"),)
-    return CapturedEvent("snowplow", event_type, name, "", app, {"e": "se", "se_ac": name},
-                         entities, violations, received_at=time.time())
-
-
-def request(body: bytes = b"{}") -> RawRequest:
-    return RawRequest("POST", "/tp2", "", (("Content-Type", "application/json"),), body, time.time())
+from tests.data import event, request
 
 
 @pytest.fixture
@@ -256,3 +243,12 @@ def test_pages_and_positions_whichever_way_they_are_found(
     for position, event_id in enumerate(matches):
         assert store.position(event_id, where) == position
         assert store.count_after(event_id, where) == len(matches) - position - 1
+
+
+async def test_iter_after_pages_matching_events_oldest_first(store: Store) -> None:
+    for n in range(7):
+        store.append_now(request(), Response(200), [event(f"e{n}", valid=n % 2 == 0)])
+    pages = [[e.name for e in page] async for page in store.iter_after(0, Filter.parse("valid"), 2)]
+    assert pages == [["e0", "e2"], ["e4", "e6"]]
+    first = store.window()[0].id
+    assert [len(page) async for page in store.iter_after(first, None, 4)] == [4, 2]

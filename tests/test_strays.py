@@ -13,7 +13,7 @@ import pytest
 
 from snowcatcher import samples
 from snowcatcher.model import CapturedEvent
-from snowcatcher.server import Snowcatcher
+from snowcatcher.runtime import Snowcatcher
 from tests.raw_http import started
 
 TP2 = b"/com.snowplowanalytics.snowplow/tp2"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
+import pathlib
 from typing import Any
 
 import aiohttp
@@ -12,7 +12,7 @@ import pytest
 from aiohttp import web
 
 from snowcatcher.cli import main
-from snowcatcher.server import Settings, Snowcatcher
+from snowcatcher.runtime import Settings, Snowcatcher
 from snowcatcher.streams import StreamConfigError
 from tests.cli_process import free_port
 from tests.loopback import serving
@@ -95,10 +95,11 @@ async def test_a_failed_fetch_on_r_keeps_the_configuration_and_says_so() -> None
 
 
 def test_the_cli_exits_2_naming_an_unreachable_wiki(capsys: pytest.CaptureFixture[str],
-                                                    tmp_path: Path) -> None:
+                                                    tmp_path: pathlib.Path) -> None:
     url = f"http://127.0.0.1:{free_port()}{API}"
-    code = main(["--headless", "--port", "0", "--offline", "--db", str(tmp_path / "capture.sqlite"),
-                 "--streams", url])
+    # A capture file in the test's folder: --db :memory: left a ':memory:.lock' in the repository.
+    db = str(tmp_path / "capture.sqlite")
+    code = main(["--headless", "--port", "0", "--offline", "--db", db, "--streams", url])
     error = capsys.readouterr().err
     assert code == 2
     assert f"cannot fetch the stream configuration from {url}" in error

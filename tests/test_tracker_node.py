@@ -9,7 +9,7 @@ from collections import Counter
 import pytest
 
 from snowcatcher.model import CapturedEvent
-from snowcatcher.server import Snowcatcher
+from snowcatcher.runtime import Snowcatcher
 from tests.js_support import JS, find_node, require_node_modules
 
 SCRIPT = JS / "node" / "send.mjs"

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from snowcatcher.model import CapturedEvent
-from snowcatcher.server import Snowcatcher
+from snowcatcher.runtime import Snowcatcher
 
 tracker = pytest.importorskip("snowplow_tracker", reason="pip install snowplow-tracker")
 

@@ -13,7 +13,7 @@ import pytest
 
 from snowcatcher import unparseable
 from snowcatcher.model import CapturedEvent
-from snowcatcher.server import Settings, Snowcatcher
+from snowcatcher.runtime import Settings, Snowcatcher
 from tests.raw_http import started
 
 TP2 = b"/com.snowplowanalytics.snowplow/tp2"

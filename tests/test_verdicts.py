@@ -24,11 +24,11 @@ from snowcatcher.live import Waiters, wait_for
 from snowcatcher.model import CapturedEvent
 from snowcatcher.query import Filter
 from snowcatcher.registry import SchemaKey
-from snowcatcher.server import Settings, Snowcatcher
+from snowcatcher.runtime import Settings, Snowcatcher
 from tests.cli_process import CliProcess
 from tests.conftest import corpus_path
+from tests.data import TP2
 
-TP2 = "/com.snowplowanalytics.snowplow/tp2"
 JSON_TYPE = {"Content-Type": "application/json"}
 #: A guard against a hang, far above any honest answer: today's code never answers at all.
 HANG = 120

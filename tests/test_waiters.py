@@ -12,8 +12,9 @@ import pytest
 
 from snowcatcher.model import CapturedEvent
 from snowcatcher.query import Filter
-from snowcatcher.server import Snowcatcher
-from tests.conftest import TP2, body, post_events, settings, struct
+from snowcatcher.runtime import Snowcatcher
+from tests.conftest import post_events, settings
+from tests.data import TP2, body, struct
 
 API = "/snowcatcher/api"
 

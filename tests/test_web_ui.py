@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.browser_support import Page
-from tests.conftest import TP2, body, struct
+from tests.data import TP2, body, struct
 
 ROOT = Path(__file__).resolve().parents[1]
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[()][0-9A-Za-z]|\x1b[=>]")

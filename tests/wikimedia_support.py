@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from snowcatcher.server import Settings, Snowcatcher
+from snowcatcher.runtime import Settings, Snowcatcher
 
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
 WIKIMEDIA = CORPUS / "wikimedia"

@@ -13,7 +13,7 @@ from jsonschema.exceptions import ValidationError
 from jsonschema.validators import validator_for
 
 from snowcatcher.bounded import extra_properties
-from snowcatcher.model import JsonDict
+from snowcatcher.model import JsonDict, json_pointer
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]*$")
 _COMPARISONS = {"maximum": "<=", "minimum": ">=", "exclusiveMaximum": "<", "exclusiveMinimum": ">"}
@@ -30,10 +30,6 @@ def data_path(parts: Iterable[Any]) -> str:
         else:
             text += "['" + str(part).replace("\\", "\\\\").replace("'", "\\'") + "']"
     return text
-
-
-def json_pointer(parts: Iterable[Any]) -> str:
-    return "".join("/" + str(part).replace("~", "~0").replace("/", "~1") for part in parts)
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,12 +13,12 @@ from snowcatcher import storable
 from snowcatcher.decode.snowplow import MAX_EVENTS, PART, too_many_events
 from snowcatcher.decode.wikimedia_event import ERROR, INVALID, SUCCESS, EventProcessor, Outcome, Processed
 from snowcatcher.model import (
-    BAD_REQUEST,
     PROTOCOL_EVENTGATE,
     CapturedEvent,
     RawRequest,
     Response,
     Violation,
+    bad_request,
 )
 
 #: The body types EventGate parses; text/plain is what navigator.sendBeacon sends.
@@ -63,7 +63,7 @@ class EventGateDecoder:
         MAX_EVENTS events, then a bad request for the rest, answered 400."""
         items, problem = _events_in(raw)
         if problem is not None:
-            event = wikimedia_bad_request(raw, PROTOCOL_EVENTGATE, problem)
+            event = bad_request(raw, problem, protocol=PROTOCOL_EVENTGATE)
             return EventGateResult([event], _refusal(raw, problem))
         processed: list[Processed] = []
         for start in range(0, min(len(items), MAX_EVENTS), PART):
@@ -73,7 +73,7 @@ class EventGateDecoder:
         events = [p.event for p in processed]
         if len(items) > MAX_EVENTS:
             excess = too_many_events(len(items))
-            events.append(wikimedia_bad_request(raw, PROTOCOL_EVENTGATE, excess))
+            events.append(bad_request(raw, excess, protocol=PROTOCOL_EVENTGATE))
             return EventGateResult(events, Response(400, excess.message.encode(), "text/plain",
                                                     reason="Too many events in one request."))
         if hasty:
@@ -101,12 +101,6 @@ def answer(outcomes: Sequence[Outcome]) -> Response:
                                                  f"but {failed} failed {counts}.")
     return Response(500, body, _JSON,
                     reason=f"{failed} out of {total} events had failures and were not accepted. {counts}.")
-
-
-def wikimedia_bad_request(raw: RawRequest, protocol: str, *violations: Violation) -> CapturedEvent:
-    """The event recorded for a Wikimedia request that held no event at all."""
-    return CapturedEvent(protocol=protocol, event_type=BAD_REQUEST, name="", schema="", app_id="",
-                         payload={}, violations=violations, received_at=raw.received_at)
 
 
 def _events_in(raw: RawRequest) -> tuple[list[Any], Violation | None]:

@@ -10,9 +10,16 @@ from urllib.parse import unquote
 
 import orjson
 
-from snowcatcher.decode.eventgate import wikimedia_bad_request
-from snowcatcher.decode.wikimedia_event import EventProcessor, iso_time
-from snowcatcher.model import PROTOCOL_EVENTLOGGING, CapturedEvent, JsonDict, RawRequest, Violation
+from snowcatcher.decode.wikimedia_event import EventProcessor
+from snowcatcher.model import (
+    PROTOCOL_EVENTLOGGING,
+    CapturedEvent,
+    JsonDict,
+    RawRequest,
+    Violation,
+    bad_request,
+    iso_time,
+)
 
 #: The legacy schemas live under this title prefix in the secondary repository.
 LEGACY_TITLE = "analytics/legacy"
@@ -57,7 +64,7 @@ class EventLoggingDecoder:
         if problem is None:
             problem = _capsule_problem(capsule)
         if problem is not None:
-            return [wikimedia_bad_request(raw, PROTOCOL_EVENTLOGGING, problem)]
+            return [bad_request(raw, problem, protocol=PROTOCOL_EVENTLOGGING)]
         schema = self.processor.validator.registry.lookup(legacy_schema_uri(capsule)).schema
         event, filled = to_event(capsule, raw, schema if isinstance(schema, dict) else {})
         processed = self.processor.process(event, raw.received_at, protocol=PROTOCOL_EVENTLOGGING,

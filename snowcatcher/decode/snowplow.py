@@ -19,7 +19,6 @@ from snowcatcher.decode.tracker_fields import (
     network_user_id_violation,
 )
 from snowcatcher.model import (
-    BAD_REQUEST,
     PROTOCOL_SNOWPLOW,
     UNKNOWN_TYPE,
     CapturedEvent,
@@ -27,6 +26,7 @@ from snowcatcher.model import (
     JsonDict,
     RawRequest,
     Violation,
+    bad_request,
     schema_name,
     transient,
 )
@@ -345,12 +345,6 @@ def _batch_violation(rejected: list[int]) -> Violation | None:
         named += f" and {len(rejected) - _NAMED_REJECTS:,} more"
     return Violation("payload_data", "", "batch",
                      f"the pipeline rejects this whole body because event(s) {named} in it are invalid")
-
-
-def bad_request(raw: RawRequest, *violations: Violation) -> CapturedEvent:
-    """The event recorded for a request from which no event could be decoded."""
-    return CapturedEvent(protocol=PROTOCOL_SNOWPLOW, event_type=BAD_REQUEST, name="", schema="",
-                         app_id="", payload={}, violations=violations, received_at=raw.received_at)
 
 
 def _content_type_violations(raw: RawRequest) -> list[Violation]:

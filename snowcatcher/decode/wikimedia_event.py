@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from snowcatcher.model import (
     Entity,
     JsonDict,
     Violation,
+    iso_time,
 )
 from snowcatcher.streams import StreamCheck
 from snowcatcher.validate import CompiledSchema, Validator, draft_for
@@ -83,12 +83,6 @@ class Processed:
 
     event: CapturedEvent
     outcome: Outcome
-
-
-def iso_time(seconds: float) -> str:
-    """`2020-04-02T19:11:20.942Z`, the format JavaScript's toISOString() gives EventGate."""
-    millis = int(seconds * 1000) % 1000
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{millis:03d}Z"
 
 
 def schema_uri_of(event: JsonDict) -> str:

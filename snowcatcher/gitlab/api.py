@@ -6,7 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
-from snowcatcher.collector import STORE
+from snowcatcher.app_keys import STORE
 from snowcatcher.gitlab.definitions import DefinitionSource
 from snowcatcher.gitlab.metrics import Contribution, MetricTally
 from snowcatcher.micro import json_response

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import shlex
 import time
 from collections.abc import Awaitable, Callable
@@ -10,11 +9,11 @@ from pathlib import Path
 
 import orjson
 
-from snowcatcher.model import CapturedEvent
+from snowcatcher.model import CapturedEvent, StoredRequest
 from snowcatcher.query import Filter
 from snowcatcher.redact import redact_header
 from snowcatcher.revalidate import RevalidationReport
-from snowcatcher.store import Store, StoredRequest
+from snowcatcher.store import Store
 
 #: Re-validation the engine provides: re-read schemas, re-check every event, return how many changed.
 Revalidate = Callable[[], Awaitable[RevalidationReport]]
@@ -43,13 +42,11 @@ def curl_command(stored: StoredRequest, base_url: str, *, show_secrets: bool = F
 async def export_ndjson(store: Store, where: Filter, directory: Path) -> tuple[Path, int]:
     """Write every event matching `where` to a new NDJSON file; yields to the loop between chunks."""
     path = directory / time.strftime("snowcatcher-%Y%m%d-%H%M%S.ndjson")
-    written, last = 0, 0
+    written = 0
     with path.open("wb") as out:
-        while chunk := store.after(last, where, 2000):
+        async for chunk in store.iter_after(0, where, 2000):
             out.write(b"".join(orjson.dumps(event.to_json()) + b"\n" for event in chunk))
             written += len(chunk)
-            last = chunk[-1].id
-            await asyncio.sleep(0)
     return path, written
 
 

@@ -21,13 +21,12 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Input
 
-from snowcatcher.cli import listen_error, serve_until_stopped
 from snowcatcher.gitlab.definitions import DefinitionSource
 from snowcatcher.gitlab.metrics import MetricTally
 from snowcatcher.headless import HeadlessPrinter
 from snowcatcher.model import CapturedEvent
 from snowcatcher.query import Filter
-from snowcatcher.server import STARTUP_ERRORS, Settings, Snowcatcher
+from snowcatcher.runtime import Settings, Snowcatcher, StartupError, serve_until_stopped
 from snowcatcher.store import Store
 from snowcatcher.streams import StreamConfigError
 from snowcatcher.tui import actions
@@ -87,7 +86,7 @@ class SnowcatcherApp(App[int]):
         self.keep_serving_on_error = keep_serving_on_error
         self.store = store
         self.server = server
-        self.revalidate = revalidate or getattr(server, "revalidate", None)
+        self.revalidate = revalidate or (server.revalidate if server is not None else None)
         self.export_dir = export_dir or Path.cwd()
         self.address = address
         self.filter_text = ""
@@ -98,7 +97,7 @@ class SnowcatcherApp(App[int]):
                             store.signals.updated.connect(self._on_updated),
                             store.signals.reset.connect(self._on_reset)]
         #: GitLab definitions (--gitlab), and what this capture contributes to their metrics.
-        self.gitlab: DefinitionSource | None = gitlab or getattr(server, "gitlab", None)
+        self.gitlab: DefinitionSource | None = gitlab or (server.gitlab if server is not None else None)
         self.metric_tally = MetricTally()
 
     def compose(self) -> ComposeResult:
@@ -116,11 +115,8 @@ class SnowcatcherApp(App[int]):
         if self.server is not None:
             try:
                 await self.server.start()
-            except StreamConfigError as error:
+            except StartupError as error:
                 self.exit(2, message=f"snowcatcher: {error}")
-                return
-            except OSError as error:
-                self.exit(2, message=f"snowcatcher: {listen_error(self.server.settings, error)}")
                 return
             self.address = f"listening on {self.server.url}"
         self.set_interval(1.0, self._tick)
@@ -359,7 +355,7 @@ def run_tui(settings: Settings, *, revalidate: actions.Revalidate | None = None)
     """
     try:
         server = Snowcatcher(settings)
-    except STARTUP_ERRORS as error:
+    except StartupError as error:
         print(f"snowcatcher: {error}", file=sys.stderr)
         return 2
     app = SnowcatcherApp(server.store, server=server, revalidate=revalidate, keep_serving_on_error=True)

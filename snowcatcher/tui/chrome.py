@@ -14,8 +14,8 @@ from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import Button, Footer, Input, Label
 
+from snowcatcher.model import Counts
 from snowcatcher.query import Filter, FilterError
-from snowcatcher.store import Counts
 from snowcatcher.tui.safe import clean
 
 

@@ -8,7 +8,7 @@ from rich.text import Text
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
-from snowcatcher.model import PROTOCOL_SNOWPLOW, CapturedEvent, Entity, Violation
+from snowcatcher.model import PROTOCOL_SNOWPLOW, CapturedEvent, Entity, Violation, json_pointer
 from snowcatcher.tui.safe import clean, json_scalar, text
 
 #: The entity name violations of the tracker parameters use.
@@ -105,7 +105,7 @@ def _mark_valid(label: Text, valid: bool) -> Text:
 
 
 def _escape(key: str) -> str:
-    return key.replace("~", "~0").replace("/", "~1")
+    return json_pointer((key,))[1:]
 
 
 def _entity_label(entity: Entity) -> Text:

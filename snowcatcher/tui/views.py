@@ -14,9 +14,8 @@ from rich.text import Text
 from snowcatcher.decode.eventlogging import capsule_from_query
 from snowcatcher.gitlab.definitions import Definitions
 from snowcatcher.ingest import BEACON_PATH
-from snowcatcher.model import CapturedEvent
+from snowcatcher.model import CapturedEvent, StoredRequest
 from snowcatcher.redact import has_secrets, redact_header
-from snowcatcher.store import StoredRequest
 from snowcatcher.tui import fields, gitlab
 from snowcatcher.tui.gitlab_views import definition_sections
 from snowcatcher.tui.safe import clean, json_scalar, pretty_json, text

@@ -17,10 +17,8 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from snowcatcher.guard import TOKEN_ENV, Access
-from snowcatcher.server import Settings, Snowcatcher
-from snowcatcher.store import StoreError
+from snowcatcher.runtime import Settings, Snowcatcher, StartupError, announce
 from snowcatcher.store_follow import Change, FollowedStore
-from snowcatcher.streams import StreamConfigError
 from snowcatcher.tui.app import SnowcatcherApp
 from snowcatcher.tui.event_list import EventList
 
@@ -140,11 +138,9 @@ def make_server(command: str, access: Access, token: str, host: str, port: int) 
 
 async def serve_web(settings: Settings, web_host: str, web_port: int) -> int:
     """Run the collector and the browser UI until SIGTERM or Ctrl+C; 2 when either cannot start."""
-    from snowcatcher.cli import announce, listen_error
-
     try:
         catcher = Snowcatcher(settings)
-    except (StoreError, StreamConfigError) as error:
+    except StartupError as error:
         print(f"snowcatcher: {error}", file=sys.stderr)
         return 2
     stopped = asyncio.Event()
@@ -154,10 +150,9 @@ async def serve_web(settings: Settings, web_host: str, web_port: int) -> int:
         loop.add_signal_handler(signal.SIGINT, stopped.set)
     try:
         await catcher.start()
-    except (StreamConfigError, OSError) as error:
+    except StartupError as error:
         catcher.store.close()
-        message = listen_error(settings, error) if isinstance(error, OSError) else str(error)
-        print(f"snowcatcher: {message}", file=sys.stderr)
+        print(f"snowcatcher: {error}", file=sys.stderr)
         return 2
     announce(catcher)
     if settings.token:

@@ -10,7 +10,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from snowcatcher.server import Settings, Snowcatcher
+from snowcatcher.runtime import Settings, Snowcatcher
 from snowcatcher.tui.app import SnowcatcherApp
 
 os.environ["TZ"] = "UTC"

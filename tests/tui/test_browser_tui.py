@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from snowcatcher.server import Settings, Snowcatcher
+from snowcatcher.runtime import Settings, Snowcatcher
 from snowcatcher.tui.app import SnowcatcherApp
 from snowcatcher.tui.entity_tree import EntityTree
 from tests.browser_support import Page, send_from_browser

@@ -15,7 +15,7 @@ from textual.widgets import Static
 from snowcatcher.gitlab.definitions import DefinitionSource
 from snowcatcher.gitlab.findings import check
 from snowcatcher.model import CapturedEvent, RawRequest
-from snowcatcher.server import Settings, Snowcatcher
+from snowcatcher.runtime import Settings, Snowcatcher
 from snowcatcher.store import Store
 from snowcatcher.tui.app import SnowcatcherApp
 from snowcatcher.tui.metrics_view import MetricsScreen

@@ -8,7 +8,7 @@ import aiohttp
 import orjson
 from textual.widgets import Static
 
-from snowcatcher.server import Settings, Snowcatcher
+from snowcatcher.runtime import Settings, Snowcatcher
 from snowcatcher.tui.app import SnowcatcherApp
 from tests.tui.pilot import SIZE, settle, shown, until
 from tests.tui.samples import PAYLOAD_DATA

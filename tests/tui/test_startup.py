@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from snowcatcher.server import Settings
+from snowcatcher.runtime import Settings
 from snowcatcher.tui.app import run_tui
 
 

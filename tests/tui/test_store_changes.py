@@ -10,7 +10,7 @@ import orjson
 import pytest
 
 from snowcatcher.revalidate import revalidate
-from snowcatcher.server import Settings, Snowcatcher
+from snowcatcher.runtime import Settings, Snowcatcher
 from snowcatcher.tui.app import SnowcatcherApp
 from snowcatcher.tui.event_detail import EventDetail
 from snowcatcher.tui.event_list import EventList

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from rich.console import Console, RenderableType
 
 from snowcatcher.model import PROTOCOL_SNOWPLOW, CapturedEvent, Entity, Violation
-from snowcatcher.server import Settings, Snowcatcher
+from snowcatcher.runtime import Settings, Snowcatcher
 from snowcatcher.tui import fields, views
 from snowcatcher.tui.app import SnowcatcherApp, _run
 from snowcatcher.tui.event_detail import EventDetail

@@ -1,0 +1,1 @@
+"""Snowplow: the tracker protocol (tp2 POSTs, GET pixels)."""

@@ -1,0 +1,1 @@
+"""Wikimedia: EventGate (/v1/events) and legacy EventLogging beacons."""

@@ -1,0 +1,41 @@
+"""EventGate's place in the registry: POST /v1/events, answered with EventGate's status, body and CORS."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from snowcatcher.decode.eventgate import is_hasty
+from snowcatcher.decode.snowplow import parse_query
+from snowcatcher.model import PROTOCOL_EVENTGATE, CapturedEvent, RawRequest
+from snowcatcher.protocols.base import Intake, Protocol, Route
+
+if TYPE_CHECKING:
+    from snowcatcher.ingest import Ingestor
+
+EVENTGATE_PATH = "/v1/events"
+#: What EventGate's app.js sets on every answer (cors: '*'): production refuses credentialed
+#: requests, so snowcatcher must too, or a fetch that works locally fails in production.
+EVENTGATE_CORS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Headers": "accept, x-requested-with, content-type",
+    "Access-Control-Expose-Headers": "etag",
+    "Access-Control-Allow-Methods": "post",
+}
+
+
+class EventGateProtocol(Protocol):
+    """Wikimedia's EventGate intake (also what EventBus and the Metrics Platform send)."""
+
+    name = PROTOCOL_EVENTGATE
+    short = "eg"
+    routes = tuple(route for path in (EVENTGATE_PATH, EVENTGATE_PATH + "/")  # Express ignores a trailing /
+                   for route in (Route("POST", path),
+                                 Route("GET", path, refuse=True)))  # not a Snowplow /{vendor}/{version} pixel
+    cors = EVENTGATE_CORS
+
+    async def ingest(self, ingestor: Ingestor, raw: RawRequest, nuid: str) -> Intake:
+        result = await ingestor.eventgate(raw, hasty=is_hasty(parse_query(raw.query).get("hasty")))
+        return Intake(result.events, result.response)
+
+    def decode(self, ingestor: Ingestor, raw: RawRequest) -> list[CapturedEvent]:
+        return ingestor.eventgate_decoder.decode(raw).events

@@ -1,0 +1,39 @@
+"""Test data for the whole suite: tracker paths, tp2 bodies, Snowplow parameters, captured events."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from snowcatcher.model import CapturedEvent, Entity, RawRequest, Violation
+from snowcatcher.protocols.snowplow.protocol import TP2_PATH
+
+#: The Snowplow trackers' POST path.
+TP2 = TP2_PATH
+PAYLOAD_DATA = "iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4"
+
+
+def body(*events: dict[str, str]) -> dict[str, Any]:
+    """A tp2 POST body (payload_data) holding these events' parameters."""
+    return {"schema": PAYLOAD_DATA, "data": list(events)}
+
+
+def struct(action: str, **extra: str) -> dict[str, str]:
+    """A structured event's tracker parameters, as the Python tracker sends them."""
+    return {"e": "se", "tv": "py-1.1.0", "p": "srv", "aid": "shop", "se_ca": "cat", "se_ac": action,
+            "dtm": "1742268163016", "stm": "1742268163018", **extra}
+
+
+def event(name: str, *, valid: bool = True, event_type: str = "struct", app: str = "gitlab",
+          contexts: Sequence[str] = ()) -> CapturedEvent:
+    """A decoded Snowplow event, valid or with one enum violation, received now."""
+    entities = tuple(Entity("context", i, uri, {"i": i}, "cx") for i, uri in enumerate(contexts))
+    violations = () if valid else (Violation("contexts[0] x", "/realm", "enum", "bad realm"),)
+    return CapturedEvent("snowplow", event_type, name, "", app, {"e": "se", "se_ac": name},
+                         entities, violations, received_at=time.time())
+
+
+def request(body: bytes = b"{}") -> RawRequest:
+    """A JSON POST received now."""
+    return RawRequest("POST", "/tp2", "", (("Content-Type", "application/json"),), body, time.time())
