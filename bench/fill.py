@@ -10,7 +10,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from snowcatcher.model import Response
-from snowcatcher.store import Store
+from snowcatcher.store.store import Store
 from tests.tui import samples
 
 CHUNK = 20_000

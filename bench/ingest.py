@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.support import free_port, pin, wait_listening  # noqa: E402
-from snowcatcher import samples  # noqa: E402
+from snowcatcher.protocols.snowplow import samples  # noqa: E402
 
 IGLU = ROOT.parent / "shared" / "corpus" / "iglu"
 TP2 = "/com.snowplowanalytics.snowplow/tp2"

@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.fill import fill  # noqa: E402
 from bench.support import free_port, wait_listening  # noqa: E402
-from snowcatcher.samples import PAYLOAD_DATA  # noqa: E402
+from snowcatcher.protocols.snowplow.samples import PAYLOAD_DATA  # noqa: E402
 
 IGLU = ROOT.parent / "shared" / "corpus" / "iglu"
 TP2 = "/com.snowplowanalytics.snowplow/tp2"

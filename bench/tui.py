@@ -30,7 +30,7 @@ from textual.screen import Screen
 
 from bench.fill import fill
 from snowcatcher.model import Response
-from snowcatcher.store import Store
+from snowcatcher.store.store import Store
 from snowcatcher.tui.app import SnowcatcherApp
 from snowcatcher.tui.event_list import EventList
 from tests.tui import samples

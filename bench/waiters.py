@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.support import free_port, wait_listening  # noqa: E402
-from snowcatcher import samples  # noqa: E402
+from snowcatcher.protocols.snowplow import samples  # noqa: E402
 
 TP2 = "/com.snowplowanalytics.snowplow/tp2"
 API = "/snowcatcher/api"

@@ -22,7 +22,7 @@ time.tzset()
 from snowcatcher.gitlab.definitions import DefinitionSource  # noqa: E402 - after TZ is set
 from snowcatcher.gitlab.findings import check  # noqa: E402
 from snowcatcher.model import CapturedEvent  # noqa: E402
-from snowcatcher.store import Store  # noqa: E402
+from snowcatcher.store.store import Store  # noqa: E402
 from snowcatcher.tui.app import SnowcatcherApp  # noqa: E402
 from tests.conftest import CORPUS  # noqa: E402
 from tests.gitlab_support import fake_checkout  # noqa: E402

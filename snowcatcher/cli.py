@@ -14,11 +14,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from snowcatcher import __version__
-from snowcatcher.collector import DEFAULT_BODY_TIMEOUT, DEFAULT_MAX_BODY
+from snowcatcher.api.guard import TOKEN_ENV, origin_error
+from snowcatcher.capture.collector import DEFAULT_BODY_TIMEOUT, DEFAULT_MAX_BODY
 from snowcatcher.gitlab.checkout import find_checkout
 from snowcatcher.gitlab.definitions import NotAGitLabCheckout
-from snowcatcher.guard import TOKEN_ENV, origin_error
 from snowcatcher.headless import HeadlessPrinter
+from snowcatcher.protocols.wikimedia.streams import is_url
 from snowcatcher.runtime import (  # announce: tests and older callers find it here too
     DEFAULT_IDLE_TIMEOUT,
     Settings,
@@ -27,7 +28,6 @@ from snowcatcher.runtime import (  # announce: tests and older callers find it h
     announce,
     serve_until_stopped,
 )
-from snowcatcher.streams import is_url
 from snowcatcher.text import InertFormatter
 
 SUBCOMMANDS = ("expect", "import")
@@ -165,9 +165,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _subcommand(name: str, argv: list[str]) -> int:
     # Imported here so that `snowcatcher` itself starts without loading them.
     if name == "expect":
-        from snowcatcher import expect
+        from snowcatcher.qa import expect
         return expect.main(argv)
-    from snowcatcher import importer
+    from snowcatcher.api import importer
     return importer.main(argv)
 
 

@@ -14,8 +14,11 @@ from pathlib import Path
 
 from aiohttp import web
 
-from snowcatcher import __version__, api, guard, micro, strays
-from snowcatcher.collector import (
+from snowcatcher import __version__
+from snowcatcher.api import events as api
+from snowcatcher.api import guard, micro
+from snowcatcher.capture import strays
+from snowcatcher.capture.collector import (
     CAPTURE_HOOKS,
     DEFAULT_BODY_TIMEOUT,
     DEFAULT_MAX_BODY,
@@ -23,21 +26,27 @@ from snowcatcher.collector import (
     make_app,
     parser_limits,
 )
-from snowcatcher.connections import close_oldest_idle, quiet_accept_errors, shield_unless_live
-from snowcatcher.forward import FORWARD_STATS, Forwarder, ForwardStats
+from snowcatcher.capture.connections import close_oldest_idle, quiet_accept_errors, shield_unless_live
+from snowcatcher.capture.forward import FORWARD_STATS, Forwarder, ForwardStats
+from snowcatcher.capture.unparseable import UNPARSEABLE, RecordingRunner, Unparseable
 from snowcatcher.gitlab import api as gitlab_api
 from snowcatcher.gitlab.api import GITLAB
 from snowcatcher.gitlab.checkout import describe
 from snowcatcher.gitlab.definitions import DefinitionSource, NotAGitLabCheckout, check_checkout
 from snowcatcher.gitlab.findings import DefinitionChecker
-from snowcatcher.ingest import Ingestor
-from snowcatcher.registry import DEFAULT_REMOTES, Registry, RemoteRepo
-from snowcatcher.revalidate import RevalidationReport, revalidate
-from snowcatcher.store import Store, StoreError
-from snowcatcher.streams import RemoteStreamConfig, StreamCheck, StreamConfig, StreamConfigError, is_url
-from snowcatcher.unparseable import UNPARSEABLE, RecordingRunner, Unparseable
-from snowcatcher.unresolved import UNRESOLVED_SCHEMAS, UnresolvedSchemas
-from snowcatcher.wikimedia_schemas import WikimediaSchemas, is_wikimedia_repo
+from snowcatcher.protocols.ingest import Ingestor
+from snowcatcher.protocols.wikimedia.streams import (
+    RemoteStreamConfig,
+    StreamCheck,
+    StreamConfig,
+    StreamConfigError,
+    is_url,
+)
+from snowcatcher.store.store import Store, StoreError
+from snowcatcher.validate.iglu import DEFAULT_REMOTES, Registry, RemoteRepo
+from snowcatcher.validate.revalidate import RevalidationReport, revalidate
+from snowcatcher.validate.unresolved import UNRESOLVED_SCHEMAS, UnresolvedSchemas
+from snowcatcher.validate.wikimedia_schemas import WikimediaSchemas, is_wikimedia_repo
 
 #: See Settings.idle_timeout; long enough for a tracker's next batch, short enough that idle or
 #: half-open connections cannot pile up (Node's HTTP server closes idle ones after 5 s).

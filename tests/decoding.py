@@ -6,9 +6,9 @@ import asyncio
 import time
 from pathlib import Path
 
-from snowcatcher.ingest import Ingestor
 from snowcatcher.model import CapturedEvent, RawRequest
-from snowcatcher.registry import Registry
+from snowcatcher.protocols.ingest import Ingestor
+from snowcatcher.validate.iglu import Registry
 from tests.data import TP2
 
 JSON = "application/json; charset=UTF-8"

@@ -13,9 +13,10 @@ from typing import Any
 import aiohttp
 import pytest
 
-from snowcatcher import expect, importer
+from snowcatcher.api import importer
 from snowcatcher.cli import announce
 from snowcatcher.cli import main as cli_main
+from snowcatcher.qa import expect
 from snowcatcher.runtime import Settings, Snowcatcher
 from tests.browser_support import Page
 from tests.conftest import settings

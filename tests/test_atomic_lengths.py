@@ -8,7 +8,7 @@ import aiohttp
 import pytest
 from yarl import URL
 
-from snowcatcher.decode.tracker_fields import ATOMIC_LIMITS
+from snowcatcher.protocols.snowplow.tracker_fields import ATOMIC_LIMITS
 from snowcatcher.runtime import Snowcatcher
 from tests.conftest import post_events
 from tests.data import struct

@@ -15,8 +15,7 @@ import aiohttp
 import pytest
 from yarl import URL
 
-from snowcatcher import samples
-from snowcatcher.decode import base64url
+from snowcatcher.protocols.snowplow import base64url, samples
 from snowcatcher.runtime import Settings, Snowcatcher
 from tests.data import TP2
 
@@ -337,7 +336,7 @@ RAW_REQUESTS = [
     (b"POST /com.snowplowanalytics.snowplow/tp2 HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
      b"Content-Length: 5\r\nConnection: close\r\n\r\n{\"a\":", 200, 1),
     # Raw non-ASCII bytes in the request line are refused by aiohttp's parser before any handler
-    # runs: a clear 400, recorded by snowcatcher.unparseable (trackers percent-encode).
+    # runs: a clear 400, recorded by snowcatcher.capture.unparseable (trackers percent-encode).
     (b"GET /i?e=pv&aid=\xff\xfe HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 400, 1),
     (b"GET /\xc3\x28 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 400, 1),
 ]

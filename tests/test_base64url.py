@@ -6,7 +6,7 @@ import base64
 
 import pytest
 
-from snowcatcher.decode import base64url
+from snowcatcher.protocols.snowplow import base64url
 from tests.conftest import load_json
 
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from snowcatcher.checks import EventCheck, field_value, value_matches
-from snowcatcher.enriched import CANONICAL_FIELDS, enriched_event
 from snowcatcher.model import PROTOCOL_EVENTGATE, PROTOCOL_SNOWPLOW, CapturedEvent, Entity
+from snowcatcher.protocols.snowplow.enriched import CANONICAL_FIELDS, enriched_event
+from snowcatcher.qa.checks import EventCheck, field_value, value_matches
 
 STANDARD = "iglu:com.gitlab/gitlab_standard/jsonschema/1-1-1"
 

@@ -10,7 +10,7 @@ import sys
 import urllib.request
 from pathlib import Path
 
-from snowcatcher import samples
+from snowcatcher.protocols.snowplow import samples
 from tests.cli_process import CliProcess
 from tests.conftest import ROOT
 from tests.data import TP2

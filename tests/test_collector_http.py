@@ -9,8 +9,8 @@ from pathlib import Path
 
 import aiohttp
 
-from snowcatcher import samples
-from snowcatcher.collector import PIXEL
+from snowcatcher.capture.collector import PIXEL
+from snowcatcher.protocols.snowplow import samples
 from snowcatcher.runtime import Settings, Snowcatcher
 from tests.data import TP2
 

@@ -8,8 +8,8 @@ from urllib.parse import urlencode
 
 import pytest
 
-from snowcatcher.ingest import Ingestor
 from snowcatcher.model import CapturedEvent, schema_name
+from snowcatcher.protocols.ingest import Ingestor
 from tests.conftest import CORPUS, corpus_path
 from tests.decoding import get, ingestor, post
 

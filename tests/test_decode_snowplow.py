@@ -8,9 +8,9 @@ from urllib.parse import urlencode
 import orjson
 import pytest
 
-from snowcatcher import samples
-from snowcatcher.decode.base64url import encode
-from snowcatcher.ingest import Ingestor
+from snowcatcher.protocols.ingest import Ingestor
+from snowcatcher.protocols.snowplow import samples
+from snowcatcher.protocols.snowplow.base64url import encode
 from tests.decoding import get, ingestor, keywords, post
 
 

@@ -9,12 +9,11 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from snowcatcher import samples
-from snowcatcher.decode import base64url
-from snowcatcher.ingest import Ingestor
 from snowcatcher.model import CapturedEvent, RawRequest, Response
-from snowcatcher.registry import Registry
-from snowcatcher.store import Store
+from snowcatcher.protocols.ingest import Ingestor
+from snowcatcher.protocols.snowplow import base64url, samples
+from snowcatcher.store.store import Store
+from snowcatcher.validate.iglu import Registry
 from tests.data import TP2
 
 JSON_HEADERS = (("Content-Type", "application/json"),)

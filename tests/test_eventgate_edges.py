@@ -12,7 +12,7 @@ import pytest
 
 from snowcatcher.model import JsonDict
 from snowcatcher.runtime import Snowcatcher
-from snowcatcher.validate import FORMATS
+from snowcatcher.validate.validator import FORMATS
 from tests.wikimedia_support import PRIMARY, needs_corpus, running
 
 pytestmark = needs_corpus

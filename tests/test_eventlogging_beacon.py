@@ -13,10 +13,10 @@ import pytest
 from rich.console import Console
 from yarl import URL
 
-from snowcatcher.decode.eventlogging import capsule_from_query, legacy_schema_uri
 from snowcatcher.model import CapturedEvent
+from snowcatcher.protocols.wikimedia.eventlogging import capsule_from_query, legacy_schema_uri
+from snowcatcher.protocols.wikimedia.streams import StreamConfig, StreamConfigError
 from snowcatcher.runtime import Settings, Snowcatcher
-from snowcatcher.streams import StreamConfig, StreamConfigError
 from snowcatcher.tui import views
 from tests.wikimedia_support import PRIMARY, SECONDARY, needs_corpus, running
 

@@ -12,7 +12,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from snowcatcher import expect
+from snowcatcher.qa import expect
 from snowcatcher.runtime import Snowcatcher
 from tests.conftest import post_events
 from tests.data import struct

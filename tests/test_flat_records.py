@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from jsonschema import Draft4Validator
 
-from snowcatcher.flat_records import flat_records_check
+from snowcatcher.validate.flat_records import flat_records_check
 
 BUNDLED = (Path(__file__).resolve().parent.parent
            / "schemas/com.snowplowanalytics.snowplow/payload_data/jsonschema")

@@ -11,7 +11,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from snowcatcher import expect
+from snowcatcher.qa import expect
 from snowcatcher.runtime import Settings, Snowcatcher
 from tests.cli_process import CliProcess
 from tests.data import TP2

@@ -25,10 +25,10 @@ import orjson
 import pytest
 from aiohttp import web
 
-from snowcatcher import samples
 from snowcatcher.cli import announce, build_parser
 from snowcatcher.headless import HeadlessPrinter
 from snowcatcher.model import CapturedEvent
+from snowcatcher.protocols.snowplow import samples
 from snowcatcher.runtime import Settings, Snowcatcher
 from snowcatcher.text import InertFormatter
 from tests.conftest import ROOT

@@ -18,7 +18,7 @@ def core_modules() -> list[str]:
 
 def test_core_modules_do_not_import_textual() -> None:
     modules = core_modules()
-    assert "snowcatcher.collector" in modules and "snowcatcher.cli" in modules
+    assert "snowcatcher.capture.collector" in modules and "snowcatcher.cli" in modules
     code = ("import sys\n" + "".join(f"import {name}\n" for name in modules)
             + "print([m for m in sys.modules if m == 'textual' or m.startswith('textual.')])")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,

@@ -10,10 +10,10 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from snowcatcher.registry import Registry
 from snowcatcher.runtime import Snowcatcher
 from snowcatcher.text import inert
-from snowcatcher.wikimedia_schemas import WikimediaSchemas
+from snowcatcher.validate.iglu import Registry
+from snowcatcher.validate.wikimedia_schemas import WikimediaSchemas
 from tests.conftest import settings
 
 UUID = "5e3a0c57-9d1b-4f2e-8c6a-7b4d2e1f0a93"

@@ -7,8 +7,8 @@ from typing import Any
 
 import aiohttp
 
+from snowcatcher.protocols.snowplow.samples import encode as b64
 from snowcatcher.runtime import Snowcatcher
-from snowcatcher.samples import encode as b64
 from tests.conftest import CORPUS, needs_corpus, post_events, settings
 from tests.data import struct
 

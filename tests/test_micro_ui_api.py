@@ -8,8 +8,8 @@ from typing import Any
 
 import aiohttp
 
+from snowcatcher.protocols.snowplow.samples import encode as b64
 from snowcatcher.runtime import Snowcatcher
-from snowcatcher.samples import encode as b64
 from tests.conftest import post_events
 from tests.data import TP2, struct
 

@@ -9,14 +9,14 @@ from pathlib import Path
 import aiohttp
 import orjson
 
-from snowcatcher.capture_file import read_capture
-from snowcatcher.importer import import_requests
-from snowcatcher.ingest import Ingestor
+from snowcatcher.api.capture_file import read_capture
+from snowcatcher.api.importer import import_requests
 from snowcatcher.model import CapturedEvent, Entity, RawRequest, Response, Violation
 from snowcatcher.protocols import PROTOCOLS, Intake, Protocol, Route
-from snowcatcher.registry import Registry
+from snowcatcher.protocols.ingest import Ingestor
 from snowcatcher.runtime import Settings, Snowcatcher
-from snowcatcher.store import Store
+from snowcatcher.store.store import Store
+from snowcatcher.validate.iglu import Registry
 
 SCHEMA_PATH = "com.acme/order/jsonschema/1-0-0"
 URI = "iglu:com.acme/order/jsonschema/1-0-0"

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from snowcatcher.model import CapturedEvent, Entity, RawRequest, Response, Violation
-from snowcatcher.query import Filter, FilterError
-from snowcatcher.store import Store
+from snowcatcher.store.query import Filter, FilterError
+from snowcatcher.store.store import Store
 
 
 def test_empty_filter_matches_everything() -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import aiohttp
 
-from snowcatcher.collector import MAX_HEADER_COUNT
+from snowcatcher.capture.collector import MAX_HEADER_COUNT
 from snowcatcher.runtime import Settings, Snowcatcher
 
 

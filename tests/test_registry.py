@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from snowcatcher.registry import Registry, RemoteRepo, SchemaKey
+from snowcatcher.validate.iglu import Registry, RemoteRepo, SchemaKey
 from tests.loopback import serving
 
 ACME = "iglu:com.acme/checkout/jsonschema/1-0-0"

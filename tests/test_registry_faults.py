@@ -16,8 +16,10 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from snowcatcher import backoff, registry, samples
+from snowcatcher.protocols.snowplow import samples
 from snowcatcher.runtime import Settings, Snowcatcher
+from snowcatcher.validate import backoff
+from snowcatcher.validate import iglu as registry
 from tests.loopback import serving
 
 REMOTE = "iglu:com.acme/remote/jsonschema/1-0-0"

@@ -8,7 +8,7 @@ from pathlib import Path
 import aiohttp
 import orjson
 
-from snowcatcher import samples
+from snowcatcher.protocols.snowplow import samples
 from snowcatcher.runtime import Settings, Snowcatcher
 
 SCHEMA_PATH = "com.acme/checkout/jsonschema/1-0-0"

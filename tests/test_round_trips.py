@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from snowcatcher.store import Store
+from snowcatcher.store.store import Store
 from tests.cli_process import CliProcess
 from tests.conftest import IGLU, ROOT
 from tests.data import TP2, body, struct

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from snowcatcher.protocols.wikimedia.streams import StreamConfigError
 from snowcatcher.runtime import Settings, Snowcatcher, StartupError
-from snowcatcher.store import StoreError
-from snowcatcher.streams import StreamConfigError
+from snowcatcher.store.store import StoreError
 from tests.conftest import ROOT
 
 

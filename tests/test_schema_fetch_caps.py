@@ -12,9 +12,10 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from snowcatcher import backoff, samples, unresolved
-from snowcatcher.registry import RemoteRepo
+from snowcatcher.protocols.snowplow import samples
 from snowcatcher.runtime import Settings, Snowcatcher
+from snowcatcher.validate import backoff, unresolved
+from snowcatcher.validate.iglu import RemoteRepo
 from tests.conftest import post_events
 from tests.loopback import serving
 

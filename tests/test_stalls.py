@@ -19,10 +19,10 @@ import orjson
 import pytest
 from aiohttp import web
 
-from snowcatcher import samples
-from snowcatcher.collector import TP2_PATH
-from snowcatcher.decode.snowplow import MAX_EVENTS
+from snowcatcher.capture.collector import TP2_PATH
 from snowcatcher.model import BAD_REQUEST, CapturedEvent, RawRequest, Response
+from snowcatcher.protocols.snowplow import samples
+from snowcatcher.protocols.snowplow.decode import MAX_EVENTS
 from snowcatcher.runtime import Snowcatcher
 from tests.conftest import settings
 from tests.data import PAYLOAD_DATA

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from snowcatcher import samples
-from snowcatcher.decode.snowplow import SnowplowDecoder
 from snowcatcher.model import CapturedEvent, Response
-from snowcatcher.query import Filter
-from snowcatcher.store import Store, StoreError
-from snowcatcher.store_threads import Counter
+from snowcatcher.protocols.snowplow import samples
+from snowcatcher.protocols.snowplow.decode import SnowplowDecoder
+from snowcatcher.store.query import Filter
+from snowcatcher.store.store import Store, StoreError
+from snowcatcher.store.threads import Counter
 from tests.data import event, request
 
 
@@ -232,7 +232,7 @@ async def test_background_counts_agree_with_counting_at_once(store: Store, threa
 @pytest.mark.parametrize("walk", [3, 4096])
 def test_pages_and_positions_whichever_way_they_are_found(
         store: Store, monkeypatch: pytest.MonkeyPatch, walk: int) -> None:
-    monkeypatch.setattr("snowcatcher.store._WALK", walk)
+    monkeypatch.setattr("snowcatcher.store.store._WALK", walk)
     # The matches crowd at both ends, so that a few ids walked from either end may hold too few.
     names = [f"i_quick_{i}" if i < 15 or i > 50 else f"other_{i}" for i in range(60)]
     stored = store.append_now(request(), Response(200), [event(name) for name in names])

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from snowcatcher.query import Filter
-from snowcatcher.store import Store
-from snowcatcher.store_follow import Change, FollowedStore
+from snowcatcher.store.follow import Change, FollowedStore
+from snowcatcher.store.query import Filter
+from snowcatcher.store.store import Store
 from tests.tui import samples
 
 

@@ -14,7 +14,7 @@ import pytest
 
 from snowcatcher.headless import HeadlessPrinter
 from snowcatcher.model import CapturedEvent, Response
-from snowcatcher.store import Store, UnstorableError
+from snowcatcher.store.store import Store, UnstorableError
 from tests.test_store import event, request
 
 

@@ -11,8 +11,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from snowcatcher import samples
 from snowcatcher.model import CapturedEvent
+from snowcatcher.protocols.snowplow import samples
 from snowcatcher.runtime import Snowcatcher
 from tests.raw_http import started
 

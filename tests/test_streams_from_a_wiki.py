@@ -12,8 +12,8 @@ import pytest
 from aiohttp import web
 
 from snowcatcher.cli import main
+from snowcatcher.protocols.wikimedia.streams import StreamConfigError
 from snowcatcher.runtime import Settings, Snowcatcher
-from snowcatcher.streams import StreamConfigError
 from tests.cli_process import free_port
 from tests.loopback import serving
 from tests.wikimedia_support import PRIMARY, needs_corpus

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
-from snowcatcher import unparseable
+from snowcatcher.capture import unparseable
 from snowcatcher.model import CapturedEvent
 from snowcatcher.runtime import Settings, Snowcatcher
 from tests.raw_http import started
@@ -140,7 +140,8 @@ async def test_refusals_log_a_counted_line_not_a_traceback_each(
         await exchange(server, b"get / HTTP/1.1\r\nHost: x\r\n\r\n")
     await server.unparseable.drain()
     assert not [record for record in caplog.records if record.exc_info or record.name.startswith("aiohttp")]
-    lines = [record.getMessage() for record in caplog.records if record.name == "snowcatcher.unparseable"]
+    lines = [record.getMessage() for record in caplog.records
+             if record.name == "snowcatcher.capture.unparseable"]
     assert lines == ["refused 1 request(s) that are not valid HTTP (latest: Invalid method encountered); "
                      "each is recorded as a bad request"]
 

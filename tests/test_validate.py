@@ -7,8 +7,8 @@ from pathlib import Path
 
 from jsonschema import Draft4Validator
 
-from snowcatcher.registry import Registry
-from snowcatcher.validate import CompiledSchema, Validator
+from snowcatcher.validate.iglu import Registry
+from snowcatcher.validate.validator import CompiledSchema, Validator
 from tests.conftest import corpus_path
 
 

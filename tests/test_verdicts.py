@@ -17,14 +17,15 @@ from typing import Any
 import aiohttp
 import pytest
 
-from snowcatcher import bounded, samples
-from snowcatcher.checks import EventCheck
-from snowcatcher.ecma_regex import for_re2, for_regex
-from snowcatcher.live import Waiters, wait_for
+from snowcatcher.api.live import Waiters, wait_for
 from snowcatcher.model import CapturedEvent
-from snowcatcher.query import Filter
-from snowcatcher.registry import SchemaKey
+from snowcatcher.protocols.snowplow import samples
+from snowcatcher.qa.checks import EventCheck
 from snowcatcher.runtime import Settings, Snowcatcher
+from snowcatcher.store.query import Filter
+from snowcatcher.validate import bounded
+from snowcatcher.validate.ecma_regex import for_re2, for_regex
+from snowcatcher.validate.iglu import SchemaKey
 from tests.cli_process import CliProcess
 from tests.conftest import corpus_path
 from tests.data import TP2

@@ -11,8 +11,8 @@ import aiohttp
 import pytest
 
 from snowcatcher.model import CapturedEvent
-from snowcatcher.query import Filter
 from snowcatcher.runtime import Snowcatcher
+from snowcatcher.store.query import Filter
 from tests.conftest import post_events, settings
 from tests.data import TP2, body, struct
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from jsonschema import Draft7Validator
 
-from snowcatcher.decode.ajv import insecure_reasons
-from snowcatcher.materialize import parse_document
-from snowcatcher.validate import Validator
-from snowcatcher.wikimedia_schemas import WikimediaSchemas, is_wikimedia_repo, schema_path
+from snowcatcher.protocols.wikimedia.ajv import insecure_reasons
+from snowcatcher.validate.materialize import parse_document
+from snowcatcher.validate.validator import Validator
+from snowcatcher.validate.wikimedia_schemas import WikimediaSchemas, is_wikimedia_repo, schema_path
 from tests.loopback import serving
 from tests.wikimedia_support import (
     CORPUS,
@@ -224,9 +224,9 @@ async def _ingest_fetches_on_first_sight(remotes: tuple[str, ...], cache: Path) 
     """The first event naming a remote schema waits for it once, then validates against it."""
     import time
 
-    from snowcatcher.ingest import Ingestor
     from snowcatcher.model import RawRequest
-    from snowcatcher.registry import Registry
+    from snowcatcher.protocols.ingest import Ingestor
+    from snowcatcher.validate.iglu import Registry
 
     ingestor = Ingestor(Registry([], offline=True), WikimediaSchemas([], remotes=remotes, cache_dir=cache))
     example = json.loads((SCHEMA_EXAMPLES / "test_event__1.0.0__example0.json").read_text())

@@ -6,11 +6,11 @@ from typing import Any
 
 from aiohttp import web
 
-from snowcatcher.app_keys import STORE
+from snowcatcher.api.micro import json_response
+from snowcatcher.capture.app_keys import STORE
 from snowcatcher.gitlab.definitions import DefinitionSource
 from snowcatcher.gitlab.metrics import Contribution, MetricTally
-from snowcatcher.micro import json_response
-from snowcatcher.query import Filter
+from snowcatcher.store.query import Filter
 
 PREFIX = "/snowcatcher/api/gitlab"
 #: The definitions of --gitlab, or None without it.

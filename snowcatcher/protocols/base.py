@@ -12,7 +12,7 @@ from snowcatcher.model import CapturedEvent, RawRequest, Response
 if TYPE_CHECKING:  # the ingestor hands itself to the protocol; no import at run time
     from aiohttp import web
 
-    from snowcatcher.ingest import Ingestor
+    from snowcatcher.protocols.ingest import Ingestor
 
 
 class Intake(NamedTuple):

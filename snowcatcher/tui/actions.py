@@ -10,10 +10,10 @@ from pathlib import Path
 import orjson
 
 from snowcatcher.model import CapturedEvent, StoredRequest
-from snowcatcher.query import Filter
 from snowcatcher.redact import redact_header
-from snowcatcher.revalidate import RevalidationReport
-from snowcatcher.store import Store
+from snowcatcher.store.query import Filter
+from snowcatcher.store.store import Store
+from snowcatcher.validate.revalidate import RevalidationReport
 
 #: Re-validation the engine provides: re-read schemas, re-check every event, return how many changed.
 Revalidate = Callable[[], Awaitable[RevalidationReport]]

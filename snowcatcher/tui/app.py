@@ -25,10 +25,10 @@ from snowcatcher.gitlab.definitions import DefinitionSource
 from snowcatcher.gitlab.metrics import MetricTally
 from snowcatcher.headless import HeadlessPrinter
 from snowcatcher.model import CapturedEvent
-from snowcatcher.query import Filter
+from snowcatcher.protocols.wikimedia.streams import StreamConfigError
 from snowcatcher.runtime import Settings, Snowcatcher, StartupError, serve_until_stopped
-from snowcatcher.store import Store
-from snowcatcher.streams import StreamConfigError
+from snowcatcher.store.query import Filter
+from snowcatcher.store.store import Store
 from snowcatcher.tui import actions
 from snowcatcher.tui.chrome import ConfirmClear, FilterBar, KeyFooter, StatusBar
 from snowcatcher.tui.event_detail import TABS, EventDetail

@@ -15,7 +15,7 @@ from textual.widget import Widget
 from textual.widgets import Button, Footer, Input, Label
 
 from snowcatcher.model import Counts
-from snowcatcher.query import Filter, FilterError
+from snowcatcher.store.query import Filter, FilterError
 from snowcatcher.tui.safe import clean
 
 

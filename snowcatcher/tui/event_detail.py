@@ -12,7 +12,7 @@ from textual.widgets.option_list import Option
 
 from snowcatcher.gitlab.definitions import DefinitionSource
 from snowcatcher.model import CapturedEvent
-from snowcatcher.store import Store
+from snowcatcher.store.store import Store
 from snowcatcher.tui import views
 from snowcatcher.tui.entity_tree import EntityTree
 from snowcatcher.tui.resilience import guarded

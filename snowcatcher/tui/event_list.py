@@ -20,8 +20,8 @@ from textual.timer import Timer
 
 from snowcatcher.headless import MARKS
 from snowcatcher.model import CapturedEvent
-from snowcatcher.query import Filter
-from snowcatcher.store import Store
+from snowcatcher.store.query import Filter
+from snowcatcher.store.store import Store
 from snowcatcher.tui import gitlab
 from snowcatcher.tui.fields import readable_time
 from snowcatcher.tui.messages import EventHighlighted, ViewChanged

@@ -14,8 +14,8 @@ from textual.widgets import Footer, Static
 
 from snowcatcher.gitlab.definitions import DefinitionSource
 from snowcatcher.gitlab.metrics import MetricTally
-from snowcatcher.query import Filter
-from snowcatcher.store import Store
+from snowcatcher.store.query import Filter
+from snowcatcher.store.store import Store
 from snowcatcher.tui.gitlab_views import CONTRIBUTION_NOTE, contributions_table
 
 #: The events that can feed a metric: struct events with a GitLab context.

@@ -11,10 +11,10 @@ from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
 
-from snowcatcher.decode.eventlogging import capsule_from_query
 from snowcatcher.gitlab.definitions import Definitions
-from snowcatcher.ingest import BEACON_PATH
 from snowcatcher.model import CapturedEvent, StoredRequest
+from snowcatcher.protocols.ingest import BEACON_PATH
+from snowcatcher.protocols.wikimedia.eventlogging import capsule_from_query
 from snowcatcher.redact import has_secrets, redact_header
 from snowcatcher.tui import fields, gitlab
 from snowcatcher.tui.gitlab_views import definition_sections

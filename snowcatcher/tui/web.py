@@ -16,9 +16,9 @@ from typing import Any
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from snowcatcher.guard import TOKEN_ENV, Access
+from snowcatcher.api.guard import TOKEN_ENV, Access
 from snowcatcher.runtime import Settings, Snowcatcher, StartupError, announce
-from snowcatcher.store_follow import Change, FollowedStore
+from snowcatcher.store.follow import Change, FollowedStore
 from snowcatcher.tui.app import SnowcatcherApp
 from snowcatcher.tui.event_list import EventList
 

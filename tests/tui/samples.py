@@ -7,8 +7,8 @@ from typing import Any
 import orjson
 
 from snowcatcher.model import CapturedEvent, Entity, RawRequest, Response, Violation
-from snowcatcher.samples import encode
-from snowcatcher.store import Store
+from snowcatcher.protocols.snowplow.samples import encode
+from snowcatcher.store.store import Store
 
 T0 = 1742205227.525  # 2025-03-17 09:53:47.525 UTC
 STANDARD = "iglu:com.gitlab/gitlab_standard/jsonschema/1-1-1"

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from textual.pilot import Pilot
 
-from snowcatcher.query import Filter
-from snowcatcher.store import Store
+from snowcatcher.store.query import Filter
+from snowcatcher.store.store import Store
 from snowcatcher.tui.app import SnowcatcherApp
 from snowcatcher.tui.event_list import EventList
 from tests.tui import samples

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from textual.widgets._footer import FooterKey
 
-from snowcatcher.store import Store
+from snowcatcher.store.store import Store
 from snowcatcher.tui.app import SnowcatcherApp
 from tests.tui import samples
 from tests.tui.pilot import SIZE, settle

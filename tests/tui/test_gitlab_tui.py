@@ -16,7 +16,7 @@ from snowcatcher.gitlab.definitions import DefinitionSource
 from snowcatcher.gitlab.findings import check
 from snowcatcher.model import CapturedEvent, RawRequest
 from snowcatcher.runtime import Settings, Snowcatcher
-from snowcatcher.store import Store
+from snowcatcher.store.store import Store
 from snowcatcher.tui.app import SnowcatcherApp
 from snowcatcher.tui.metrics_view import MetricsScreen
 from tests.gitlab_support import fake_checkout

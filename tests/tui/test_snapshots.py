@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from textual.pilot import Pilot
 
-from snowcatcher.store import Store
+from snowcatcher.store.store import Store
 from snowcatcher.tui.app import SnowcatcherApp
 from tests.tui import samples
 

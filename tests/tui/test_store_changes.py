@@ -9,11 +9,11 @@ import aiohttp
 import orjson
 import pytest
 
-from snowcatcher.revalidate import revalidate
 from snowcatcher.runtime import Settings, Snowcatcher
 from snowcatcher.tui.app import SnowcatcherApp
 from snowcatcher.tui.event_detail import EventDetail
 from snowcatcher.tui.event_list import EventList
+from snowcatcher.validate.revalidate import revalidate
 from tests.tui.pilot import SIZE, rows, status, until
 from tests.tui.tracker import gitlab_event, post
 

@@ -6,14 +6,14 @@ import base64
 import re
 from typing import TYPE_CHECKING
 
-from snowcatcher.decode.snowplow import PAYLOAD_DATA_PREFIX, parse_query
 from snowcatcher.model import PROTOCOL_SNOWPLOW, CapturedEvent, RawRequest, Response
 from snowcatcher.protocols.base import Intake, Protocol, Route
+from snowcatcher.protocols.snowplow.decode import PAYLOAD_DATA_PREFIX, parse_query
 
 if TYPE_CHECKING:
     from aiohttp import web
 
-    from snowcatcher.ingest import Ingestor
+    from snowcatcher.protocols.ingest import Ingestor
 
 PIXEL = base64.b64decode("R0lGODlhAQABAPAAAP///wAAACH5BAUAAAAALAAAAAABAAEAAAICRAEAOw==")
 TP2_PATH = "/com.snowplowanalytics.snowplow/tp2"

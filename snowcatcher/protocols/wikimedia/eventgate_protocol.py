@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from snowcatcher.decode.eventgate import is_hasty
-from snowcatcher.decode.snowplow import parse_query
 from snowcatcher.model import PROTOCOL_EVENTGATE, CapturedEvent, RawRequest
 from snowcatcher.protocols.base import Intake, Protocol, Route
+from snowcatcher.protocols.snowplow.decode import parse_query
+from snowcatcher.protocols.wikimedia.eventgate import is_hasty
 
 if TYPE_CHECKING:
-    from snowcatcher.ingest import Ingestor
+    from snowcatcher.protocols.ingest import Ingestor
 
 EVENTGATE_PATH = "/v1/events"
 #: What EventGate's app.js sets on every answer (cors: '*'): production refuses credentialed

@@ -12,7 +12,7 @@ from snowcatcher.text import inert
 if TYPE_CHECKING:
     from aiohttp import web
 
-    from snowcatcher.ingest import Ingestor
+    from snowcatcher.protocols.ingest import Ingestor
 
 BEACON_PATH = "/beacon/event"
 #: Violations named in Validation-Error-N headers, and the length of each.

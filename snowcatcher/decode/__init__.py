@@ -1,1 +1,0 @@
-"""Decoders, one module per protocol."""

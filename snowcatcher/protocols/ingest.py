@@ -1,0 +1,202 @@
+"""RawRequest -> CapturedEvents: decode, fetch missing schemas, validate; never raises."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Generator, Iterator, Sequence
+from dataclasses import replace
+from functools import partial
+from typing import Protocol, TypeVar
+
+from jsonschema import Draft7Validator
+
+from snowcatcher.model import (
+    PROTOCOL_EVENTGATE,
+    REFUSED_STATUSES,
+    CapturedEvent,
+    RawRequest,
+    Response,
+    StoredRequest,
+    Violation,
+    bad_request,
+    unresolved_uris,
+)
+from snowcatcher.protocols import PROTOCOLS
+from snowcatcher.protocols.snowplow.decode import SnowplowDecoder
+from snowcatcher.protocols.wikimedia.ajv import ajv_format_checker
+from snowcatcher.protocols.wikimedia.event import EventProcessor
+from snowcatcher.protocols.wikimedia.eventgate import EventGateDecoder, EventGateResult
+from snowcatcher.protocols.wikimedia.eventgate_protocol import EVENTGATE_PATH
+from snowcatcher.protocols.wikimedia.eventlogging import EventLoggingDecoder
+from snowcatcher.protocols.wikimedia.eventlogging_protocol import BEACON_PATH
+from snowcatcher.protocols.wikimedia.streams import StreamCheck
+from snowcatcher.validate.backoff import FETCH_GRACE
+from snowcatcher.validate.iglu import Registry
+from snowcatcher.validate.validator import FORMATS, Validator
+from snowcatcher.validate.wikimedia_schemas import WikimediaSchemas
+
+log = logging.getLogger(__name__)
+
+__all__ = ["BEACON_PATH", "EVENTGATE_PATH", "EventChecker", "Ingestor"]  # the paths' home is protocols/
+
+Decode = Callable[[RawRequest], list[CapturedEvent]]
+#: A decoder that hands its events over in parts, so that the event loop runs between them.
+DecodeParts = Callable[[RawRequest], Iterator[list[CapturedEvent]]]
+T = TypeVar("T")
+
+
+
+class EventChecker(Protocol):
+    """Extra findings about a decoded event (GitLab definitions); knows nothing of the protocols."""
+
+    def findings(self, event: CapturedEvent) -> tuple[Violation, ...]: ...
+
+    def reload(self) -> None: ...
+
+
+class Ingestor:
+    """Turns raw requests into validated events, one decoder per protocol."""
+
+    def __init__(self, registry: Registry, wikimedia: WikimediaSchemas | None = None,
+                 stream_checks: Sequence[StreamCheck] = (), checker: EventChecker | None = None) -> None:
+        self.registry = registry
+        #: Applied after decoding Snowplow events, so that the decoder needs no GitLab knowledge.
+        self.checker = checker
+        self.validator = Validator(registry)
+        self.snowplow = SnowplowDecoder(self.validator.check)
+        self.wikimedia = wikimedia or WikimediaSchemas(offline=True)
+        # Wikimedia schemas are draft-07 unless they say otherwise; a validator of their own also
+        # keeps their relative URIs apart from Iglu URIs in the caches. Formats are checked by
+        # AJV's rules, as EventGate checks them.
+        self.wikimedia_validator = Validator(self.wikimedia, default_draft=Draft7Validator,
+                                             formats=ajv_format_checker(FORMATS))
+        self.wikimedia_events = EventProcessor(self.wikimedia_validator, stream_checks)
+        self.eventgate_decoder = EventGateDecoder(self.wikimedia_events)
+        self.eventlogging_decoder = EventLoggingDecoder(self.wikimedia_events)
+
+    async def snowplow_get(self, raw: RawRequest, nuid: str = "") -> list[CapturedEvent]:
+        return await self._run(partial(self.snowplow.decode_get, nuid=nuid), raw)
+
+    async def snowplow_post(self, raw: RawRequest, nuid: str = "") -> list[CapturedEvent]:
+        decode = partial(self.snowplow.decode_post_parts, nuid=nuid)
+        events = await self._in_parts(decode, raw)
+        missing = unresolved_uris(events)
+        if missing and await self.registry.fetch(missing, grace=FETCH_GRACE):
+            events = await self._in_parts(decode, raw)  # see _run
+        return self._checked(events)
+
+    async def eventgate(self, raw: RawRequest, *, hasty: bool = False) -> EventGateResult:
+        """A `/v1/events` request: its events and EventGate's answer."""
+        try:
+            result = await _finish(self.eventgate_decoder.decode_parts(raw, hasty=hasty))
+            missing = unresolved_uris(result.events)
+            if missing and await self.wikimedia.fetch(missing, grace=FETCH_GRACE):
+                result = await _finish(self.eventgate_decoder.decode_parts(raw, hasty=hasty))
+            return result
+        except Exception as error:  # the decoder handles every event; this is the last defence
+            log.exception("decoding %s %s failed", raw.method, raw.path)
+            problem = Violation("request", "", "internal", f"snowcatcher could not decode this request: "
+                                f"{type(error).__name__}: {error}")
+            return EventGateResult([bad_request(raw, problem, protocol=PROTOCOL_EVENTGATE)],
+                                   Response(500, problem.message.encode()))
+
+    def decoder_for(self, raw: RawRequest) -> Decode:
+        """The decoder that produced a stored request's events, for re-validation: the protocol
+        the collector routed it to."""
+        protocol = PROTOCOLS.routing(raw)
+        if protocol is None:
+            return lambda request: []
+        return partial(protocol.decode, self)
+
+    async def eventlogging(self, raw: RawRequest) -> list[CapturedEvent]:
+        """A legacy `/beacon/event` request."""
+        events = self._safely(self.eventlogging_decoder.decode, raw)
+        missing = unresolved_uris(events)
+        # First sight of a schema.wikimedia.org schema: give the fetch a moment, then decode
+        # again; a slow repository does not hold the request (the Revalidator takes over).
+        if missing and await self.wikimedia.fetch(missing, grace=FETCH_GRACE):
+            events = self._safely(self.eventlogging_decoder.decode, raw)
+        return events
+
+    async def _run(self, decode: Decode, raw: RawRequest) -> list[CapturedEvent]:
+        events = self._safely(decode, raw)
+        missing = unresolved_uris(events)  # decoding names the schemas it could not resolve
+        # First sight of a remote schema: give the fetch a moment, then decode again with it;
+        # a slow or dead registry does not hold the request (the Revalidator takes over).
+        if missing and await self.registry.fetch(missing, grace=FETCH_GRACE):
+            events = self._safely(decode, raw)
+        return self._checked(events)
+
+    async def _in_parts(self, decode: DecodeParts, raw: RawRequest) -> list[CapturedEvent]:
+        """_safely(), yielding to the event loop between the decoder's parts."""
+        events: list[CapturedEvent] = []
+        parts = decode(raw)
+        while True:
+            try:
+                events.extend(next(parts))
+            except StopIteration:
+                return events
+            except Exception as error:  # the whole request is recorded as _safely would
+                return [_failure(raw, error)]
+            await asyncio.sleep(0)
+
+    def decode_stored(self, stored: StoredRequest | None) -> list[CapturedEvent]:
+        """A stored request's events decoded again (re-validation, the unresolved-schema retry);
+        none for a request the collector refused (an unknown path, over a size limit): its one
+        event says why, and decoding the part that was kept would lose that."""
+        if stored is None or stored.response.status in REFUSED_STATUSES:
+            return []
+        return self.redecode(self.decoder_for(stored.request), stored.request)
+
+    def redecode(self, decode: Decode, raw: RawRequest) -> list[CapturedEvent]:
+        """Decode again with the schemas as they are now (re-validation); no remote fetch."""
+        return self._checked(self._safely(decode, raw))
+
+    def forget(self) -> None:
+        """Re-read schemas from disk and drop every cached decode or validation result."""
+        self.registry.reload()
+        self.wikimedia.reload()
+        self.snowplow.forget()
+        if self.checker is not None:
+            self.checker.reload()
+
+    def _checked(self, events: list[CapturedEvent]) -> list[CapturedEvent]:
+        if self.checker is None:
+            return events
+        checked = []
+        for event in events:
+            try:
+                found = self.checker.findings(event)
+            except Exception:  # a checker bug must not cost the event: store it as decoded
+                log.exception("checking event %s failed", event.name)
+                found = ()
+            checked.append(replace(event, violations=event.violations + found) if found else event)
+        return checked
+
+    @staticmethod
+    def _safely(decode: Decode, raw: RawRequest) -> list[CapturedEvent]:
+        try:
+            return decode(raw)
+        except Exception as error:  # the promise: every request is stored, whatever it holds
+            return [_failure(raw, error)]
+
+
+def _failure(raw: RawRequest, error: Exception) -> CapturedEvent:
+    """The bad request recorded when decoding failed."""
+    if isinstance(error, RecursionError):
+        return bad_request(raw, Violation("body", "", "depth", "the body is nested too deeply to decode"))
+    log.error("decoding %s %s failed", raw.method, raw.path, exc_info=error)
+    return bad_request(raw, Violation("request", "", "internal", f"snowcatcher could not decode this "
+                                      f"request: {type(error).__name__}: {error}"))
+
+
+async def _finish(parts: Generator[None, None, T]) -> T:
+    """Run a decoder's parts to their result, yielding to the event loop between them."""
+    while True:
+        try:
+            next(parts)
+        except StopIteration as done:
+            result: T = done.value
+            return result
+        await asyncio.sleep(0)

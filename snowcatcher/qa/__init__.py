@@ -1,0 +1,1 @@
+"""QA: `snowcatcher expect` and the checks it and the wait API share."""

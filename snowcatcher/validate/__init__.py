@@ -1,0 +1,1 @@
+"""Validation: schema sources (Iglu, Wikimedia), validators, work bounds and re-validation."""
