@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from snowcatcher.model import CapturedEvent, Entity, RawRequest, Violation
+from snowcatcher.protocols.snowplow import samples
 from snowcatcher.protocols.snowplow.protocol import TP2_PATH
 
 #: The Snowplow trackers' POST path.
@@ -37,3 +40,17 @@ def event(name: str, *, valid: bool = True, event_type: str = "struct", app: str
 def request(body: bytes = b"{}") -> RawRequest:
     """A JSON POST received now."""
     return RawRequest("POST", "/tp2", "", (("Content-Type", "application/json"),), body, time.time())
+
+
+def write_schema(folder: Path, name: str, schema: dict[str, Any]) -> str:
+    """An Iglu schema `iglu:com.acme/<name>/jsonschema/1-0-0` written under `folder`; its URI."""
+    path = folder / "com.acme" / name / "jsonschema" / "1-0-0"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(schema))
+    return f"iglu:com.acme/{name}/jsonschema/1-0-0"
+
+
+def unstruct(uri: str, data: object) -> dict[str, str]:
+    """A self-describing event's tracker parameters (plain `ue_pr`) carrying `data` as `uri`."""
+    event = {"schema": samples.UNSTRUCT, "data": {"schema": uri, "data": data}}
+    return {"e": "ue", "p": "web", "tv": "js-4.6.1", "ue_pr": json.dumps(event)}

@@ -32,7 +32,7 @@ from snowcatcher.protocols.snowplow import samples
 from snowcatcher.runtime import Settings, Snowcatcher
 from snowcatcher.text import InertFormatter
 from tests.conftest import ROOT
-from tests.data import TP2
+from tests.data import TP2, unstruct, write_schema
 from tests.loopback import serving
 
 JSON = {"Content-Type": "application/json"}
@@ -52,17 +52,6 @@ async def spy() -> AsyncIterator[tuple[str, list[str]]]:
     async with serving(app) as url:
         yield url, asked
 
-
-def write_schema(folder: Path, name: str, schema: dict[str, object]) -> str:
-    path = folder / "com.acme" / name / "jsonschema" / "1-0-0"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(schema))
-    return f"iglu:com.acme/{name}/jsonschema/1-0-0"
-
-
-def unstruct(uri: str, data: object) -> dict[str, str]:
-    event = {"schema": samples.UNSTRUCT, "data": {"schema": uri, "data": data}}
-    return {"e": "ue", "p": "web", "tv": "js-4.6.1", "ue_pr": json.dumps(event)}
 
 
 @pytest.fixture

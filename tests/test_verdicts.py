@@ -28,7 +28,7 @@ from snowcatcher.validate.ecma_regex import for_re2, for_regex
 from snowcatcher.validate.iglu import SchemaKey
 from tests.cli_process import CliProcess
 from tests.conftest import corpus_path
-from tests.data import TP2
+from tests.data import TP2, unstruct, write_schema
 
 JSON_TYPE = {"Content-Type": "application/json"}
 #: A guard against a hang, far above any honest answer: today's code never answers at all.
@@ -46,17 +46,6 @@ def busy_cores() -> Iterator[None]:
             spinner.kill()
             spinner.wait()
 
-
-def write_schema(folder: Path, name: str, schema: dict[str, Any]) -> str:
-    path = folder / "com.acme" / name / "jsonschema" / "1-0-0"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(schema))
-    return f"iglu:com.acme/{name}/jsonschema/1-0-0"
-
-
-def unstruct(uri: str, data: object) -> dict[str, str]:
-    event = {"schema": samples.UNSTRUCT, "data": {"schema": uri, "data": data}}
-    return {"e": "ue", "p": "web", "tv": "js-4.6.1", "ue_pr": json.dumps(event)}
 
 
 def send(url: str, body: bytes, path: str = TP2) -> int:
