@@ -20,13 +20,13 @@ from snowcatcher.gitlab.checkout import find_checkout
 from snowcatcher.gitlab.definitions import NotAGitLabCheckout
 from snowcatcher.headless import HeadlessPrinter
 from snowcatcher.protocols.wikimedia.streams import is_url
-from snowcatcher.runtime import (  # announce: tests and older callers find it here too
+from snowcatcher.runtime import (
     DEFAULT_IDLE_TIMEOUT,
     Settings,
     Snowcatcher,
     StartupError,
-    announce,
     serve_until_stopped,
+    start_announced,
 )
 from snowcatcher.text import InertFormatter
 
@@ -211,12 +211,7 @@ async def _serve_headless(settings: Settings, *, as_json: bool) -> int:
         # CI runners and process managers stop services with SIGTERM: close the store cleanly,
         # even when it comes the moment the start-up lines are out.
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stopped.set)
-    try:
-        await catcher.start()
-    except StartupError as error:
-        catcher.store.close()
-        print(f"snowcatcher: {error}", file=sys.stderr)
+    if not await start_announced(catcher):
         return 2
-    announce(catcher)
     await serve_until_stopped(catcher, stopped)
     return 0

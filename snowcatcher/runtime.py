@@ -296,6 +296,19 @@ def listen_error(settings: Settings, error: OSError) -> str:
     return f"cannot listen on {where}: {error.strerror or error}"
 
 
+async def start_announced(catcher: Snowcatcher) -> bool:
+    """Start `catcher` and print its start-up lines; on a StartupError print it in one line, close
+    the store and return False (the front end then exits 2)."""
+    try:
+        await catcher.start()
+    except StartupError as error:
+        catcher.store.close()
+        print(f"snowcatcher: {error}", file=sys.stderr)
+        return False
+    announce(catcher)
+    return True
+
+
 def announce(catcher: Snowcatcher) -> None:
     """The start-up lines on stderr, so that stdout stays the event stream."""
     store = catcher.store.path if catcher.settings.db else "a temporary capture (use --db to keep it)"

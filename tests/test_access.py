@@ -14,10 +14,9 @@ import aiohttp
 import pytest
 
 from snowcatcher.api import importer
-from snowcatcher.cli import announce
 from snowcatcher.cli import main as cli_main
 from snowcatcher.qa import expect
-from snowcatcher.runtime import Settings, Snowcatcher
+from snowcatcher.runtime import Settings, Snowcatcher, announce
 from tests.browser_support import Page
 from tests.conftest import settings
 from tests.data import TP2, body, struct

@@ -25,11 +25,11 @@ import orjson
 import pytest
 from aiohttp import web
 
-from snowcatcher.cli import announce, build_parser
+from snowcatcher.cli import build_parser
 from snowcatcher.headless import HeadlessPrinter
 from snowcatcher.model import CapturedEvent
 from snowcatcher.protocols.snowplow import samples
-from snowcatcher.runtime import Settings, Snowcatcher
+from snowcatcher.runtime import Settings, Snowcatcher, announce
 from snowcatcher.text import InertFormatter
 from tests.conftest import ROOT
 from tests.data import TP2, unstruct, write_schema

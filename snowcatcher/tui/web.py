@@ -17,7 +17,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from snowcatcher.api.guard import TOKEN_ENV, Access
-from snowcatcher.runtime import Settings, Snowcatcher, StartupError, announce
+from snowcatcher.runtime import Settings, Snowcatcher, StartupError, start_announced
 from snowcatcher.store.follow import Change, FollowedStore
 from snowcatcher.tui.app import SnowcatcherApp
 from snowcatcher.tui.event_list import EventList
@@ -148,13 +148,8 @@ async def serve_web(settings: Settings, web_host: str, web_port: int) -> int:
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGTERM, stopped.set)
         loop.add_signal_handler(signal.SIGINT, stopped.set)
-    try:
-        await catcher.start()
-    except StartupError as error:
-        catcher.store.close()
-        print(f"snowcatcher: {error}", file=sys.stderr)
+    if not await start_announced(catcher):
         return 2
-    announce(catcher)
     if settings.token:
         os.environ[TOKEN_ENV] = settings.token  # for the sessions' clear (DELETE) requests
     command = " ".join(shlex.quote(part) for part in (
