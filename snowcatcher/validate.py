@@ -30,6 +30,7 @@ from snowcatcher.bounded import bound_fast
 from snowcatcher.flat_records import flat_records_check
 from snowcatcher.model import NOT_CHECKED, UNCHECKED, JsonDict, Violation, transient
 from snowcatcher.registry import Resolution
+from snowcatcher.rust_check import compile_fast
 
 _MEMO_SIZE = 20_000
 #: How a violation starts when a remote registry may still provide the schema (it is unchecked).
@@ -83,7 +84,10 @@ class CompiledSchema:
         # sources): jsonschema would otherwise fetch http:// and read file:// URIs itself.
         self.full = bounded.bounded(draft)(schema, format_checker=formats,
                                    registry=_refs_registry(retrieve or _no_document, draft))
-        self.fast = _compile_fast(schema, draft)
+        #: jsonschema-rs's yes/no, formats and `$ref`s included; None where it cannot be trusted.
+        self.compiled = compile_fast(schema, draft, retrieve or _no_document, formats)
+        # fastjsonschema only for schemas jsonschema-rs does not take (no format, no `$ref`).
+        self.fast = None if self.compiled is not None else _compile_fast(schema, draft)
         self.flat = flat_records_check(schema)
 
     def errors(self, data: Any) -> tuple[list[ValidationError], list[str]]:
@@ -94,6 +98,8 @@ class CompiledSchema:
         found under `not`, `oneOf`, `anyOf`, `if`/`then`/`else` or `contains` might be one only
         because an unknown answer was taken as "matches"."""
         if self.flat is not None and self.flat(data):
+            return [], []
+        if self.compiled is not None and self._compiled_valid(data):
             return [], []
         with bounded.counting(data) as work:
             fast_failure = self._fast_failure(data)
@@ -121,6 +127,13 @@ class CompiledSchema:
             found = [ValidationError(fast_failure.message, validator=str(fast_failure.rule or "schema"))]
             unchecked = []
         return sorted(found, key=lambda e: list(map(str, e.absolute_path))), unchecked
+
+    def _compiled_valid(self, data: Any) -> bool:
+        """jsonschema-rs's "valid"; its "invalid" is not a verdict: the explainer decides."""
+        try:
+            return self.compiled is not None and self.compiled(data)
+        except Exception:  # data it cannot take (a lone surrogate): the explainer decides
+            return False
 
     def _fast_failure(self, data: Any) -> bool | fastjsonschema.JsonSchemaValueException | None:
         """False when fastjsonschema finds the data valid, its exception when it finds it invalid,
