@@ -6,7 +6,7 @@ jsonschema explainer in ~100 µs. Only its "valid" is a verdict: anything else (
 backtrack limit reached, data it cannot take such as lone surrogates) goes to the explainer,
 which decides and writes the violations. So a difference between the engines can only ever
 make a false "valid", and the schemas where one is known are not compiled here (see
-`_known_differences`; tests/test_fast_agreement.py checks the rest against the corpus).
+`known_differences`; tests/test_fast_agreement.py checks the rest against the corpus).
 """
 
 from __future__ import annotations
@@ -49,12 +49,12 @@ def compile_fast(schema: JsonDict, draft: type[JsonSchemaValidator],
     with the explainer alone (an unsupported draft, a known difference, a `$ref` our sources
     cannot give, anything jsonschema-rs refuses to compile)."""
     known = _CLASSES.get(draft)
-    if known is None or _known_differences(schema):
+    if known is None or known_differences(schema):
         return None
     cls, meta_schema = known
 
     def retriever(uri: str) -> JsonDict:
-        # Only snowcatcher's own schema sources: jsonschema-rs would otherwise fetch or read files.
+        # Only snowcatcher's own schema sources: with a retriever, jsonschema-rs asks nothing else.
         document = retrieve(uri)
         if document is None:
             raise LookupError(uri)
@@ -67,7 +67,7 @@ def compile_fast(schema: JsonDict, draft: type[JsonSchemaValidator],
               for name in _format_names(schema)}
     try:
         validator = cls({**schema, "$schema": meta_schema}, formats=checks, validate_formats=True,
-                        retriever=retriever, offline=True,
+                        retriever=retriever,
                         pattern_options=jsonschema_rs.FancyRegexOptions(backtrack_limit=BACKTRACK_LIMIT))
     except Exception:  # a schema jsonschema-rs cannot compile is validated by the explainer alone
         return None
@@ -89,10 +89,10 @@ def _format_names(schema: Any) -> set[str]:
     return {value for key, value in _walk(schema) if key == "format" and isinstance(value, str)}
 
 
-def _known_differences(schema: Any) -> bool:
+def known_differences(schema: Any) -> bool:
     """Whether the schema uses a keyword the engines are known to decide differently:
     `multipleOf` with a fraction (jsonschema divides in floating point, so 0.07 is not a
-    multiple of 0.01, as in AJV; jsonschema-rs says it is)."""
+    multiple of 0.01, as in AJV; jsonschema-rs and fastjsonschema say it is)."""
     return any(key == "multipleOf" and isinstance(value, float) and not value.is_integer()
                for key, value in _walk(schema))
 

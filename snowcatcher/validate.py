@@ -30,7 +30,7 @@ from snowcatcher.bounded import bound_fast
 from snowcatcher.flat_records import flat_records_check
 from snowcatcher.model import NOT_CHECKED, UNCHECKED, JsonDict, Violation, transient
 from snowcatcher.registry import Resolution
-from snowcatcher.rust_check import compile_fast
+from snowcatcher.rust_check import compile_fast, known_differences
 
 _MEMO_SIZE = 20_000
 #: How a violation starts when a remote registry may still provide the schema (it is unchecked).
@@ -182,7 +182,7 @@ def _compile_fast(schema: JsonDict, draft: type[JsonSchemaValidator]) -> Callabl
     # `self` (Iglu's vendor/name/format/version) is metadata, not a keyword.
     text = json.dumps({key: value for key, value in schema.items() if key != "self"})
     meta_schema = _FAST_DRAFTS.get(draft)
-    if '"format"' in text or '"$ref"' in text or meta_schema is None:
+    if '"format"' in text or '"$ref"' in text or meta_schema is None or known_differences(schema):
         return None
     pinned = {**schema, "$schema": meta_schema}
     try:
