@@ -86,7 +86,7 @@ def _anything(value: Any) -> bool:
 
 
 def _format_names(schema: Any) -> set[str]:
-    return {value for key, value in _walk(schema) if key == "format" and isinstance(value, str)}
+    return {value for key, value in walk(schema) if key == "format" and isinstance(value, str)}
 
 
 def known_differences(schema: Any) -> bool:
@@ -94,10 +94,10 @@ def known_differences(schema: Any) -> bool:
     `multipleOf` with a fraction (jsonschema divides in floating point, so 0.07 is not a
     multiple of 0.01, as in AJV; jsonschema-rs and fastjsonschema say it is)."""
     return any(key == "multipleOf" and isinstance(value, float) and not value.is_integer()
-               for key, value in _walk(schema))
+               for key, value in walk(schema))
 
 
-def _walk(node: Any) -> Iterator[tuple[str, Any]]:
+def walk(node: Any) -> Iterator[tuple[str, Any]]:
     """Every (key, value) pair in a JSON document, depth first, without recursion."""
     stack = [node]
     while stack:

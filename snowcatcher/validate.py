@@ -30,7 +30,7 @@ from snowcatcher.bounded import bound_fast
 from snowcatcher.flat_records import flat_records_check
 from snowcatcher.model import NOT_CHECKED, UNCHECKED, JsonDict, Violation, transient
 from snowcatcher.registry import Resolution
-from snowcatcher.rust_check import compile_fast, known_differences
+from snowcatcher.rust_check import compile_fast, known_differences, walk
 
 _MEMO_SIZE = 20_000
 #: How a violation starts when a remote registry may still provide the schema (it is unchecked).
@@ -89,6 +89,8 @@ class CompiledSchema:
         # fastjsonschema only for schemas jsonschema-rs does not take (no format, no `$ref`).
         self.fast = None if self.compiled is not None else _compile_fast(schema, draft)
         self.flat = flat_records_check(schema)
+        #: Whether any property declares a `default` (EventGate fills them in; most schemas have none).
+        self.declares_defaults = any(key == "default" for key, _ in walk(schema))
 
     def errors(self, data: Any) -> tuple[list[ValidationError], list[str]]:
         """Every error, sorted by path, and why parts of the data could not be checked (a
