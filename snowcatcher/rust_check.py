@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import jsonschema_rs
 from jsonschema import (
     Draft4Validator,
     Draft6Validator,
@@ -31,14 +30,13 @@ from snowcatcher.model import JsonDict
 #: jsonschema-rs reports a failure, which sends the data to the explainer's bounded matcher.
 BACKTRACK_LIMIT = 100_000
 
-_CLASSES: dict[type[JsonSchemaValidator], tuple[Any, str]] = {
-    Draft4Validator: (jsonschema_rs.Draft4Validator, "http://json-schema.org/draft-04/schema#"),
-    Draft6Validator: (jsonschema_rs.Draft6Validator, "http://json-schema.org/draft-06/schema#"),
-    Draft7Validator: (jsonschema_rs.Draft7Validator, "http://json-schema.org/draft-07/schema#"),
-    Draft201909Validator: (jsonschema_rs.Draft201909Validator,
-                           "https://json-schema.org/draft/2019-09/schema"),
-    Draft202012Validator: (jsonschema_rs.Draft202012Validator,
-                           "https://json-schema.org/draft/2020-12/schema"),
+#: jsonschema's draft -> jsonschema-rs's class name and the meta-schema URI it knows.
+_CLASSES: dict[type[JsonSchemaValidator], tuple[str, str]] = {
+    Draft4Validator: ("Draft4Validator", "http://json-schema.org/draft-04/schema#"),
+    Draft6Validator: ("Draft6Validator", "http://json-schema.org/draft-06/schema#"),
+    Draft7Validator: ("Draft7Validator", "http://json-schema.org/draft-07/schema#"),
+    Draft201909Validator: ("Draft201909Validator", "https://json-schema.org/draft/2019-09/schema"),
+    Draft202012Validator: ("Draft202012Validator", "https://json-schema.org/draft/2020-12/schema"),
 }
 
 
@@ -51,7 +49,11 @@ def compile_fast(schema: JsonDict, draft: type[JsonSchemaValidator],
     known = _CLASSES.get(draft)
     if known is None or known_differences(schema):
         return None
-    cls, meta_schema = known
+    # Imported on the first schema compiled, not at start-up (~40 ms on a busy core).
+    import jsonschema_rs
+
+    class_name, meta_schema = known
+    cls = getattr(jsonschema_rs, class_name)
 
     def retriever(uri: str) -> JsonDict:
         # Only snowcatcher's own schema sources: with a retriever, jsonschema-rs asks nothing else.
