@@ -31,6 +31,11 @@ from snowcatcher.model import JsonDict
 BACKTRACK_LIMIT = 100_000
 
 #: jsonschema's draft -> jsonschema-rs's class name and the meta-schema URI it knows.
+#: Subschemas a schema may have with its `$ref`s unfolded. jsonschema-rs counts no steps: a schema
+#: whose `$ref`s or `allOf`s fan out exponentially (2^26 paths: 0.8 s per check) stays with the
+#: explainer, which stops after a bounded number of steps and calls the data "not checked".
+UNFOLDED_LIMIT = 50_000
+
 _CLASSES: dict[type[JsonSchemaValidator], tuple[str, str]] = {
     Draft4Validator: ("Draft4Validator", "http://json-schema.org/draft-04/schema#"),
     Draft6Validator: ("Draft6Validator", "http://json-schema.org/draft-06/schema#"),
@@ -47,7 +52,7 @@ def compile_fast(schema: JsonDict, draft: type[JsonSchemaValidator],
     with the explainer alone (an unsupported draft, a known difference, a `$ref` our sources
     cannot give, anything jsonschema-rs refuses to compile)."""
     known = _CLASSES.get(draft)
-    if known is None or known_differences(schema):
+    if known is None or known_differences(schema) or unfolded_size(schema, retrieve) > UNFOLDED_LIMIT:
         return None
     # Imported on the first schema compiled, not at start-up (~40 ms on a busy core).
     import jsonschema_rs
@@ -97,6 +102,57 @@ def known_differences(schema: Any) -> bool:
     multiple of 0.01, as in AJV; jsonschema-rs and fastjsonschema say it is)."""
     return any(key == "multipleOf" and isinstance(value, float) and not value.is_integer()
                for key, value in walk(schema))
+
+
+def unfolded_size(schema: Any, retrieve: Callable[[str], JsonDict | None]) -> int:
+    """How many JSON values the schema has with every `$ref` replaced by its target, counted up to
+    just past UNFOLDED_LIMIT; a `$ref` back into itself counts once (the data's depth bounds it)."""
+    sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()
+    documents: dict[str, Any] = {}
+
+    def target(ref: str, root: Any) -> tuple[Any, Any]:
+        address, _, pointer = ref.partition("#")
+        if address:
+            if address not in documents:
+                documents[address] = retrieve(address)
+            root = documents[address]
+        node = root
+        for part in pointer.split("/")[1:] if pointer else ():
+            part = part.replace("~1", "/").replace("~0", "~")
+            if isinstance(node, list) and part.isdigit() and int(part) < len(node):
+                node = node[int(part)]
+            else:
+                node = node.get(part) if isinstance(node, dict) else None
+        return node, root
+
+    def size(node: Any, root: Any) -> int:
+        if not isinstance(node, (dict, list)):
+            return 1
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in open_nodes:
+            return 1
+        open_nodes.add(key)
+        children: list[tuple[Any, Any]] = [(child, root) for child in
+                                           (node.values() if isinstance(node, dict) else node)]
+        ref = node.get("$ref") if isinstance(node, dict) else None
+        if isinstance(ref, str):
+            children.append(target(ref, root))
+        total = 1
+        for child, child_root in children:
+            total += size(child, child_root)
+            if total > UNFOLDED_LIMIT:
+                break
+        open_nodes.discard(key)
+        sizes[key] = total
+        return total
+
+    try:
+        return size(schema, schema)
+    except (RecursionError, ValueError, IndexError):
+        return UNFOLDED_LIMIT + 1
 
 
 def walk(node: Any) -> Iterator[tuple[str, Any]]:
