@@ -9,11 +9,19 @@ from typing import Any
 
 import aiohttp
 import pytest
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 
 from snowcatcher.runtime import Settings, Snowcatcher
 from tests.browser_support import Chromium, Page, chromium, find_chromium
 from tests.data import PAYLOAD_DATA, TP2, body, struct  # noqa: F401 (re-exported for tests written before tests/data.py)
 from tests.js_support import build_bundle, page_server
+
+# Generating examples takes as long as busy cores make it: no time limits on hypothesis tests
+# (seen failing with HealthCheck.too_slow while other processes held both cores).
+hypothesis_settings.register_profile("busy_cores", deadline=None,
+                                     suppress_health_check=[HealthCheck.too_slow])
+hypothesis_settings.load_profile("busy_cores")
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"

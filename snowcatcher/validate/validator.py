@@ -30,6 +30,7 @@ from snowcatcher.validate import bounded
 from snowcatcher.validate.bounded import bound_fast
 from snowcatcher.validate.flat_records import flat_records_check
 from snowcatcher.validate.iglu import Resolution
+from snowcatcher.validate.rust_check import compile_fast, known_differences, walk
 
 _MEMO_SIZE = 20_000
 _MESSAGE_LIMIT = 300
@@ -81,8 +82,13 @@ class CompiledSchema:
         # sources): jsonschema would otherwise fetch http:// and read file:// URIs itself.
         self.full = bounded.bounded(draft)(schema, format_checker=formats,
                                    registry=_refs_registry(retrieve or _no_document, draft))
-        self.fast = _compile_fast(schema, draft)
+        #: jsonschema-rs's yes/no, formats and `$ref`s included; None where it cannot be trusted.
+        self.compiled = compile_fast(schema, draft, retrieve or _no_document, formats)
+        # fastjsonschema only for schemas jsonschema-rs does not take (no format, no `$ref`).
+        self.fast = None if self.compiled is not None else _compile_fast(schema, draft)
         self.flat = flat_records_check(schema)
+        #: Whether any property declares a `default` (EventGate fills them in; most schemas have none).
+        self.declares_defaults = any(key == "default" for key, _ in walk(schema))
 
     def errors(self, data: Any) -> tuple[list[ValidationError], list[str]]:
         """Every error, sorted by path, and why parts of the data could not be checked (a
@@ -92,6 +98,8 @@ class CompiledSchema:
         found under `not`, `oneOf`, `anyOf`, `if`/`then`/`else` or `contains` might be one only
         because an unknown answer was taken as "matches"."""
         if self.flat is not None and self.flat(data):
+            return [], []
+        if self.compiled is not None and self._compiled_valid(data):
             return [], []
         with bounded.counting(data) as work:
             fast_failure = self._fast_failure(data)
@@ -119,6 +127,13 @@ class CompiledSchema:
             found = [ValidationError(fast_failure.message, validator=str(fast_failure.rule or "schema"))]
             unchecked = []
         return sorted(found, key=lambda e: list(map(str, e.absolute_path))), unchecked
+
+    def _compiled_valid(self, data: Any) -> bool:
+        """jsonschema-rs's "valid"; its "invalid" is not a verdict: the explainer decides."""
+        try:
+            return self.compiled is not None and self.compiled(data)
+        except Exception:  # data it cannot take (a lone surrogate): the explainer decides
+            return False
 
     def _fast_failure(self, data: Any) -> bool | fastjsonschema.JsonSchemaValueException | None:
         """False when fastjsonschema finds the data valid, its exception when it finds it invalid,
@@ -167,7 +182,7 @@ def _compile_fast(schema: JsonDict, draft: type[JsonSchemaValidator]) -> Callabl
     # `self` (Iglu's vendor/name/format/version) is metadata, not a keyword.
     text = json.dumps({key: value for key, value in schema.items() if key != "self"})
     meta_schema = _FAST_DRAFTS.get(draft)
-    if '"format"' in text or '"$ref"' in text or meta_schema is None:
+    if '"format"' in text or '"$ref"' in text or meta_schema is None or known_differences(schema):
         return None
     pinned = {**schema, "$schema": meta_schema}
     try:

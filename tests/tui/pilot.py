@@ -51,6 +51,14 @@ def labels(tree: EntityTree) -> dict[str, Text]:
 
 
 async def settle(pilot: Pilot[int]) -> None:
+    """Let every event list take what the store holds (its 50 ms timer runs late on busy cores;
+    a fixed pause alone failed once answers came back sooner), then let the app draw."""
+    app = pilot.app
+    server = getattr(app, "server", None)
+    if server is not None:
+        last = server.store.last_id()
+        await until(pilot, lambda: all(events.paused or events._seen_id >= last
+                                       for events in app.query(EventList)))
     await pilot.pause(0.15)
 
 
