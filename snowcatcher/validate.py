@@ -25,7 +25,7 @@ from jsonschema import (
 from jsonschema.exceptions import ValidationError
 from jsonschema.protocols import Validator as JsonSchemaValidator
 
-from snowcatcher import bounded
+from snowcatcher import bounded, explain
 from snowcatcher.bounded import bound_fast
 from snowcatcher.flat_records import flat_records_check
 from snowcatcher.model import NOT_CHECKED, UNCHECKED, JsonDict, Violation, transient
@@ -283,7 +283,7 @@ class Validator:
 def _violation(entity: str, error: ValidationError) -> Violation:
     path = "".join("/" + str(part).replace("~", "~0").replace("/", "~1")
                    for part in error.absolute_path)
-    return Violation(entity, path, str(error.validator), _clip(error.message))
+    return Violation(entity, path, str(error.validator), _clip(explain.sentence(error)))
 
 
 def _clip(message: str) -> str:

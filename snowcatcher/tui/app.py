@@ -180,9 +180,24 @@ class SnowcatcherApp(App[int]):
         self._show_status()
 
     def on_event_highlighted(self, message: EventHighlighted) -> None:
+        if self._detail_pinned():
+            return  # the user is reading the detail: it keeps its event until they leave it
         if self._detail_timer is not None:
             self._detail_timer.stop()
         self._detail_timer = self.set_timer(0.05, lambda: self._show_detail(message.event_id))
+
+    def _detail_pinned(self) -> bool:
+        focused = self.focused
+        return focused is not None and any(isinstance(node, EventDetail) for node in focused.ancestors)
+
+    def _show_selected_now(self) -> None:
+        """Show the highlighted event in the detail at once (not after the 50 ms debounce)."""
+        if self._detail_timer is not None:
+            self._detail_timer.stop()
+            self._detail_timer = None
+        events = self.query_one(EventList)
+        if self.query_one(EventDetail).event_id != events.selected_id:
+            self._show_detail(events.selected_id)
 
     def _show_detail(self, event_id: int | None) -> None:
         with contextlib.suppress(NoMatches):  # a timer firing while the app closes
@@ -264,10 +279,12 @@ class SnowcatcherApp(App[int]):
         return self.gitlab is not None if action == "gitlab_metrics" else True
 
     def action_open_detail(self) -> None:
+        self._show_selected_now()  # Enter pins the event highlighted now, never the one before
         self.query_one(EventDetail).focus_active()
 
     def action_back_to_list(self) -> None:
         self.query_one(EventList).focus()
+        self._show_selected_now()  # following resumes: the list may have moved meanwhile
 
     @property
     def show_secrets(self) -> bool:

@@ -11,7 +11,7 @@ from textual.widgets import OptionList, Static, TabbedContent, TabPane
 from textual.widgets.option_list import Option
 
 from snowcatcher.gitlab.definitions import DefinitionSource
-from snowcatcher.model import CapturedEvent
+from snowcatcher.model import PROTOCOL_SNOWPLOW, CapturedEvent
 from snowcatcher.store import Store
 from snowcatcher.tui import views
 from snowcatcher.tui.entity_tree import EntityTree
@@ -97,6 +97,12 @@ class EventDetail(Vertical):
         if event is not None and not violations:
             options.add_option(Option(Text("✓ No violations.", style="green"), disabled=True))
         tabs = self.query_one(TabbedContent)
+        # GitLab internal events are Snowplow events: a Wikimedia event has no GitLab tab.
+        if event is not None:
+            gitlab_tab = tabs.get_tab("gitlab")
+            gitlab_tab.display = event.protocol == PROTOCOL_SNOWPLOW
+            if not gitlab_tab.display and tabs.active == "gitlab":
+                tabs.active = "overview"
         tabs.get_tab("violations").label = f"Violations ({len(violations)})"
 
     def on_option_list_option_selected(self, message: OptionList.OptionSelected) -> None:
@@ -117,13 +123,20 @@ class EventDetail(Vertical):
         tree.focus()
 
     def show_tab(self, tab: str) -> None:
-        self.query_one(TabbedContent).active = tab
+        tabs = self.query_one(TabbedContent)
+        if not tabs.get_tab(tab).display:
+            return
+        tabs.active = tab
+        if tab == "entities":
+            self.query_one(EntityTree).show_first_violation()
 
     def focus_active(self) -> None:
         """Move the focus into the active tab (the tree, the violation list or the scrolled text)."""
         tab = self.query_one(TabbedContent).active
         if tab == "entities":
-            self.query_one(EntityTree).focus()
+            tree = self.query_one(EntityTree)
+            tree.show_first_violation()
+            tree.focus()
         elif tab == "violations":
             options = self.query_one("#violation-list", OptionList)
             if options.option_count and options.highlighted is None:

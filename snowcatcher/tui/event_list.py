@@ -96,6 +96,8 @@ class EventList(ScrollView, can_focus=True):
         self.paused = False
         self.gitlab_columns = False
         self._seen_id = 0
+        #: The event the detail pane was last told about.
+        self._highlighted_id: int | None = None
         self._cache_start = 0
         self._cache: list[CapturedEvent] = []
         self._take_timer: Timer | None = None
@@ -308,7 +310,12 @@ class EventList(ScrollView, can_focus=True):
             self.scroll_to(y=max(0, target), animate=False, immediate=True)
         if self.cursor != before:
             self.refresh()
-            self.post_message(EventHighlighted(self.selected_id))
+        # The detail follows the event under the cursor, not its row number: after a filter or
+        # `v` the same row can hold another event, or none.
+        selected = self.selected_id
+        if selected != self._highlighted_id:
+            self._highlighted_id = selected
+            self.post_message(EventHighlighted(selected))
 
     def action_cursor(self, delta: int) -> None:
         target = self.cursor + delta

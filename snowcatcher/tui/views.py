@@ -44,7 +44,10 @@ def overview(event: CapturedEvent) -> RenderableType:
         table.add_column(style="dim", no_wrap=True)
         table.add_column(overflow="fold")
         for human, key, value in rows:
-            table.add_row(text(human), text(key if key != human else ""), text(value))
+            shown = text(value)
+            if key and key in event.filled:
+                shown.append("  filled in by snowcatcher", style="dim italic")
+            table.add_row(text(human), text(key if key != human else ""), shown)
         parts += [Text(""), _heading(group), table]
     return Group(*parts)
 
