@@ -47,6 +47,8 @@ class EventWindow:
         self.paused = False
         #: The newest stored id this window has accounted for.
         self.seen_id = 0
+        #: How many events were shown when following stopped ("↓ 41 new" counts from there).
+        self._total_when_left = 0
         self._cache_start = 0
         self._cache: list[CapturedEvent] = []
         #: The background count under way, if any (the window then holds a first page).
@@ -90,9 +92,33 @@ class EventWindow:
     def leave_follow_unless_last(self) -> bool:
         """Stop following when the cursor is not on the newest event; True if that changed."""
         if self.following and self.cursor < self.total - 1:
-            self.following = False
+            self.set_following(False)
             return True
         return False
+
+    def set_following(self, following: bool) -> None:
+        self.following = following
+        self._total_when_left = self.total
+        if following:
+            self.move_to(self.total - 1)
+
+    @property
+    def new_below(self) -> int:
+        """How many matching events arrived since the window stopped following (0 when following)."""
+        return 0 if self.following else max(0, self.total - self._total_when_left)
+
+    def position_of_next(self, extra: Filter, direction: int) -> int | None:
+        """The position of the next (direction 1) or previous (-1) shown event that also matches
+        `extra`, from the cursor; None when there is none or the filter is still being counted."""
+        if self.counting is not None or self.total == 0:
+            return None
+        here = self.selected_id or (0 if direction > 0 else self.seen_id + 1)
+        where = self.where & extra
+        found = (self.store.after(here, where, limit=1) if direction > 0
+                 else self.store.before(here, where, limit=1))
+        if not found or found[0].id > self.seen_id:
+            return None
+        return self.store.position(found[0].id, self.where)
 
     # -- reloading and counting --------------------------------------------------------------
 
@@ -108,6 +134,7 @@ class EventWindow:
             return True
         self.total = self.store.count(self.where)
         self._cache = []
+        self._total_when_left = self.total
         if self.following or keep_id is None:
             self.move_to(self.total - 1 if self.following else min(self.cursor, self.total - 1))
         else:

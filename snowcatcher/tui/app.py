@@ -35,6 +35,7 @@ from snowcatcher.tui.chrome import ConfirmClear, FilterBar, KeyFooter, StatusBar
 from snowcatcher.tui.event_detail import TABS, EventDetail
 from snowcatcher.tui.event_list import EventList
 from snowcatcher.tui.messages import (
+    ClearFilter,
     EventHighlighted,
     EventsStored,
     EventsUpdated,
@@ -105,12 +106,11 @@ class SnowcatcherApp(App[int]):
         yield StatusBar(id="status")
         yield EventList(self.store, id="events")
         yield EventDetail(self.store, id="detail", gitlab=self.gitlab)
-        yield FilterBar(id="filter-bar")
+        yield FilterBar(self.store, id="filter-bar")
         yield KeyFooter()
 
     async def on_mount(self) -> None:
         self.query_one(FilterBar).display = False
-        self.query_one(EventList).border_title = "events"
         self.query_one(EventList).focus()
         self.query_one(EventDetail).reveal_secrets = self.show_secrets
         if self.server is not None:
@@ -180,6 +180,8 @@ class SnowcatcherApp(App[int]):
         self._show_status()
 
     def on_event_highlighted(self, message: EventHighlighted) -> None:
+        with contextlib.suppress(NoMatches):
+            self._title_list(self.query_one(EventList))
         if self._detail_pinned():
             return  # the user is reading the detail: it keeps its event until they leave it
         if self._detail_timer is not None:
@@ -214,10 +216,22 @@ class SnowcatcherApp(App[int]):
             events, bar = self.query_one(EventList), self.query_one(StatusBar)
         except NoMatches:
             return  # the app is closing: its widgets go before its timers stop
+        self._title_list(events)
         bar.show(
             address=self.address, counts=self.store.counts(), rate=max(rate, 0.0),
             shown=-1 if events.counting else events.total, following=events.following, paused=events.paused,
             pending=events.pending, where=str(events.where.text), alerts=self._alerts())
+
+    def _title_list(self, events: EventList) -> None:
+        """The list's border says what it shows: the filter, N of M, the row, what is new below."""
+        total = self.store.counts().total
+        shown = "counting…" if events.counting else f"{events.total:,}"
+        events.border_title = (f"events · filter: {events.where.text} · {shown} of {total:,}"
+                               if events.where else f"events · {total:,}")
+        parts = [f"row {events.cursor + 1:,} of {shown}"] if events.cursor >= 0 else []
+        if events.window.new_below:
+            parts.append(f"↓ {events.window.new_below:,} new")
+        events.border_subtitle = " · ".join(parts)
 
     def _alerts(self) -> list[str]:
         """Trouble worth a glance in the header: the capture file's warnings."""
@@ -237,6 +251,7 @@ class SnowcatcherApp(App[int]):
         bar = self.query_one(FilterBar)
         if bar.parse() is not None:
             self.filter_text = message.value.strip()
+            bar.remember(self.filter_text)
             bar.action_close()
             self._apply_filter()
             self.query_one(EventList).focus()
@@ -249,6 +264,13 @@ class SnowcatcherApp(App[int]):
         text = f"{self.filter_text} invalid".strip() if self.invalid_only else self.filter_text
         self.query_one(EventList).set_filter(Filter.parse(text))
         self._show_status()
+        self.refresh_bindings()  # Esc's "clear filter" shows only while a filter is on
+
+    def on_clear_filter(self, message: ClearFilter) -> None:
+        self.filter_text = ""
+        self.invalid_only = False
+        self._apply_filter()
+        self.notify("Filter cleared: every event is shown.")
 
     # -- toggles and actions -----------------------------------------------------------------
 

@@ -22,7 +22,7 @@ from snowcatcher.query import Filter
 from snowcatcher.store import Store
 from snowcatcher.tui import gitlab
 from snowcatcher.tui.fields import readable_time
-from snowcatcher.tui.messages import EventHighlighted, ViewChanged
+from snowcatcher.tui.messages import ClearFilter, EventHighlighted, ViewChanged
 from snowcatcher.tui.resilience import guarded
 from snowcatcher.tui.safe import clean, json_scalar
 from snowcatcher.window import Counting, EventWindow
@@ -46,6 +46,9 @@ class EventList(ScrollView, can_focus=True):
         Binding("pagedown", "page(1)", "Page down", show=False),
         Binding("home", "first", "First", show=False),
         Binding("end,G", "last", "Last (and follow)", show=False),
+        Binding("n", "next_invalid(1)", "next invalid", show=False),
+        Binding("N", "next_invalid(-1)", "previous invalid", show=False),
+        Binding("escape", "clear_filter", "clear filter"),
     ]
     COMPONENT_CLASSES: ClassVar[set[str]] = {"event-list--header", "event-list--cursor", "event-list--valid",
                          "event-list--invalid", "event-list--unchecked", "event-list--dim",
@@ -200,10 +203,28 @@ class EventList(ScrollView, can_focus=True):
         self._post_view()
 
     def set_following(self, following: bool) -> None:
-        self.window.following = following
+        self.window.set_following(following)
         if following:
             self._move_to(self.total - 1)
         self._post_view()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # Esc clears the filter only when there is one (the footer then says so).
+        return bool(self.where) if action == "clear_filter" else True
+
+    def action_clear_filter(self) -> None:
+        self.post_message(ClearFilter())
+
+    def action_next_invalid(self, direction: int) -> None:
+        """Jump to the next (or previous) invalid event without filtering the list."""
+        position = self.window.position_of_next(Filter.parse("invalid"), direction)
+        if position is None:
+            self.notify("The filter's matches are still being counted: try again in a moment."
+                        if self.counting else
+                        "No later invalid event." if direction > 0 else "No earlier invalid event.")
+            return
+        self._move_to(position)
+        self._leave_follow_unless_last()
 
     def _post_view(self) -> None:
         self.post_message(ViewChanged(self.total, self.following, self.paused, self.pending))
@@ -298,7 +319,7 @@ class EventList(ScrollView, can_focus=True):
     def _on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
         self._grow_page(int(self.scroll_y))
         if self.window.following:
-            self.window.following = False
+            self.window.set_following(False)
             self._post_view()
 
     def _on_mouse_scroll_down(self, event: events.MouseScrollDown) -> None:

@@ -73,3 +73,19 @@ def test_gitlab_columns(make_app: AppMaker, snap_compare: SnapCompare) -> None:
         await settle(pilot)
 
     assert snap_compare(make_app(), terminal_size=SIZE, run_before=columns)
+
+
+def test_filter_error_at_80_by_24(make_app: AppMaker, snap_compare: SnapCompare) -> None:
+    async def mistake(pilot: Pilot[Any]) -> None:
+        await pilot.press("slash", *"colour:red", "enter")
+        await settle(pilot)
+
+    assert snap_compare(make_app(), terminal_size=(80, 24), run_before=mistake)
+
+
+def test_main_screen_at_80_by_24(make_app: AppMaker, snap_compare: SnapCompare) -> None:
+    async def filtered(pilot: Pilot[Any]) -> None:
+        await pilot.press("slash", *"app:gitlab", "enter", "up", "up")
+        await settle(pilot)
+
+    assert snap_compare(make_app(), terminal_size=(80, 24), run_before=filtered)
