@@ -34,6 +34,7 @@ from snowcatcher.tui import actions
 from snowcatcher.tui.chrome import ConfirmClear, FilterBar, KeyFooter, StatusBar
 from snowcatcher.tui.event_detail import TABS, EventDetail
 from snowcatcher.tui.event_list import EventList
+from snowcatcher.tui.help import HelpScreen
 from snowcatcher.tui.messages import (
     ClearFilter,
     EventHighlighted,
@@ -56,6 +57,9 @@ class SnowcatcherApp(App[int]):
     TITLE = "snowcatcher"
     CSS_PATH = Path(__file__).parent / "snowcatcher.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
+        # Help and quit first: the footer keeps them in sight at any width.
+        _binding("question_mark,f1", "help", "help", "The keys of the focused part, then every key"),
+        _binding("q", "quit", "quit", "Stop the collector and quit"),
         _binding("slash", "filter", "filter", "Filter the list: text, type:, name:, schema:, app:, "
                  "stream:, invalid, -negation"),
         _binding("v", "invalid_only", "invalid only", "Show only events with violations (toggle)"),
@@ -72,7 +76,12 @@ class SnowcatcherApp(App[int]):
                 tooltip="Show or hide cookies and Authorization in the HTTP tab"),
         _binding("r", "revalidate", "revalidate", "Re-read schemas from disk and re-check every event"),
         _binding("c", "clear", "clear", "Forget every captured event (asks first)"),
-        _binding("q", "quit", "quit", "Stop the collector and quit"),
+        Binding("plus", "split(1)", "taller list", show=False,
+                tooltip="Give the event list more of the screen, the detail less"),
+        Binding("minus", "split(-1)", "shorter list", show=False,
+                tooltip="Give the detail more of the screen, the list less"),
+        Binding("z", "maximize_pane", "maximize", show=False,
+                tooltip="Maximize the focused pane, or put it back (toggle)"),
         Binding("enter", "open_detail", "details", show=False, tooltip="Look inside the selected event"),
         Binding("escape", "back_to_list", "back", show=False, tooltip="Back to the event list"),
         *[Binding(str(n), f"tab('{tab}')", tab, show=False) for n, tab in enumerate(TABS, 1)],
@@ -93,6 +102,8 @@ class SnowcatcherApp(App[int]):
         self.address = address
         self.filter_text = ""
         self.invalid_only = False
+        #: The list's share of the height the list and the detail split, in tenths (`+`, `-`).
+        self.list_share = 5
         self._rates: deque[tuple[float, int]] = deque(maxlen=6)
         self._detail_timer: Timer | None = None
         self._disconnect = [store.signals.appended.connect(self._on_stored),
@@ -295,6 +306,8 @@ class SnowcatcherApp(App[int]):
         self.push_screen(MetricsScreen(self.store, self.gitlab, self.metric_tally))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if isinstance(self.screen, HelpScreen):
+            return False  # the help lists the keys; it runs none of them
         if isinstance(self.screen, MetricsScreen):
             return action in ("quit", "pop_screen")  # the list's keys have no list to act on there
         # The metrics key is shown only when there are GitLab definitions to count with.
@@ -379,11 +392,56 @@ class SnowcatcherApp(App[int]):
     # -- command palette ---------------------------------------------------------------------
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
+        # Textual's own Quit and Keys go: ours quit the same way, and `?` is the help.
+        yield from (command for command in super().get_system_commands(screen)
+                    if command.title not in ("Quit", "Keys"))
         for binding in self.BINDINGS:
             if isinstance(binding, Binding) and binding.tooltip and self.check_action(binding.action, ()):
-                yield SystemCommand(binding.description.capitalize(), binding.tooltip,
+                title = binding.description[:1].upper() + binding.description[1:]  # "GitLab" stays
+                yield SystemCommand(f"{title}  ({_keys(binding.key)})", binding.tooltip,
                                     partial(self.call_later, self.run_action, binding.action))
+
+    # -- help and layout ---------------------------------------------------------------------
+
+    def action_help(self) -> None:
+        """The keys of the focused part first, then the app's."""
+        focused = self.focused
+        part: list[tuple[str, str]] = []
+        node = focused
+        while node is not None and node is not self.screen:
+            for binding in node.BINDINGS:
+                if isinstance(binding, Binding) and binding.description:
+                    part.append((_keys(binding.key), binding.tooltip or binding.description))
+            node = node.parent  # type: ignore[assignment]
+        everywhere = [(_keys(binding.key), binding.tooltip or binding.description)
+                      for binding in self.BINDINGS if isinstance(binding, Binding)
+                      and self.check_action(binding.action, ())]
+        name = {"EventList": "the event list", "EntityTree": "the Entities tree",
+                "Input": "the filter bar"}.get(type(focused).__name__, "the detail")
+        self.push_screen(HelpScreen([(f"Keys in {name}", part), ("Keys everywhere", everywhere)]))
+
+    def action_split(self, step: int) -> None:
+        """Move the split between the list and the detail by one tenth of the screen."""
+        self.list_share = max(1, min(9, self.list_share + step))
+        self.query_one(EventList).styles.height = f"{self.list_share}fr"
+        self.query_one(EventDetail).styles.height = f"{10 - self.list_share}fr"
+
+    def action_maximize_pane(self) -> None:
+        if self.screen.maximized is not None:
+            self.screen.minimize()
+            return
+        focused = self.focused
+        pane = (self.query_one(EventList) if isinstance(focused, EventList) or focused is None
+                else self.query_one(EventDetail))
+        self.screen.maximize(pane, container=False)
+
+
+def _keys(keys: str) -> str:
+    """`question_mark,f1` as a user reads it: `?, F1`."""
+    names = {"question_mark": "?", "slash": "/", "plus": "+", "minus": "-", "escape": "Esc",
+             "enter": "Enter", "pageup": "PgUp", "pagedown": "PgDn", "home": "Home", "end": "End",
+             "up": "↑", "down": "↓", "f1": "F1"}
+    return ", ".join(names.get(key, key) for key in keys.split(","))
 
 
 def run_tui(settings: Settings, *, revalidate: actions.Revalidate | None = None) -> int:

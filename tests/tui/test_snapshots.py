@@ -89,3 +89,11 @@ def test_main_screen_at_80_by_24(make_app: AppMaker, snap_compare: SnapCompare) 
         await settle(pilot)
 
     assert snap_compare(make_app(), terminal_size=(80, 24), run_before=filtered)
+
+
+def test_help_screen(make_app: AppMaker, snap_compare: SnapCompare) -> None:
+    async def help_(pilot: Pilot[Any]) -> None:
+        await pilot.press("question_mark")
+        await settle(pilot)
+
+    assert snap_compare(make_app(), terminal_size=SIZE, run_before=help_)
