@@ -31,7 +31,7 @@ from snowcatcher.server import STARTUP_ERRORS, Settings, Snowcatcher
 from snowcatcher.store import Store
 from snowcatcher.streams import StreamConfigError
 from snowcatcher.tui import actions
-from snowcatcher.tui.chrome import ConfirmClear, FilterBar, KeyFooter, StatusBar
+from snowcatcher.tui.chrome import ConfirmClear, ConfirmQuit, FilterBar, KeyFooter, StatusBar
 from snowcatcher.tui.event_detail import TABS, EventDetail
 from snowcatcher.tui.event_list import EventList
 from snowcatcher.tui.help import HelpScreen
@@ -340,8 +340,7 @@ class SnowcatcherApp(App[int]):
         if event is None:
             self.notify("No event selected.", severity="warning")
             return
-        self.copy_to_clipboard(actions.event_json(event))
-        self.notify(f"Copied event #{event.id} as JSON.", markup=False)
+        self._copy(actions.event_json(event), f"event #{event.id} as JSON")
 
     def action_copy_curl(self) -> None:
         event = self.query_one(EventList).selected
@@ -350,18 +349,42 @@ class SnowcatcherApp(App[int]):
             self.notify("No request to replay.", severity="warning")
             return
         base = self.address.removeprefix("listening on ") or "http://127.0.0.1:9090"
-        self.copy_to_clipboard(actions.curl_command(stored, base, show_secrets=self.show_secrets))
-        self.notify(f"Copied a curl command replaying request #{stored.request.id}.", markup=False)
+        self._copy(actions.curl_command(stored, base, show_secrets=self.show_secrets),
+                   f"a curl command replaying request #{stored.request.id}")
+
+    def _copy(self, text: str, what: str) -> None:
+        """Copy through the terminal (OSC 52), and say honestly where the copy went: a terminal
+        may ignore OSC 52 (tmux does by default), so the text is also written to a file."""
+        self.copy_to_clipboard(text)
+        try:
+            path = actions.copy_file(text, self.export_dir)
+        except OSError as error:
+            self.notify(f"Sent {what} to the terminal's clipboard (OSC 52; some terminals and tmux "
+                        f"ignore it), and could not write a copy to a file: {error}",
+                        severity="warning", markup=False)
+            return
+        self.notify(f"Sent {what} to the terminal's clipboard (OSC 52; some terminals and tmux "
+                    f"ignore it) and wrote it to {path}", markup=False, timeout=8)
 
     @work(exclusive=True, group="export")
     async def action_export(self) -> None:
         where = self.query_one(EventList).where
+        shown = self.query_one(EventList).total
+        last_said = [time.monotonic()]
+
+        def progress(written: int) -> None:
+            if time.monotonic() - last_said[0] > 1.0:  # a big export says how far it got
+                last_said[0] = time.monotonic()
+                self.notify(f"Exporting… {written:,} of {shown:,} events", timeout=1.5)
+
         try:
-            path, count = await actions.export_ndjson(self.store, where, self.export_dir)
+            path, count = await actions.export_ndjson(self.store, where, self.export_dir, progress)
         except OSError as error:
             self.notify(f"Export failed: {error}", severity="error", markup=False)
             return
-        self.notify(f"Exported {count:,} events to {path}", markup=False)
+        scope = (f" (only those matching the filter: {where.text})" if where
+                 else " (every captured event)")
+        self.notify(f"Exported {count:,} events{scope} to {path}", markup=False, timeout=8)
 
     @work(exclusive=True, group="schemas")
     async def action_revalidate(self) -> None:
@@ -383,6 +406,18 @@ class SnowcatcherApp(App[int]):
 
     def action_clear(self) -> None:
         self.push_screen(ConfirmClear(self.store.counts().total), self._cleared)
+
+    async def action_quit(self) -> None:
+        """Quit; a temporary capture with events asks first, a --db capture says where it stays."""
+        settings = self.server.settings if self.server is not None else None
+        if settings is not None and settings.db is not None:
+            self.exit(message=f"snowcatcher: the capture is kept in {settings.db} "
+                              f"(open it again with --db {settings.db})")
+        elif settings is not None and self.store.counts().total:
+            self.push_screen(ConfirmQuit(self.store.counts().total),
+                             lambda confirmed: self.exit() if confirmed else None)
+        else:
+            self.exit()
 
     def _cleared(self, confirmed: bool | None) -> None:
         if confirmed:

@@ -179,27 +179,43 @@ class FilterBar(Vertical):
             return None
 
 
-class ConfirmClear(ModalScreen[bool]):
-    """Asks before forgetting every captured event."""
+class Confirm(ModalScreen[bool]):
+    """Asks before something that cannot be undone; Cancel has the focus, so a reflex Enter
+    changes nothing."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape,n", "dismiss(False)", "Cancel"), Binding("y", "dismiss(True)", "Clear")]
+        Binding("escape,n", "dismiss(False)", "Cancel"), Binding("y", "dismiss(True)", "Yes")]
 
-    def __init__(self, count: int) -> None:
+    def __init__(self, question: str, yes: str) -> None:
         super().__init__()
-        self.count = count
+        self.question = question
+        self.yes = yes
 
     def compose(self) -> ComposeResult:
         with Grid(id="confirm"):
-            yield Label(Text(f"Forget all {self.count:,} captured events? This cannot be undone."),
-                        id="confirm-question")
-            yield Button("Clear (y)", variant="error", id="yes")
+            yield Label(Text(self.question), id="confirm-question")
+            yield Button(f"{self.yes} (y)", variant="error", id="yes")
             yield Button("Cancel (n)", variant="primary", id="no")
 
     def on_mount(self) -> None:
-        # A reflex Enter must not wipe the capture: Cancel has the focus.
         self.query_one("#no", Button).focus()
 
     @on(Button.Pressed)
     def _answer(self, event: Button.Pressed) -> None:
         self.dismiss(event.button.id == "yes")
+
+
+class ConfirmClear(Confirm):
+    """Asks before forgetting every captured event."""
+
+    def __init__(self, count: int) -> None:
+        super().__init__(f"Forget all {count:,} captured events? This cannot be undone.", "Clear")
+        self.count = count
+
+
+class ConfirmQuit(Confirm):
+    """Asks before quitting a temporary capture that holds events: they go with it."""
+
+    def __init__(self, count: int) -> None:
+        super().__init__(f"This capture is temporary: its {count:,} events are deleted when "
+                         "snowcatcher quits (start with --db FILE to keep a capture). Quit?", "Quit")
