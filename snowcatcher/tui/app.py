@@ -134,6 +134,9 @@ class SnowcatcherApp(App[int]):
                 self.exit(2, message=f"snowcatcher: {listen_error(self.server.settings, error)}")
                 return
             self.address = f"listening on {self.server.url}"
+        detail = self.query_one(EventDetail)
+        detail.base_url = self.address.removeprefix("listening on ")
+        detail.event_id = detail.event_id  # redraw the first screen with the address
         self.set_interval(1.0, self._tick)
         self._tick()
         self.call_after_refresh(self._freeze_startup_objects)

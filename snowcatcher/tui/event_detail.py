@@ -35,6 +35,8 @@ class EventDetail(Vertical):
         self.event: CapturedEvent | None = None
         #: Whether the HTTP tab shows cookies and Authorization (`s`, or --show-secrets).
         self.reveal_secrets = False
+        #: Where the collector listens, for the first screen's addresses and curl commands.
+        self.base_url = ""
 
     def compose(self) -> ComposeResult:
         with TabbedContent(id="tabs"):
@@ -66,6 +68,8 @@ class EventDetail(Vertical):
         if event is None:
             for tab in ("overview", "raw", "http", "gitlab"):
                 self._set(tab, Text("No event selected.", style="dim"))
+            if not self.store.counts().total:  # the very first screen says where to send events
+                self._set("overview", views.welcome(self.base_url))
             return
         stored = guarded(f"{what}'s request", lambda: self.store.request(event.request_id),
                          lambda message: None)

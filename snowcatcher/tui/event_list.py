@@ -29,9 +29,9 @@ from snowcatcher.window import Counting, EventWindow
 
 PROTOCOLS = {"snowplow": "sp", "eventgate": "eg", "eventlogging": "el"}
 #: (title, width) of the fixed columns; the name and the last column share what is left.
-DEFAULT_COLUMNS = (("time", 12), ("", 1), ("", 2), ("type", 10), ("name", 0), ("app_id", 12),
+DEFAULT_COLUMNS = (("time", 12), ("✓", 1), ("pr", 2), ("type", 10), ("name", 0), ("app_id", 12),
                    ("first violation", -1))
-GITLAB_COLUMNS = (("time", 12), ("", 1), ("event name", 34), ("category", 22), ("user_id", 10),
+GITLAB_COLUMNS = (("time", 12), ("✓", 1), ("event name", 34), ("category", 22), ("user_id", 10),
                   ("namespace", 9), ("project", 9), ("plan", 8), ("label", 12), ("property", 12),
                   ("value", 6), ("extra", -1))
 
@@ -357,10 +357,12 @@ class EventList(ScrollView, can_focus=True):
         return Strip(segments).adjust_cell_length(width, base)
 
     def _columns(self, width: int) -> list[tuple[str, int]]:
-        spec = GITLAB_COLUMNS if self.gitlab_columns else DEFAULT_COLUMNS
+        spec: tuple[tuple[str, int], ...] = GITLAB_COLUMNS if self.gitlab_columns else DEFAULT_COLUMNS
+        if width < 110:  # narrow: the name says which event it is; the app id can be cut first
+            spec = tuple((title, 8 if title == "app_id" else w) for title, w in spec)
         fixed = sum(w + 1 for _, w in spec if w > 0) + 2
         flexible = max(20, width - fixed)
-        name_width = max(16, min(44, flexible // 2))
+        name_width = max(16, min(44, flexible * 3 // 5 if width < 110 else flexible // 2))
         return [(title, name_width if w == 0 else max(8, flexible - name_width) if w < 0 else w)
                 for title, w in spec]
 

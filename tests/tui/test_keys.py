@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import shlex
+
 from textual.app import SystemCommand
 from textual.widgets import Static
 
@@ -73,3 +76,23 @@ async def test_the_split_moves_and_a_pane_maximizes(live: SnowcatcherApp) -> Non
         await pilot.press("z")
         await settle(pilot)
         assert live.screen.maximized is None
+
+
+async def test_the_first_screen_says_where_to_send_events_and_a_curl_that_works(
+        live: SnowcatcherApp) -> None:
+    async with live.run_test(size=(150, 45)) as pilot:
+        await settle(pilot)
+        overview = shown(live.query_one("#overview-body", Static))
+        assert "No events yet" in overview and f"{live.server.url}/v1/events" in overview
+        command = next(line for line in overview.splitlines() if "curl '" in line)
+        curl = command[command.index("curl"):].strip()
+        process = await asyncio.create_subprocess_exec(*shlex.split(curl), "-s", "-o", "/dev/null")
+        assert await process.wait() == 0
+        await until(pilot, lambda: "No events yet" not in shown(live.query_one("#overview-body", Static)))
+
+
+async def test_the_list_header_names_the_verdict_and_protocol_columns(live: SnowcatcherApp) -> None:
+    async with live.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        header = live.query_one(EventList).render_line(0).text
+        assert "✓ pr type" in " ".join(header.split())

@@ -97,3 +97,12 @@ def test_help_screen(make_app: AppMaker, snap_compare: SnapCompare) -> None:
         await settle(pilot)
 
     assert snap_compare(make_app(), terminal_size=SIZE, run_before=help_)
+
+
+def test_empty_state(snap_compare: SnapCompare) -> None:
+    store = Store()
+    try:
+        app = SnowcatcherApp(store, address="listening on http://127.0.0.1:9090")
+        assert snap_compare(app, terminal_size=SIZE, run_before=settle)
+    finally:
+        store.close()
