@@ -30,7 +30,7 @@ from snowcatcher.query import Filter
 from snowcatcher.server import STARTUP_ERRORS, Settings, Snowcatcher
 from snowcatcher.store import Store
 from snowcatcher.streams import StreamConfigError
-from snowcatcher.tui import actions
+from snowcatcher.tui import actions, preferences
 from snowcatcher.tui.chrome import ConfirmClear, ConfirmQuit, FilterBar, KeyFooter, StatusBar
 from snowcatcher.tui.event_detail import TABS, EventDetail
 from snowcatcher.tui.event_list import EventList
@@ -121,6 +121,8 @@ class SnowcatcherApp(App[int]):
         yield KeyFooter()
 
     async def on_mount(self) -> None:
+        self._restore(preferences.load())
+        self.theme_changed_signal.subscribe(self, self._redraw_for_theme)
         self.query_one(FilterBar).display = False
         self.query_one(EventList).focus()
         self.query_one(EventDetail).reveal_secrets = self.show_secrets
@@ -147,6 +149,34 @@ class SnowcatcherApp(App[int]):
         # 60-130 ms here, landing at random in a filter's or a key's frame. Frozen, they are skipped.
         gc.collect()
         gc.freeze()
+
+    def _restore(self, remembered: preferences.Preferences) -> None:
+        """Last run's theme, GitLab columns and split; its filter is recalled by ↑ in the filter
+        bar, not applied: a list silently filtered at start would hide events."""
+        if remembered.theme in self.available_themes:
+            self.theme = remembered.theme
+        self.query_one(EventList).gitlab_columns = remembered.gitlab_columns
+        self.list_share = remembered.list_share
+        self.action_split(0)
+        self.query_one(FilterBar).remember(remembered.last_filter)
+
+    def _remembered(self) -> preferences.Preferences:
+        history = self.query_one(FilterBar).history
+        return preferences.Preferences(
+            theme=self.theme, gitlab_columns=self.query_one(EventList).gitlab_columns,
+            list_share=self.list_share, last_filter=history[-1] if history else "")
+
+    def _remember(self) -> None:
+        """Save the preferences as they change (an exit may come by any path)."""
+        with contextlib.suppress(NoMatches):
+            preferences.save(self._remembered())
+
+    def _redraw_for_theme(self, _: object) -> None:
+        """A theme switch redraws the detail too: the Raw tab's highlighting follows the theme."""
+        with contextlib.suppress(NoMatches):
+            detail = self.query_one(EventDetail)
+            detail.event_id = detail.event_id
+        self._remember()
 
     async def on_unmount(self) -> None:
         gc.unfreeze()
@@ -266,6 +296,7 @@ class SnowcatcherApp(App[int]):
         if bar.parse() is not None:
             self.filter_text = message.value.strip()
             bar.remember(self.filter_text)
+            self._remember()
             bar.action_close()
             self._apply_filter()
             self.query_one(EventList).focus()
@@ -300,6 +331,7 @@ class SnowcatcherApp(App[int]):
         events = self.query_one(EventList)
         events.gitlab_columns = not events.gitlab_columns
         events.refresh()
+        self._remember()
 
     def action_gitlab_metrics(self) -> None:
         if self.gitlab is None:
@@ -463,6 +495,8 @@ class SnowcatcherApp(App[int]):
         self.list_share = max(1, min(9, self.list_share + step))
         self.query_one(EventList).styles.height = f"{self.list_share}fr"
         self.query_one(EventDetail).styles.height = f"{10 - self.list_share}fr"
+        if step:
+            self._remember()
 
     def action_maximize_pane(self) -> None:
         if self.screen.maximized is not None:
