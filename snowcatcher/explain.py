@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 from typing import Any
@@ -42,13 +43,22 @@ def _missing(error: ValidationError) -> str:
     return str(absent[0]) if absent else ""
 
 
-def _undeclared(error: ValidationError) -> list[str]:
-    instance = error.instance if isinstance(error.instance, dict) else {}
-    schema = error.schema if isinstance(error.schema, dict) else {}
-    declared = schema.get("properties") or {}
-    patterns = [re.compile(pattern) for pattern in schema.get("patternProperties") or {}]
-    return [name for name in instance
-            if name not in declared and not any(pattern.search(name) for pattern in patterns)]
+#: jsonschema's two ways of naming undeclared properties, without and with patternProperties.
+_UNEXPECTED = (re.compile(r"\((.*) (?:was|were) unexpected\)$", re.DOTALL),
+               re.compile(r"^(.*) (?:does|do) not match any of the regexes: ", re.DOTALL))
+
+
+def _undeclared(error: ValidationError) -> list[str] | None:
+    """The undeclared names jsonschema found, read from its message (never by matching the
+    schema's patternProperties again: a hostile pattern would hang here, outside the bounds)."""
+    found = _UNEXPECTED[0].search(error.message) or _UNEXPECTED[1].search(error.message)
+    if found is None:
+        return None
+    try:
+        names = ast.literal_eval(f"[{found.group(1)}]")
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return None
+    return [str(name) for name in names] if isinstance(names, list) else None
 
 
 def sentence(error: ValidationError) -> str:
@@ -62,8 +72,8 @@ def sentence(error: ValidationError) -> str:
         return f"{value} is not of type {_types(expected)}"
     if keyword == "required":
         return f"required property {as_json(_missing(error))} is missing"
-    if keyword == "additionalProperties" and expected is False:
-        names = _undeclared(error)
+    names = _undeclared(error) if keyword == "additionalProperties" else None
+    if names:
         noun = "property" if len(names) == 1 else "properties"
         return f"undeclared {noun} {_listing(names)} (the schema allows no others)"
     if keyword in ("maxLength", "minLength"):
