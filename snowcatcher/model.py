@@ -155,7 +155,10 @@ class Violation:
     def short(self) -> str:
         """A one-line summary for lists: the entity's schema name, the path and the message."""
         where = schema_name(self.entity.split(" ", 1)[-1]) or self.entity
-        return f"{where} {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+        if self.path:
+            return f"{where} {self.path}: {self.message}"
+        # Decode messages often name their source already (`cx: invalid base64url …`).
+        return self.message if self.message.startswith(f"{where}: ") else f"{where}: {self.message}"
 
     def to_json(self) -> JsonDict:
         return {"entity": self.entity, "path": self.path, "keyword": self.keyword,

@@ -41,6 +41,14 @@ def load_json(*parts: str) -> Any:
     return json.loads(corpus_path(*parts).read_text(encoding="utf-8"))
 
 
+@pytest.fixture(autouse=True)
+def config_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test's own empty config folder: the TUI's preferences never touch the user's."""
+    folder = tmp_path_factory.mktemp("config")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(folder))
+    return folder
+
+
 @pytest.fixture
 def iglu() -> Path:
     return corpus_path("iglu")

@@ -93,7 +93,7 @@ def contexts_of(count: int) -> str:
 _FIELDS = ("e", "eid", "tv", "p", "aid", "dtm", "stm", "uid", "url", "res", "vp", "cd", "se_ca", "se_ac",
            "se_va", "ue_pr", "ue_px", "co", "cx", "tna", "duid", "sid", "vid", "lang")
 WRONG_TYPES = [tp2(f"type-{name}-{kind}", payload(event(**{name: value})),
-                   r"type: .* is not of type 'string'")
+                   r"type: .* is not of type string")
                for name in _FIELDS for kind, value in (("number", 7), ("object", {"x": 1}))]
 
 TP2_CASES = [
@@ -108,10 +108,10 @@ TP2_CASES = [
     tp2("schema-not-string", {"schema": 1, "data": []}, r"self-describing"),
     tp2("no-data", {"schema": PD}, r"self-describing"),
     tp2("not-payload-data", {"schema": ACME, "data": []}, r"payload_data: the body must be a payload_data"),
-    tp2("data-not-array", {"schema": PD, "data": {"e": "pv"}}, r"type: .* is not of type 'array'"),
+    tp2("data-not-array", {"schema": PD, "data": {"e": "pv"}}, r"type: .* is not of type array"),
     tp2("data-empty", payload(), r"minItems|should be non-empty|too short"),
-    tp2("item-not-object", payload(1), r"is not of type 'object'"),
-    tp2("item-null", payload(None), r"is not of type 'object'"),
+    tp2("item-not-object", payload(1), r"is not of type object"),
+    tp2("item-null", payload(None), r"is not of type object"),
     tp2("empty-body", b"", r"required: empty body"),
     tp2("whitespace-body", b"  \n ", r"required: empty body"),
     tp2("invalid-utf8", b'{"schema": "\xff\xfe"}', r"utf-8: the body is not UTF-8 at byte 12"),
@@ -129,7 +129,7 @@ TP2_CASES = [
     tp2("content-type-form", payload(event()), r"content-type: .*x-www-form-urlencoded",
         content_type="application/x-www-form-urlencoded"),
     tp2("unknown-e", payload(event(e="zz")), r"enum: 'zz' is not a valid event type"),
-    tp2("missing-e", payload({"p": "web", "tv": "x"}), r"e is missing|'e' is a required property"),
+    tp2("missing-e", payload({"p": "web", "tv": "x"}), r'e is missing|required property "e" is missing'),
     tp2("bad-dtm", payload(event(dtm="yesterday")), r"format: dtm \(device created\) must be a time"),
     tp2("bad-eid", payload(event(eid="not-a-uuid")), r"format: eid \(event id\) must be a UUID"),
     tp2("bad-res", payload(event(res="big")), r"format: res .* must be WIDTHxHEIGHT"),
@@ -159,7 +159,7 @@ TP2_CASES = [
         NOT_IGLU),
     tp2("iglu-absolute-path", payload(event(e="ue", ue_pr=unstruct("/etc/passwd"))), NOT_IGLU),
     tp2("schema-invalid-data", payload(event(e="ue", ue_pr=unstruct(ACME, {"count": "many"}))),
-        r"type: 'many' is not of type 'integer'"),
+        r'type: "many" is not of type integer'),
     tp2("contexts-10000", payload(event(co=contexts_of(10_000))), r"schema not found: iglu:com.acme/c"),
     tp2("over-the-limit", b"{" + b" " * (1024 * 1024 + 10) + b"}", r"size: the body is larger than the limit",
         status=413, answer=r"payload too large"),

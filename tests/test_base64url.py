@@ -38,7 +38,7 @@ def test_padded_unpadded_and_standard_alphabet_all_decode(data: bytes) -> None:
 
 
 def test_errors_say_where() -> None:
-    with pytest.raises(base64url.Base64Error, match=r"offset 12: '\*'"):
+    with pytest.raises(base64url.Base64Error, match=r'offset 12: "\*"'):
         base64url.decode("eyJzY2hlbWEi*OiJ")
     with pytest.raises(base64url.Base64Error, match="truncated"):
         base64url.decode("eyJzY")

@@ -31,7 +31,7 @@ def test_headless_prints_one_readable_line_per_event(iglu: Path) -> None:
                                    samples.gitlab_struct_event("i_quickactions_approve", realm="moon")))
         good, bad = cli.read_line(), cli.read_line()
         assert "✓ sp struct" in good and "i_code_review_user_approve_mr" in good and "gitlab" in good
-        assert "✗ sp struct" in bad and "gitlab_standard /realm: 'moon' is not one of" in bad
+        assert "✗ sp struct" in bad and "gitlab_standard /realm: \"moon\" is not one of" in bad
     finally:
         cli.stop()
 

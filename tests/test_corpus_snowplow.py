@@ -27,7 +27,7 @@ PROTOCOL_MESSAGES = {
     "tp2_body_wrong_schema_geolocation_context": "must be a payload_data 1-0-* JSON",
     "tp2_content_type_without_body": "empty body",
     "tp2_no_querystring_no_body": "empty body",
-    "tp2_payload_data_object_instead_of_array": "is not of type 'array'",
+    "tp2_payload_data_object_instead_of_array": "is not of type array",
 }
 
 

@@ -31,7 +31,8 @@ def test_negation() -> None:
 
 
 @pytest.mark.parametrize(("text", "message"), [
-    ("colour:red", "unknown filter key 'colour'"),
+    ("colour:red", 'unknown filter key "colour": Keys: type:, name:.* or plain text such as "red"'),
+    ("nmae:x", 'unknown filter key "nmae": did you mean name:x\\?'),
     ("name:", "name: needs a value"),
     ('name:"open', "cannot read filter"),
 ])
@@ -89,3 +90,11 @@ def test_the_python_test_of_a_filter_agrees_with_the_store(tmp_path: Path) -> No
 @pytest.mark.parametrize("text", ["approve", "definition", "definition:undeclared", "name:x approve"])
 def test_terms_the_database_must_decide_have_no_python_test(text: str) -> None:
     assert Filter.parse(text).match is None
+
+
+@pytest.mark.parametrize(("short", "protocol"), [("sp", "snowplow"), ("EG", "eventgate"),
+                                                 ("el", "eventlogging")])
+def test_protocol_takes_the_short_names_the_tui_shows(short: str, protocol: str) -> None:
+    where = Filter.parse(f"protocol:{short}")
+    assert where.params == (protocol,)
+    assert where.match is not None

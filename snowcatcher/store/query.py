@@ -7,7 +7,7 @@
     schema:gitlab_*      the event's schema or one of its contexts contains it
     app:gitlab           app_id matches
     stream:eventlogging_*  a Wikimedia event whose stream matches
-    protocol:snowplow    snowplow, eventgate or eventlogging
+    protocol:snowplow    snowplow, eventgate or eventlogging (or sp, eg, el)
     invalid / valid      only events with a final verdict: with / without violations
     unchecked            only events whose check could not be finished yet (re-checked later)
     definition           events with a finding against their GitLab definition (--gitlab)
@@ -19,6 +19,8 @@ Terms are combined with AND; quote a value that holds spaces: `name:"my event"`.
 
 from __future__ import annotations
 
+import difflib
+import json
 import re
 import shlex
 from collections.abc import Callable, Sequence
@@ -31,6 +33,8 @@ if TYPE_CHECKING:
     from snowcatcher.model import CapturedEvent
 
 KEYS = ("type", "name", "schema", "app", "stream", "protocol", "definition")
+#: The short protocol names the TUI's list shows (`protocol:eg` is `protocol:eventgate`).
+PROTOCOL_NAMES = {"sp": "snowplow", "eg": "eventgate", "el": "eventlogging"}
 #: Findings against GitLab definitions: violations with this keyword (snowcatcher.gitlab.findings).
 DEFINITION_CLAUSE = "valid = 0 AND violations LIKE '%\"keyword\":\"definition\"%'"
 
@@ -69,7 +73,7 @@ class Filter:
         try:
             terms = shlex.split(text)
         except ValueError as error:
-            raise FilterError(f"cannot read filter {text!r}: {error}") from None
+            raise FilterError(f"cannot read filter {json.dumps(text)}: {error}") from None
         if len(terms) > MAX_FILTER_TERMS:
             raise FilterError(f"the filter has {len(terms):,} terms; at most {MAX_FILTER_TERMS} are read")
         clauses: list[str] = []
@@ -138,8 +142,11 @@ def _compile_term(term: str) -> tuple[str, list[str], Match | None]:
     key, sep, value = term.partition(":")
     if not sep or key.lower() not in KEYS:
         if sep and key.isidentifier():
-            raise FilterError(f"unknown filter key {key!r}: use one of {', '.join(KEYS)}, "
-                              "valid, invalid or unchecked, or plain text")
+            close = difflib.get_close_matches(key.lower(), KEYS, n=1)
+            hint = (f"did you mean {close[0]}:{value}? " if close else "") + (
+                f"Keys: {', '.join(f'{known}:' for known in KEYS)}; also valid, invalid, "
+                f"unchecked, or plain text such as {json.dumps(value or key)}")
+            raise FilterError(f"unknown filter key {json.dumps(key)}: {hint}")
         text = _like(term, wildcard=False)
         # The decoded contexts too: entity sets are few, and the event rows leave out the cx they
         # came from (store_sets.py), so a value inside a base64 cx is found as well.
@@ -156,7 +163,7 @@ def _compile_term(term: str) -> tuple[str, list[str], Match | None]:
             return "event_type = ?", [value], lambda event: event.event_type == exact
         return "event_type LIKE ? ESCAPE '\\'", [pattern], _column_like("event_type", pattern)
     if key == "protocol":
-        protocol = value.lower()
+        protocol = PROTOCOL_NAMES.get(value.lower(), value.lower())
         return "protocol = ?", [protocol], lambda event: event.protocol == protocol
     if key in ("name", "app"):
         column = "name" if key == "name" else "app_id"

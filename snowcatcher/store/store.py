@@ -63,6 +63,9 @@ _COUNT_MEMORY = 32
 _WALK = 4096
 #: PRAGMA user_version once schema_sets holds the pairs of every event.
 _SCHEMA_SETS_VERSION = 1
+#: The column each completable filter key reads (Store.values_seen).
+VALUE_COLUMNS = {"type": "event_type", "name": "name", "app": "app_id", "schema": "schema",
+                 "protocol": "protocol"}
 
 
 class _Part(NamedTuple):
@@ -453,6 +456,19 @@ class Store:
             (*params, anchor_id, min(last_id, anchor_id + span), after)).fetchall() if after else []
         return ([event_from_row(row) for row in reversed(earlier)],
                 [event_from_row(row) for row in later])
+
+    def values_seen(self, key: str, prefix: str, limit: int = 20) -> list[str]:
+        """Distinct stored values of filter key `key` (type, name, app, schema, protocol) that
+        start with `prefix`, case-insensitively: what a filter bar completes."""
+        column = VALUE_COLUMNS.get(key)
+        if column is None:
+            return []
+        escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        rows = self._db.execute(
+            f"SELECT DISTINCT {column} FROM events WHERE {column} LIKE ? ESCAPE '\\' "
+            f"AND {column} != '' ORDER BY {column} COLLATE NOCASE LIMIT ?",
+            (f"{escaped}%", limit)).fetchall()
+        return [str(row[0]) for row in rows]
 
     def get(self, event_id: int) -> CapturedEvent | None:
         row = self._db.execute(f"SELECT {EVENT_COLUMNS} FROM {EVENTS} WHERE events.id = ?",

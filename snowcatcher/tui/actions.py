@@ -39,14 +39,38 @@ def curl_command(stored: StoredRequest, base_url: str, *, show_secrets: bool = F
     return " ".join(shlex.quote(part) for part in parts)
 
 
-async def export_ndjson(store: Store, where: Filter, directory: Path) -> tuple[Path, int]:
-    """Write every event matching `where` to a new NDJSON file; yields to the loop between chunks."""
-    path = directory / time.strftime("snowcatcher-%Y%m%d-%H%M%S.ndjson")
+#: Reports how many events an export has written so far.
+Progress = Callable[[int], None]
+
+
+def unique_path(directory: Path, stem: str, suffix: str) -> Path:
+    """`stem-YYYYmmdd-HHMMSS.suffix` in `directory`, with `-2`, `-3`, … when that name is taken
+    (two exports in one second wrote over each other)."""
+    base = time.strftime(f"{stem}-%Y%m%d-%H%M%S")
+    path, number = directory / f"{base}{suffix}", 1
+    while path.exists():
+        number += 1
+        path = directory / f"{base}-{number}{suffix}"
+    return path
+
+
+async def export_ndjson(store: Store, where: Filter, directory: Path,
+                        progress: Progress | None = None) -> tuple[Path, int]:
+    """Write every event matching `where` to a new NDJSON file; yields to the loop between chunks
+    and reports the count written after each one."""
+    path = unique_path(directory, "snowcatcher", ".ndjson")
     written = 0
-    with path.open("wb") as out:
+    with path.open("xb") as out:
         async for chunk in store.iter_after(0, where, 2000):
             out.write(b"".join(orjson.dumps(event.to_json()) + b"\n" for event in chunk))
             written += len(chunk)
+            if progress is not None:
+                progress(written)
     return path, written
 
 
+def copy_file(text: str, directory: Path) -> Path:
+    """Also keep what `y`/`Y` copied in a file: a terminal may ignore the clipboard request."""
+    path = directory / "snowcatcher-copied.txt"
+    path.write_text(text, encoding="utf-8")
+    return path

@@ -29,11 +29,13 @@ from snowcatcher.protocols.wikimedia.streams import StreamConfigError
 from snowcatcher.runtime import Settings, Snowcatcher, StartupError, serve_until_stopped
 from snowcatcher.store.query import Filter
 from snowcatcher.store.store import Store
-from snowcatcher.tui import actions
-from snowcatcher.tui.chrome import ConfirmClear, FilterBar, KeyFooter, StatusBar
+from snowcatcher.tui import actions, preferences
+from snowcatcher.tui.chrome import ConfirmClear, ConfirmQuit, FilterBar, KeyFooter, StatusBar
 from snowcatcher.tui.event_detail import TABS, EventDetail
 from snowcatcher.tui.event_list import EventList
+from snowcatcher.tui.help import HelpScreen
 from snowcatcher.tui.messages import (
+    ClearFilter,
     EventHighlighted,
     EventsStored,
     EventsUpdated,
@@ -54,6 +56,9 @@ class SnowcatcherApp(App[int]):
     TITLE = "snowcatcher"
     CSS_PATH = Path(__file__).parent / "snowcatcher.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
+        # Help and quit first: the footer keeps them in sight at any width.
+        _binding("question_mark,f1", "help", "help", "The keys of the focused part, then every key"),
+        _binding("q", "quit", "quit", "Stop the collector and quit"),
         _binding("slash", "filter", "filter", "Filter the list: text, type:, name:, schema:, app:, "
                  "stream:, invalid, -negation"),
         _binding("v", "invalid_only", "invalid only", "Show only events with violations (toggle)"),
@@ -70,7 +75,12 @@ class SnowcatcherApp(App[int]):
                 tooltip="Show or hide cookies and Authorization in the HTTP tab"),
         _binding("r", "revalidate", "revalidate", "Re-read schemas from disk and re-check every event"),
         _binding("c", "clear", "clear", "Forget every captured event (asks first)"),
-        _binding("q", "quit", "quit", "Stop the collector and quit"),
+        Binding("plus", "split(1)", "taller list", show=False,
+                tooltip="Give the event list more of the screen, the detail less"),
+        Binding("minus", "split(-1)", "shorter list", show=False,
+                tooltip="Give the detail more of the screen, the list less"),
+        Binding("z", "maximize_pane", "maximize", show=False,
+                tooltip="Maximize the focused pane, or put it back (toggle)"),
         Binding("enter", "open_detail", "details", show=False, tooltip="Look inside the selected event"),
         Binding("escape", "back_to_list", "back", show=False, tooltip="Back to the event list"),
         *[Binding(str(n), f"tab('{tab}')", tab, show=False) for n, tab in enumerate(TABS, 1)],
@@ -91,6 +101,8 @@ class SnowcatcherApp(App[int]):
         self.address = address
         self.filter_text = ""
         self.invalid_only = False
+        #: The list's share of the height the list and the detail split, in tenths (`+`, `-`).
+        self.list_share = 5
         self._rates: deque[tuple[float, int]] = deque(maxlen=6)
         self._detail_timer: Timer | None = None
         self._disconnect = [store.signals.appended.connect(self._on_stored),
@@ -104,12 +116,13 @@ class SnowcatcherApp(App[int]):
         yield StatusBar(id="status")
         yield EventList(self.store, id="events")
         yield EventDetail(self.store, id="detail", gitlab=self.gitlab)
-        yield FilterBar(id="filter-bar")
+        yield FilterBar(self.store, id="filter-bar")
         yield KeyFooter()
 
     async def on_mount(self) -> None:
+        self._restore(preferences.load())
+        self.theme_changed_signal.subscribe(self, self._redraw_for_theme)
         self.query_one(FilterBar).display = False
-        self.query_one(EventList).border_title = "events"
         self.query_one(EventList).focus()
         self.query_one(EventDetail).reveal_secrets = self.show_secrets
         if self.server is not None:
@@ -119,6 +132,9 @@ class SnowcatcherApp(App[int]):
                 self.exit(2, message=f"snowcatcher: {error}")
                 return
             self.address = f"listening on {self.server.url}"
+        detail = self.query_one(EventDetail)
+        detail.base_url = self.address.removeprefix("listening on ")
+        detail.event_id = detail.event_id  # redraw the first screen with the address
         self.set_interval(1.0, self._tick)
         self._tick()
         self.call_after_refresh(self._freeze_startup_objects)
@@ -129,6 +145,34 @@ class SnowcatcherApp(App[int]):
         # 60-130 ms here, landing at random in a filter's or a key's frame. Frozen, they are skipped.
         gc.collect()
         gc.freeze()
+
+    def _restore(self, remembered: preferences.Preferences) -> None:
+        """Last run's theme, GitLab columns and split; its filter is recalled by ↑ in the filter
+        bar, not applied: a list silently filtered at start would hide events."""
+        if remembered.theme in self.available_themes:
+            self.theme = remembered.theme
+        self.query_one(EventList).gitlab_columns = remembered.gitlab_columns
+        self.list_share = remembered.list_share
+        self.action_split(0)
+        self.query_one(FilterBar).remember(remembered.last_filter)
+
+    def _remembered(self) -> preferences.Preferences:
+        history = self.query_one(FilterBar).history
+        return preferences.Preferences(
+            theme=self.theme, gitlab_columns=self.query_one(EventList).gitlab_columns,
+            list_share=self.list_share, last_filter=history[-1] if history else "")
+
+    def _remember(self) -> None:
+        """Save the preferences as they change (an exit may come by any path)."""
+        with contextlib.suppress(NoMatches):
+            preferences.save(self._remembered())
+
+    def _redraw_for_theme(self, _: object) -> None:
+        """A theme switch redraws the detail too: the Raw tab's highlighting follows the theme."""
+        with contextlib.suppress(NoMatches):
+            detail = self.query_one(EventDetail)
+            detail.event_id = detail.event_id
+        self._remember()
 
     async def on_unmount(self) -> None:
         gc.unfreeze()
@@ -176,9 +220,26 @@ class SnowcatcherApp(App[int]):
         self._show_status()
 
     def on_event_highlighted(self, message: EventHighlighted) -> None:
+        with contextlib.suppress(NoMatches):
+            self._title_list(self.query_one(EventList))
+        if self._detail_pinned():
+            return  # the user is reading the detail: it keeps its event until they leave it
         if self._detail_timer is not None:
             self._detail_timer.stop()
         self._detail_timer = self.set_timer(0.05, lambda: self._show_detail(message.event_id))
+
+    def _detail_pinned(self) -> bool:
+        focused = self.focused
+        return focused is not None and any(isinstance(node, EventDetail) for node in focused.ancestors)
+
+    def _show_selected_now(self) -> None:
+        """Show the highlighted event in the detail at once (not after the 50 ms debounce)."""
+        if self._detail_timer is not None:
+            self._detail_timer.stop()
+            self._detail_timer = None
+        events = self.query_one(EventList)
+        if self.query_one(EventDetail).event_id != events.selected_id:
+            self._show_detail(events.selected_id)
 
     def _show_detail(self, event_id: int | None) -> None:
         with contextlib.suppress(NoMatches):  # a timer firing while the app closes
@@ -195,10 +256,22 @@ class SnowcatcherApp(App[int]):
             events, bar = self.query_one(EventList), self.query_one(StatusBar)
         except NoMatches:
             return  # the app is closing: its widgets go before its timers stop
+        self._title_list(events)
         bar.show(
             address=self.address, counts=self.store.counts(), rate=max(rate, 0.0),
             shown=-1 if events.counting else events.total, following=events.following, paused=events.paused,
             pending=events.pending, where=str(events.where.text), alerts=self._alerts())
+
+    def _title_list(self, events: EventList) -> None:
+        """The list's border says what it shows: the filter, N of M, the row, what is new below."""
+        total = self.store.counts().total
+        shown = "counting…" if events.counting else f"{events.total:,}"
+        events.border_title = (f"events · filter: {events.where.text} · {shown} of {total:,}"
+                               if events.where else f"events · {total:,}")
+        parts = [f"row {events.cursor + 1:,} of {shown}"] if events.cursor >= 0 else []
+        if events.window.new_below:
+            parts.append(f"↓ {events.window.new_below:,} new")
+        events.border_subtitle = " · ".join(parts)
 
     def _alerts(self) -> list[str]:
         """Trouble worth a glance in the header: the capture file's warnings, requests that were
@@ -221,6 +294,8 @@ class SnowcatcherApp(App[int]):
         bar = self.query_one(FilterBar)
         if bar.parse() is not None:
             self.filter_text = message.value.strip()
+            bar.remember(self.filter_text)
+            self._remember()
             bar.action_close()
             self._apply_filter()
             self.query_one(EventList).focus()
@@ -233,6 +308,13 @@ class SnowcatcherApp(App[int]):
         text = f"{self.filter_text} invalid".strip() if self.invalid_only else self.filter_text
         self.query_one(EventList).set_filter(Filter.parse(text))
         self._show_status()
+        self.refresh_bindings()  # Esc's "clear filter" shows only while a filter is on
+
+    def on_clear_filter(self, message: ClearFilter) -> None:
+        self.filter_text = ""
+        self.invalid_only = False
+        self._apply_filter()
+        self.notify("Filter cleared: every event is shown.")
 
     # -- toggles and actions -----------------------------------------------------------------
 
@@ -248,6 +330,7 @@ class SnowcatcherApp(App[int]):
         events = self.query_one(EventList)
         events.gitlab_columns = not events.gitlab_columns
         events.refresh()
+        self._remember()
 
     def action_gitlab_metrics(self) -> None:
         if self.gitlab is None:
@@ -257,16 +340,20 @@ class SnowcatcherApp(App[int]):
         self.push_screen(MetricsScreen(self.store, self.gitlab, self.metric_tally))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if isinstance(self.screen, HelpScreen):
+            return False  # the help lists the keys; it runs none of them
         if isinstance(self.screen, MetricsScreen):
             return action in ("quit", "pop_screen")  # the list's keys have no list to act on there
         # The metrics key is shown only when there are GitLab definitions to count with.
         return self.gitlab is not None if action == "gitlab_metrics" else True
 
     def action_open_detail(self) -> None:
+        self._show_selected_now()  # Enter pins the event highlighted now, never the one before
         self.query_one(EventDetail).focus_active()
 
     def action_back_to_list(self) -> None:
         self.query_one(EventList).focus()
+        self._show_selected_now()  # following resumes: the list may have moved meanwhile
 
     @property
     def show_secrets(self) -> bool:
@@ -287,8 +374,7 @@ class SnowcatcherApp(App[int]):
         if event is None:
             self.notify("No event selected.", severity="warning")
             return
-        self.copy_to_clipboard(actions.event_json(event))
-        self.notify(f"Copied event #{event.id} as JSON.", markup=False)
+        self._copy(actions.event_json(event), f"event #{event.id} as JSON")
 
     def action_copy_curl(self) -> None:
         event = self.query_one(EventList).selected
@@ -297,18 +383,42 @@ class SnowcatcherApp(App[int]):
             self.notify("No request to replay.", severity="warning")
             return
         base = self.address.removeprefix("listening on ") or "http://127.0.0.1:9090"
-        self.copy_to_clipboard(actions.curl_command(stored, base, show_secrets=self.show_secrets))
-        self.notify(f"Copied a curl command replaying request #{stored.request.id}.", markup=False)
+        self._copy(actions.curl_command(stored, base, show_secrets=self.show_secrets),
+                   f"a curl command replaying request #{stored.request.id}")
+
+    def _copy(self, text: str, what: str) -> None:
+        """Copy through the terminal (OSC 52), and say honestly where the copy went: a terminal
+        may ignore OSC 52 (tmux does by default), so the text is also written to a file."""
+        self.copy_to_clipboard(text)
+        try:
+            path = actions.copy_file(text, self.export_dir)
+        except OSError as error:
+            self.notify(f"Sent {what} to the terminal's clipboard (OSC 52; some terminals and tmux "
+                        f"ignore it), and could not write a copy to a file: {error}",
+                        severity="warning", markup=False)
+            return
+        self.notify(f"Sent {what} to the terminal's clipboard (OSC 52; some terminals and tmux "
+                    f"ignore it) and wrote it to {path}", markup=False, timeout=8)
 
     @work(exclusive=True, group="export")
     async def action_export(self) -> None:
         where = self.query_one(EventList).where
+        shown = self.query_one(EventList).total
+        last_said = [time.monotonic()]
+
+        def progress(written: int) -> None:
+            if time.monotonic() - last_said[0] > 1.0:  # a big export says how far it got
+                last_said[0] = time.monotonic()
+                self.notify(f"Exporting… {written:,} of {shown:,} events", timeout=1.5)
+
         try:
-            path, count = await actions.export_ndjson(self.store, where, self.export_dir)
+            path, count = await actions.export_ndjson(self.store, where, self.export_dir, progress)
         except OSError as error:
             self.notify(f"Export failed: {error}", severity="error", markup=False)
             return
-        self.notify(f"Exported {count:,} events to {path}", markup=False)
+        scope = (f" (only those matching the filter: {where.text})" if where
+                 else " (every captured event)")
+        self.notify(f"Exported {count:,} events{scope} to {path}", markup=False, timeout=8)
 
     @work(exclusive=True, group="schemas")
     async def action_revalidate(self) -> None:
@@ -331,6 +441,18 @@ class SnowcatcherApp(App[int]):
     def action_clear(self) -> None:
         self.push_screen(ConfirmClear(self.store.counts().total), self._cleared)
 
+    async def action_quit(self) -> None:
+        """Quit; a temporary capture with events asks first, a --db capture says where it stays."""
+        settings = self.server.settings if self.server is not None else None
+        if settings is not None and settings.db is not None:
+            self.exit(message=f"snowcatcher: the capture is kept in {settings.db} "
+                              f"(open it again with --db {settings.db})")
+        elif settings is not None and self.store.counts().total:
+            self.push_screen(ConfirmQuit(self.store.counts().total),
+                             lambda confirmed: self.exit() if confirmed else None)
+        else:
+            self.exit()
+
     def _cleared(self, confirmed: bool | None) -> None:
         if confirmed:
             self.store.reset()  # the store's reset signal redraws the list
@@ -339,11 +461,58 @@ class SnowcatcherApp(App[int]):
     # -- command palette ---------------------------------------------------------------------
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
+        # Textual's own Quit and Keys go: ours quit the same way, and `?` is the help.
+        yield from (command for command in super().get_system_commands(screen)
+                    if command.title not in ("Quit", "Keys"))
         for binding in self.BINDINGS:
             if isinstance(binding, Binding) and binding.tooltip and self.check_action(binding.action, ()):
-                yield SystemCommand(binding.description.capitalize(), binding.tooltip,
+                title = binding.description[:1].upper() + binding.description[1:]  # "GitLab" stays
+                yield SystemCommand(f"{title}  ({_keys(binding.key)})", binding.tooltip,
                                     partial(self.call_later, self.run_action, binding.action))
+
+    # -- help and layout ---------------------------------------------------------------------
+
+    def action_help(self) -> None:
+        """The keys of the focused part first, then the app's."""
+        focused = self.focused
+        part: list[tuple[str, str]] = []
+        node = focused
+        while node is not None and node is not self.screen:
+            for binding in node.BINDINGS:
+                if isinstance(binding, Binding) and binding.description:
+                    part.append((_keys(binding.key), binding.tooltip or binding.description))
+            node = node.parent  # type: ignore[assignment]
+        everywhere = [(_keys(binding.key), binding.tooltip or binding.description)
+                      for binding in self.BINDINGS if isinstance(binding, Binding)
+                      and self.check_action(binding.action, ())]
+        name = {"EventList": "the event list", "EntityTree": "the Entities tree",
+                "Input": "the filter bar"}.get(type(focused).__name__, "the detail")
+        self.push_screen(HelpScreen([(f"Keys in {name}", part), ("Keys everywhere", everywhere)]))
+
+    def action_split(self, step: int) -> None:
+        """Move the split between the list and the detail by one tenth of the screen."""
+        self.list_share = max(1, min(9, self.list_share + step))
+        self.query_one(EventList).styles.height = f"{self.list_share}fr"
+        self.query_one(EventDetail).styles.height = f"{10 - self.list_share}fr"
+        if step:
+            self._remember()
+
+    def action_maximize_pane(self) -> None:
+        if self.screen.maximized is not None:
+            self.screen.minimize()
+            return
+        focused = self.focused
+        pane = (self.query_one(EventList) if isinstance(focused, EventList) or focused is None
+                else self.query_one(EventDetail))
+        self.screen.maximize(pane, container=False)
+
+
+def _keys(keys: str) -> str:
+    """`question_mark,f1` as a user reads it: `?, F1`."""
+    names = {"question_mark": "?", "slash": "/", "plus": "+", "minus": "-", "escape": "Esc",
+             "enter": "Enter", "pageup": "PgUp", "pagedown": "PgDn", "home": "Home", "end": "End",
+             "up": "↑", "down": "↓", "f1": "F1"}
+    return ", ".join(names.get(key, key) for key in keys.split(","))
 
 
 def run_tui(settings: Settings, *, revalidate: actions.Revalidate | None = None) -> int:

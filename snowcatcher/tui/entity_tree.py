@@ -10,6 +10,7 @@ from textual.widgets.tree import TreeNode
 
 from snowcatcher.model import PROTOCOL_SNOWPLOW, CapturedEvent, Entity, Violation, json_pointer
 from snowcatcher.tui.safe import clean, json_scalar, text
+from snowcatcher.validate import explain
 
 #: The entity name violations of the tracker parameters use.
 PARAMETERS = "payload_data"
@@ -33,19 +34,72 @@ class EntityTree(Tree[Violation | None]):
         self._by_pointer = {}
         if event is None:
             return
-        wrong = {violation.entity for violation in event.violations}
-        if event.protocol == PROTOCOL_SNOWPLOW:
+        snowplow = event.protocol == PROTOCOL_SNOWPLOW
+        wrong = {self._owner(violation, event if snowplow else None) for violation in event.violations}
+        if snowplow:
             label = _mark_valid(Text("tracker parameters", style="bold"), PARAMETERS not in wrong)
             self._add_owner(PARAMETERS, label, event.payload, expand=False)
         for entity in event.entities:
             label = _mark_valid(_entity_label(entity), entity.label not in wrong)
             self._add_owner(entity.label, label, entity.data, expand=True)
+        self._mark_filled(event)
         unplaced = [v for v in event.violations if self.node_for(v) is None]
         if unplaced:
             other = self.root.add(Text("request", style="bold"), expand=True)
             self._by_pointer[("", "")] = other
         for violation in event.violations:
+            self._add_missing(violation)
+        for violation in event.violations:
             self._mark(violation)
+
+    @staticmethod
+    def _owner(violation: Violation, snowplow: CapturedEvent | None) -> str:
+        """The tree owner of a violation: tracker-field checks (`event /dtm`, `request /nuid`)
+        are about a tracker parameter, so they belong under "tracker parameters"."""
+        if (snowplow is not None and violation.entity in ("event", "request") and violation.path
+                and violation.path.split("/")[1] in snowplow.payload):
+            return PARAMETERS
+        return violation.entity
+
+    def first_violation(self) -> Node | None:
+        """The node of the first violation marked in the tree, if any."""
+        for (owner, pointer), node in self._by_pointer.items():
+            if isinstance(node.data, Violation) and (owner, pointer) != ("", ""):
+                return node
+        return self._by_pointer.get(("", ""))
+
+    def show_first_violation(self) -> None:
+        """Put the cursor on the first violation and scroll it into view."""
+        node = self.first_violation()
+        if node is not None:
+            self.move_cursor(node)
+            self.call_after_refresh(self.scroll_to_node, node)
+
+    def _mark_filled(self, event: CapturedEvent) -> None:
+        """Fields snowcatcher filled in itself (`nuid`, `meta.dt`) say so, dimmed."""
+        owners = [PARAMETERS, *(entity.label for entity in event.entities if entity.role == "event")]
+        for dotted in event.filled:
+            pointer = "".join(f"/{_escape(part)}" for part in dotted.split("."))
+            node = next((self._by_pointer[(owner, pointer)] for owner in owners
+                         if (owner, pointer) in self._by_pointer), None)
+            if node is not None:
+                label = node.label.copy() if isinstance(node.label, Text) else Text(str(node.label))
+                label.append("  filled in by snowcatcher", style="dim italic")
+                node.set_label(label)
+
+    def _add_missing(self, violation: Violation) -> None:
+        """A dimmed `missing: name` row under the object that lacks a required field."""
+        if violation.keyword != "required":
+            return
+        parent = self.node_for(violation)
+        owner = self._placed_owner(violation)
+        if parent is None or owner is None:
+            return
+        for name in explain.named_properties(violation.message)[:1]:
+            pointer = f"{violation.path}/{_escape(name)}"
+            if (owner, pointer) not in self._by_pointer:
+                self._by_pointer[(owner, pointer)] = parent.add_leaf(
+                    Text(f"missing: {name}", style="dim italic"))
 
     def show_message(self, message: Text) -> None:
         """Only `message` (why the event's entities cannot be shown)."""
@@ -53,15 +107,34 @@ class EntityTree(Tree[Violation | None]):
         self._by_pointer = {}
         self.root.add_leaf(message)
 
+    def _placed_owner(self, violation: Violation) -> str | None:
+        if (violation.entity, "") in self._by_pointer:
+            return violation.entity
+        if violation.entity in ("event", "request") and (PARAMETERS, violation.path) in self._by_pointer:
+            return PARAMETERS
+        return None
+
     def node_for(self, violation: Violation) -> Node | None:
-        """The node a violation is about: its path, or the nearest ancestor that exists."""
-        owner = violation.entity if (violation.entity, "") in self._by_pointer else None
+        """The node a violation is about: its path (for a missing field its `missing:` row, for
+        an undeclared property the property itself), or the nearest ancestor that exists."""
+        nodes = self._nodes_for(violation)
+        return nodes[0] if nodes else self._by_pointer.get(("", ""))
+
+    def _nodes_for(self, violation: Violation) -> list[Node]:
+        owner = self._placed_owner(violation)
         if owner is None:
-            return self._by_pointer.get(("", ""))
+            return []
         path = violation.path
+        if violation.keyword in ("required", "additionalProperties"):
+            named = [self._by_pointer.get((owner, f"{path}/{_escape(name)}"))
+                     for name in explain.named_properties(violation.message)]
+            found = [node for node in named if node is not None]
+            if found:
+                return found
         while (owner, path) not in self._by_pointer and path:
             path = path.rsplit("/", 1)[0]
-        return self._by_pointer.get((owner, path))
+        node = self._by_pointer.get((owner, path))
+        return [node] if node is not None else []
 
     def _add_owner(self, owner: str, label: Text, data: Any, *, expand: bool) -> None:
         node = self.root.add(label, expand=expand)
@@ -83,9 +156,12 @@ class EntityTree(Tree[Violation | None]):
             node.add_leaf(Text(f"… {len(items) - MAX_CHILDREN} more", style="dim"))
 
     def _mark(self, violation: Violation) -> None:
-        node = self.node_for(violation)
-        if node is None:
-            return
+        nodes = self._nodes_for(violation)
+        fallback = self.node_for(violation)
+        for node in nodes or ([fallback] if fallback is not None else []):
+            self._mark_node(node, violation)
+
+    def _mark_node(self, node: Node, violation: Violation) -> None:
         label = node.label.copy() if isinstance(node.label, Text) else Text(str(node.label))
         label.stylize(self.error_style, 0, len(label))
         if violation.path and node is self._by_pointer.get((violation.entity, "")):

@@ -11,7 +11,7 @@ from textual.widgets import OptionList, Static, TabbedContent, TabPane
 from textual.widgets.option_list import Option
 
 from snowcatcher.gitlab.definitions import DefinitionSource
-from snowcatcher.model import CapturedEvent
+from snowcatcher.model import PROTOCOL_SNOWPLOW, CapturedEvent
 from snowcatcher.store.store import Store
 from snowcatcher.tui import views
 from snowcatcher.tui.entity_tree import EntityTree
@@ -35,6 +35,8 @@ class EventDetail(Vertical):
         self.event: CapturedEvent | None = None
         #: Whether the HTTP tab shows cookies and Authorization (`s`, or --show-secrets).
         self.reveal_secrets = False
+        #: Where the collector listens, for the first screen's addresses and curl commands.
+        self.base_url = ""
 
     def compose(self) -> ComposeResult:
         with TabbedContent(id="tabs"):
@@ -66,6 +68,8 @@ class EventDetail(Vertical):
         if event is None:
             for tab in ("overview", "raw", "http", "gitlab"):
                 self._set(tab, Text("No event selected.", style="dim"))
+            if not self.store.counts().total:  # the very first screen says where to send events
+                self._set("overview", views.welcome(self.base_url))
             return
         stored = guarded(f"{what}'s request", lambda: self.store.request(event.request_id),
                          lambda message: None)
@@ -97,6 +101,12 @@ class EventDetail(Vertical):
         if event is not None and not violations:
             options.add_option(Option(Text("✓ No violations.", style="green"), disabled=True))
         tabs = self.query_one(TabbedContent)
+        # GitLab internal events are Snowplow events: a Wikimedia event has no GitLab tab.
+        if event is not None:
+            gitlab_tab = tabs.get_tab("gitlab")
+            gitlab_tab.display = event.protocol == PROTOCOL_SNOWPLOW
+            if not gitlab_tab.display and tabs.active == "gitlab":
+                tabs.active = "overview"
         tabs.get_tab("violations").label = f"Violations ({len(violations)})"
 
     def on_option_list_option_selected(self, message: OptionList.OptionSelected) -> None:
@@ -117,13 +127,20 @@ class EventDetail(Vertical):
         tree.focus()
 
     def show_tab(self, tab: str) -> None:
-        self.query_one(TabbedContent).active = tab
+        tabs = self.query_one(TabbedContent)
+        if not tabs.get_tab(tab).display:
+            return
+        tabs.active = tab
+        if tab == "entities":
+            self.query_one(EntityTree).show_first_violation()
 
     def focus_active(self) -> None:
         """Move the focus into the active tab (the tree, the violation list or the scrolled text)."""
         tab = self.query_one(TabbedContent).active
         if tab == "entities":
-            self.query_one(EntityTree).focus()
+            tree = self.query_one(EntityTree)
+            tree.show_first_violation()
+            tree.focus()
         elif tab == "violations":
             options = self.query_one("#violation-list", OptionList)
             if options.option_count and options.highlighted is None:

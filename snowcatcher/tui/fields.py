@@ -126,15 +126,17 @@ def _flat(event: CapturedEvent) -> Iterator[tuple[str, Any]]:
 def _wikimedia_grouped(event: CapturedEvent) -> Iterator[tuple[str, list[tuple[str, str, str]]]]:
     """A Wikimedia event's fields: the interaction (action, action_source, …), then each context
     object (agent, page, mediawiki, performer, then meta, http, …) as a group of its own, then the
-    other top-level fields. A legacy event's `event` object is under Entities."""
+    other top-level fields. A legacy event's `event` object is its first group, "event fields"."""
     payload = event.payload
     interaction = [(key, key, _json_value(payload[key])) for key in INTERACTION_FIELDS if key in payload]
     if interaction:
         yield "interaction", interaction
-    objects = [key for key, value in payload.items() if isinstance(value, dict) and key != "event"]
-    order = {name: index for index, name in enumerate(CONTEXT_GROUPS)}
+    objects = [key for key, value in payload.items() if isinstance(value, dict)]
+    # A legacy EventLogging event's own fields (its `event` object) come first.
+    order = {name: index for index, name in enumerate(("event", *CONTEXT_GROUPS))}
     for key in sorted(objects, key=lambda name: order.get(name, len(order))):
-        yield key, [(inner, f"{key}.{inner}", _json_value(value)) for inner, value in payload[key].items()]
+        yield ("event fields" if key == "event" else key,
+               [(inner, f"{key}.{inner}", _json_value(value)) for inner, value in payload[key].items()])
     rest = [(key, key, _json_value(value)) for key, value in payload.items()
             if key not in INTERACTION_FIELDS and not isinstance(value, dict)]
     rest.append(("received", "", readable_time(event.received_at)))

@@ -57,3 +57,7 @@ class ViewChanged(Message):
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, ViewChanged)
+
+
+class ClearFilter(Message):
+    """Esc in the list: drop the active filter (and the invalid-only toggle)."""

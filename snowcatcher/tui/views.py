@@ -43,7 +43,10 @@ def overview(event: CapturedEvent) -> RenderableType:
         table.add_column(style="dim", no_wrap=True)
         table.add_column(overflow="fold")
         for human, key, value in rows:
-            table.add_row(text(human), text(key if key != human else ""), text(value))
+            shown = text(value)
+            if key and key in event.filled:
+                shown.append("  filled in by snowcatcher", style="dim italic")
+            table.add_row(text(human), text(key if key != human else ""), shown)
         parts += [Text(""), _heading(group), table]
     return Group(*parts)
 
@@ -137,3 +140,29 @@ def _plain(value: Any) -> str:
     if value is None:
         return "null"
     return value if isinstance(value, str) else json_scalar(value)
+
+
+def welcome(base_url: str) -> RenderableType:
+    """The first screen before any event: where to send events, and a curl to try each protocol."""
+    base = base_url or "http://127.0.0.1:9090"
+    table = _grid()
+    table.add_row("Snowplow", text(f"{base}/com.snowplowanalytics.snowplow/tp2  (POST)   "
+                                   f"{base}/i  (GET)"))
+    table.add_row("EventGate", text(f"{base}/v1/events  (POST)"))
+    table.add_row("EventLogging", text(f"{base}{BEACON_PATH}?…  (GET beacon)"))
+    # One command a line, whole, so that it can be selected and pasted.
+    commands = [text(f"  curl '{base}/i?e=pv&p=web&tv=curl&url=https://example.test/'"),
+                text(f"  curl -H 'content-type: application/json' {base}/v1/events "
+                     """-d '[{"$schema": "/test/event/1.0.0", "meta": {"stream": "test.event"}}]'""")]
+    for command in commands:
+        command.end = "\n"
+    tries = Group(Text("a page view:", style="bold"), commands[0],
+                  Text("an EventGate event:", style="bold"), commands[1])
+    setup = _grid()
+    setup.add_row("GitLab GDK", text("run snowcatcher --port 9091 (GDK's Snowplow Micro port), or "
+                                     "gdk config set snowplow_micro.port to this port"))
+    setup.add_row("MediaWiki", text(f"$wgEventLoggingServiceUri = '{base}/v1/events'; "
+                                    f"$wgEventLoggingBaseUri = '{base}{BEACON_PATH}'"))
+    return Group(Text("No events yet. Send them here:", style="bold"), Text(""), table, Text(""),
+                 _heading("try it"), tries, Text(""), _heading("point your app here"), setup,
+                 Text(""), Text("Press ? for the keys.", style="dim"))

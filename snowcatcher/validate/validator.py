@@ -26,7 +26,7 @@ from jsonschema.exceptions import ValidationError
 from jsonschema.protocols import Validator as JsonSchemaValidator
 
 from snowcatcher.model import NOT_CHECKED, UNCHECKED, UNRESOLVED, JsonDict, Violation, json_pointer, transient
-from snowcatcher.validate import bounded
+from snowcatcher.validate import bounded, explain
 from snowcatcher.validate.bounded import bound_fast
 from snowcatcher.validate.flat_records import flat_records_check
 from snowcatcher.validate.iglu import Resolution
@@ -288,7 +288,8 @@ class Validator:
 
 
 def _violation(entity: str, error: ValidationError) -> Violation:
-    return Violation(entity, json_pointer(error.absolute_path), str(error.validator), _clip(error.message))
+    return Violation(entity, json_pointer(error.absolute_path), str(error.validator),
+                     _clip(explain.sentence(error)))
 
 
 def _clip(message: str) -> str:

@@ -57,7 +57,7 @@ async def settle(pilot: Pilot[int]) -> None:
     server = getattr(app, "server", None)
     if server is not None:
         last = server.store.last_id()
-        await until(pilot, lambda: all(events.paused or events._seen_id >= last
+        await until(pilot, lambda: all(events.paused or events.window.seen_id >= last
                                        for events in app.query(EventList)))
     await pilot.pause(0.15)
 

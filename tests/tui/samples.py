@@ -38,7 +38,7 @@ def gitlab_struct(action: str, *, at: float = T0, realm: str = "saas",
               "cx": encode({"schema": CONTEXTS, "data": contexts})}
     violations = () if realm in ("saas", "self-managed", "dedicated") else (
         Violation(f"contexts[0] {STANDARD}", "/realm", "enum",
-                  f"{realm!r} is not one of ['self-managed', 'saas', 'dedicated', None]"),)
+                  f'"{realm}" is not one of "self-managed", "saas", "dedicated", null'),)
     entities = tuple(Entity("context", i, c["schema"], c["data"], "cx") for i, c in enumerate(contexts))
     event = CapturedEvent("snowplow", "struct", action, "", "gitlab", params, entities, violations, at)
     return _post(params, at), event
@@ -78,7 +78,7 @@ def homepage_visit(state: str = "broken", *, at: float = T0) -> tuple[RawRequest
             "meta": {"dt": "2020-04-02T19:11:20.942Z", "stream": "eventlogging_HomepageVisit"}}
     violations = () if state in ("activated", "unactivated", "notrendered") else (
         Violation(f"event {HOMEPAGEVISIT}", "/event/impact_module_state", "enum",
-                  f"{state!r} is not one of ['activated', 'unactivated', 'notrendered']"),)
+                  f'"{state}" is not one of "activated", "unactivated", "notrendered"'),)
     request = RawRequest("POST", "/v1/events", "", (("Content-Type", "application/json"),),
                          orjson.dumps([body]), at, "127.0.0.1")
     event = CapturedEvent("eventgate", "event", "eventlogging_HomepageVisit", HOMEPAGEVISIT, "devwiki",

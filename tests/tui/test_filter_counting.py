@@ -11,6 +11,7 @@ from textual.pilot import Pilot
 
 from snowcatcher.store.query import Filter
 from snowcatcher.store.store import Store
+from snowcatcher.store.window import EventWindow
 from snowcatcher.tui.app import SnowcatcherApp
 from snowcatcher.tui.event_list import EventList
 from tests.tui import samples
@@ -47,14 +48,14 @@ async def counted(app: SnowcatcherApp, pilot: Pilot[int]) -> None:
 @pytest.mark.parametrize("keep", [None, 3, 120, 238])
 async def test_background_count_lands_where_the_synchronous_one_would(
         store: Store, monkeypatch: pytest.MonkeyPatch, text: str, keep: int | None) -> None:
-    monkeypatch.setattr(EventList, "COUNT_IN_BACKGROUND_ABOVE", 0)
-    monkeypatch.setattr(EventList, "NEAR_SPAN", 7)  # the first page sees only a few matches
+    monkeypatch.setattr(EventWindow, "COUNT_IN_BACKGROUND_ABOVE", 0)
+    monkeypatch.setattr(EventWindow, "NEAR_SPAN", 7)  # the first page sees only a few matches
     app = SnowcatcherApp(store)
     async with app.run_test(size=(120, 30)) as pilot:
         events = app.query_one(EventList)
         if keep is not None:
             events.set_following(False)
-            events._move_to(keep - 1)  # ids start at 1
+            events.select(keep - 1)  # ids start at 1
             assert events.selected_id == keep
         where = Filter.parse(text)
         expected = synchronous(store, where, keep)
@@ -69,14 +70,14 @@ async def test_background_count_lands_where_the_synchronous_one_would(
         assert not events.counting
         assert (events.total, events.selected_id) == expected
         if events.total:
-            top = events._event_at(0)
+            top = events.event_at(0)
             assert top is not None and top.id == store.slice(where, 0, 1)[0].id
         assert "counting" not in str(app.query_one("#status").render())
 
 
 async def test_events_arriving_while_counting_are_taken_afterwards(
         store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(EventList, "COUNT_IN_BACKGROUND_ABOVE", 0)
+    monkeypatch.setattr(EventWindow, "COUNT_IN_BACKGROUND_ABOVE", 0)
     app = SnowcatcherApp(store)
     async with app.run_test(size=(120, 30)) as pilot:
         events = app.query_one(EventList)
@@ -92,14 +93,14 @@ async def test_events_arriving_while_counting_are_taken_afterwards(
 @pytest.mark.parametrize(("keep", "direction"), [(None, -1), (3, 1), (120, -1), (120, 1)])
 async def test_paging_while_counting_goes_past_the_first_page(
         store: Store, monkeypatch: pytest.MonkeyPatch, keep: int | None, direction: int) -> None:
-    monkeypatch.setattr(EventList, "COUNT_IN_BACKGROUND_ABOVE", 0)
-    monkeypatch.setattr(EventList, "NEAR_SPAN", 30)  # the first page holds ~10 of the 80 matches
+    monkeypatch.setattr(EventWindow, "COUNT_IN_BACKGROUND_ABOVE", 0)
+    monkeypatch.setattr(EventWindow, "NEAR_SPAN", 30)  # the first page holds ~10 of the 80 matches
     app = SnowcatcherApp(store)
     async with app.run_test(size=(120, 30)) as pilot:
         events = app.query_one(EventList)
         if keep is not None:
             events.set_following(False)
-            events._move_to(keep - 1)
+            events.select(keep - 1)
         where = Filter.parse("homepage")
         matches = [event.id for event in store.slice(where, 0, store.count(where))]
         store._matching.clear()
@@ -108,7 +109,7 @@ async def test_paging_while_counting_goes_past_the_first_page(
         for _ in range(4):  # no await: the count cannot land meanwhile
             events.action_page(direction)
         assert events.counting and events.total > first_page
-        shown = [event.id for event in map(events._event_at, range(events.total)) if event]
+        shown = [event.id for event in map(events.event_at, range(events.total)) if event]
         start = matches.index(shown[0])
         assert shown == matches[start:start + len(shown)]  # every match, in order, none skipped
         selected = events.selected_id
@@ -117,14 +118,14 @@ async def test_paging_while_counting_goes_past_the_first_page(
         await pilot.pause()
         assert not events.counting and events.total == len(matches)
         assert events.selected_id == selected and events.cursor == matches.index(selected)
-        assert [event.id for event in map(events._event_at, range(events.total)) if event] == matches
+        assert [event.id for event in map(events.event_at, range(events.total)) if event] == matches
 
 
 @pytest.mark.parametrize("key", ["home", "end"])
 async def test_home_and_end_while_counting_show_the_ends_at_once(
         store: Store, monkeypatch: pytest.MonkeyPatch, key: str) -> None:
-    monkeypatch.setattr(EventList, "COUNT_IN_BACKGROUND_ABOVE", 0)
-    monkeypatch.setattr(EventList, "NEAR_SPAN", 60)
+    monkeypatch.setattr(EventWindow, "COUNT_IN_BACKGROUND_ABOVE", 0)
+    monkeypatch.setattr(EventWindow, "NEAR_SPAN", 60)
     gate = asyncio.Event()
     real_count = Store.count_around
 
@@ -139,7 +140,7 @@ async def test_home_and_end_while_counting_show_the_ends_at_once(
     async with app.run_test(size=(120, 30)) as pilot:
         events = app.query_one(EventList)
         events.set_following(False)
-        events._move_to(120)  # the middle of the list
+        events.select(120)  # the middle of the list
         events.set_filter(where)
         await pilot.pause()
         assert events.counting and matches[0] < events.selected_id < matches[-1]  # type: ignore[operator]
@@ -152,5 +153,5 @@ async def test_home_and_end_while_counting_show_the_ends_at_once(
         await pilot.pause()
         assert not events.counting and events.total == len(matches)
         assert events.selected_id == wanted and events.cursor == matches.index(wanted)
-        assert [events._event_at(i).id for i in (0, events.total - 1)] == [  # type: ignore[union-attr]
+        assert [events.event_at(i).id for i in (0, events.total - 1)] == [  # type: ignore[union-attr]
             matches[0], matches[-1]]

@@ -83,7 +83,7 @@ async def test_a_bad_filter_says_why_and_keeps_the_list(live: SnowcatcherApp) ->
         await settle(pilot)
         await pilot.press("slash", *"colour:red", "enter")
         await settle(pilot)
-        assert "unknown filter key 'colour'" in str(live.query_one("#filter-error").render())
+        assert 'unknown filter key "colour"' in str(live.query_one("#filter-error").render())
         assert len(rows(live)) == 1
 
 

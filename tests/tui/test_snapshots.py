@@ -73,3 +73,36 @@ def test_gitlab_columns(make_app: AppMaker, snap_compare: SnapCompare) -> None:
         await settle(pilot)
 
     assert snap_compare(make_app(), terminal_size=SIZE, run_before=columns)
+
+
+def test_filter_error_at_80_by_24(make_app: AppMaker, snap_compare: SnapCompare) -> None:
+    async def mistake(pilot: Pilot[Any]) -> None:
+        await pilot.press("slash", *"colour:red", "enter")
+        await settle(pilot)
+
+    assert snap_compare(make_app(), terminal_size=(80, 24), run_before=mistake)
+
+
+def test_main_screen_at_80_by_24(make_app: AppMaker, snap_compare: SnapCompare) -> None:
+    async def filtered(pilot: Pilot[Any]) -> None:
+        await pilot.press("slash", *"app:gitlab", "enter", "up", "up")
+        await settle(pilot)
+
+    assert snap_compare(make_app(), terminal_size=(80, 24), run_before=filtered)
+
+
+def test_help_screen(make_app: AppMaker, snap_compare: SnapCompare) -> None:
+    async def help_(pilot: Pilot[Any]) -> None:
+        await pilot.press("question_mark")
+        await settle(pilot)
+
+    assert snap_compare(make_app(), terminal_size=SIZE, run_before=help_)
+
+
+def test_empty_state(snap_compare: SnapCompare) -> None:
+    store = Store()
+    try:
+        app = SnowcatcherApp(store, address="listening on http://127.0.0.1:9090")
+        assert snap_compare(app, terminal_size=SIZE, run_before=settle)
+    finally:
+        store.close()

@@ -25,5 +25,30 @@ def test_an_event_whose_times_cannot_be_shown_neither_stops_the_tui_nor_capture(
         assert _get(f"{terminal.url}/i?e=pv&tv=x&p=web&url=after") == 200
         terminal.wait_for(lambda s: "✓ 2" in s, "the second event counted in the header")
         terminal.press("q")
+        terminal.wait_for(lambda s: "This capture is temporary" in s, "the question before quitting")
+        terminal.press("y")
         terminal.wait_for(lambda s: terminal.exit_code() is not None, "the exit", timeout=20)
         assert terminal.exit_code() == 0
+
+
+def test_a_bad_filter_is_explained_where_it_can_be_read_at_80_by_24() -> None:
+    with Terminal("--offline", size=(80, 24)) as terminal:
+        terminal.wait_for(lambda screen: terminal.url in screen, "the header (compact at 80 columns)")
+        assert _get(f"{terminal.url}/i?e=pv&tv=x&p=web&url=one") == 200
+        terminal.wait_for(lambda s: "page_view" in s, "the event row")
+        terminal.press("/")
+        terminal.wait_for(lambda s: "filter: text" in s, "the filter bar")
+        terminal.press("-l", "colour:red")
+        terminal.press("Enter")
+        screen = terminal.wait_for(lambda s: 'unknown filter key "colour"' in s, "the filter error")
+        lines = screen.rstrip("\n").split("\n")
+        error_row = next(i for i, line in enumerate(lines) if 'unknown filter key "colour"' in line)
+        footer_row = max(i for i, line in enumerate(lines) if "palette" in line)
+        assert error_row < footer_row  # drawn above the footer, not under it
+        assert 'plain text such as "red"' in " ".join(screen.split())  # wrapped, not cut
+        terminal.press("Escape")
+        terminal.wait_for(lambda s: "colour" not in s, "the filter bar closed")
+        terminal.press("q")
+        terminal.wait_for(lambda s: "This capture is temporary" in s, "the question before quitting")
+        terminal.press("y")
+        terminal.wait_for(lambda s: terminal.exit_code() is not None, "the exit", timeout=20)

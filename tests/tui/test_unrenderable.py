@@ -99,7 +99,7 @@ async def test_the_list_row_and_the_overview_draw_any_event(app: SnowcatcherApp)
                text_value=ANY_VALUE)
         def draws(payload: dict[str, Any], received_at: Any, text_value: Any) -> None:
             event = _event(payload, received_at, text_value)
-            row = events._row(event, SIZE[0])
+            row = events.row(event, SIZE[0])
             assert row.plain.strip()
             assert "Traceback" not in _draw(views.overview(event))
             views.gitlab_panel(event)

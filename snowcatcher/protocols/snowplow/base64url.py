@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import re
 
 _INVALID = re.compile(r"[^A-Za-z0-9\-_+/=]")
@@ -22,7 +23,7 @@ def decode(text: str) -> bytes:
     text = text.strip()
     bad = _INVALID.search(text)
     if bad:
-        raise Base64Error(f"invalid base64url at offset {bad.start()}: {bad.group()!r} is not "
+        raise Base64Error(f"invalid base64url at offset {bad.start()}: {json.dumps(bad.group())} is not "
                           "in the base64 alphabet")
     inner = _PADDING_INSIDE.search(text)
     if inner:
