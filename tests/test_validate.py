@@ -76,3 +76,14 @@ def test_fast_path_agrees_with_jsonschema_on_every_corpus_schema_and_example() -
             assert (compiled.errors(value) == ([], [])) == full.is_valid(value), (path, value)
             checked += 1
     assert checked > 100
+
+
+def test_multiple_of_is_decimal_for_iglu_and_floating_point_for_wikimedia() -> None:
+    # Snowplow's pipeline divides exactly (0.07 is a multiple of 0.01: a price in cents); EventGate's
+    # AJV divides in floating point (0.07 / 0.01 = 7.000000000000001, not a multiple).
+    schema = {"type": "number", "multipleOf": 0.01}
+    iglu = CompiledSchema(schema, exact_multiples=True)
+    wikimedia = CompiledSchema(schema, exact_multiples=False)
+    assert iglu.errors(0.07) == ([], [])
+    assert [error.validator for error in wikimedia.errors(0.07)[0]] == ["multipleOf"]
+    assert [error.validator for error in iglu.errors(0.075)[0]] == ["multipleOf"]

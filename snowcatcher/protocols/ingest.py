@@ -70,7 +70,7 @@ class Ingestor:
         # keeps their relative URIs apart from Iglu URIs in the caches. Formats are checked by
         # AJV's rules, as EventGate checks them.
         self.wikimedia_validator = Validator(self.wikimedia, default_draft=Draft7Validator,
-                                             formats=ajv_format_checker(FORMATS))
+                                             formats=ajv_format_checker(FORMATS), exact_multiples=False)
         self.wikimedia_events = EventProcessor(self.wikimedia_validator, stream_checks)
         self.eventgate_decoder = EventGateDecoder(self.wikimedia_events)
         self.eventlogging_decoder = EventLoggingDecoder(self.wikimedia_events)

@@ -15,6 +15,7 @@ import json
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from functools import cache, lru_cache
 from typing import Any
 
@@ -260,6 +261,21 @@ def _canonical(value: Any) -> Any:
     return value
 
 
+def _exact_multiple_of(validator: JsonSchemaValidator, divisor: Any, instance: Any,
+                       schema: dict[str, Any]) -> Iterator[ValidationError]:
+    """multipleOf in decimal, as Snowplow's pipeline checks it (0.07 is a multiple of 0.01);
+    jsonschema divides in binary floating point and would call that valid value invalid."""
+    if not (validator.is_type(instance, "number") and validator.is_type(divisor, "number")) or not divisor:
+        return
+    try:
+        remainder = Decimal(str(instance)) % Decimal(str(divisor))
+    except (InvalidOperation, ValueError, OverflowError):  # beyond decimals: jsonschema's own rule
+        yield from validators.Draft4Validator.VALIDATORS["multipleOf"](validator, divisor, instance, schema)
+        return
+    if remainder:
+        yield ValidationError(f"{instance!r} is not a multiple of {divisor}")
+
+
 _KEYWORDS: dict[str, Keyword] = {"pattern": _pattern, "patternProperties": _pattern_properties,
                                  "additionalProperties": _additional_properties,
                                  "uniqueItems": _unique_items}
@@ -279,10 +295,12 @@ def _counted(keyword: Keyword) -> Keyword:
 
 
 @cache
-def bounded(draft: type[JsonSchemaValidator]) -> type[JsonSchemaValidator]:
+def bounded(draft: type[JsonSchemaValidator], *, exact_multiples: bool = False) -> type[JsonSchemaValidator]:
     """The draft's validator class with the bounded keywords in place of jsonschema's, every
-    keyword counted."""
-    keywords = {name: _counted(_KEYWORDS.get(name) or fn) for name, fn in draft.VALIDATORS.items()}
+    keyword counted; `exact_multiples`: multipleOf in decimal (Snowplow's pipeline), not in binary
+    floating point (AJV, EventGate's validator)."""
+    own = {**_KEYWORDS, "multipleOf": _exact_multiple_of} if exact_multiples else _KEYWORDS
+    keywords = {name: _counted(own.get(name) or fn) for name, fn in draft.VALIDATORS.items()}
     extended: type[JsonSchemaValidator] = validators.extend(draft, keywords)  # type: ignore[no-untyped-call]
     return extended
 

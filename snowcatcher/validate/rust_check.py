@@ -98,8 +98,9 @@ def _format_names(schema: Any) -> set[str]:
 
 def known_differences(schema: Any) -> bool:
     """Whether the schema uses a keyword the engines are known to decide differently:
-    `multipleOf` with a fraction (jsonschema divides in floating point, so 0.07 is not a
-    multiple of 0.01, as in AJV; jsonschema-rs and fastjsonschema say it is)."""
+    `multipleOf` with a fraction. The explainer divides as production does: exactly for Iglu (0.07
+    is a multiple of 0.01, as in Snowplow's pipeline), in floating point for Wikimedia (it is not,
+    as in AJV); jsonschema-rs and fastjsonschema have one rule for both, so the explainer decides."""
     return any(key == "multipleOf" and isinstance(value, float) and not value.is_integer()
                for key, value in walk(schema))
 

@@ -76,11 +76,11 @@ class CompiledSchema:
 
     def __init__(self, schema: JsonDict, draft: type[JsonSchemaValidator] = Draft4Validator,
                  retrieve: Callable[[str], JsonDict | None] | None = None,
-                 formats: FormatChecker = FORMATS) -> None:
+                 formats: FormatChecker = FORMATS, *, exact_multiples: bool = False) -> None:
         self.schema = schema
         # A `$ref` to another document is resolved only through `retrieve` (our own schema
         # sources): jsonschema would otherwise fetch http:// and read file:// URIs itself.
-        self.full = bounded.bounded(draft)(schema, format_checker=formats,
+        self.full = bounded.bounded(draft, exact_multiples=exact_multiples)(schema, format_checker=formats,
                                    registry=_refs_registry(retrieve or _no_document, draft))
         #: jsonschema-rs's yes/no, formats and `$ref`s included; None where it cannot be trusted.
         self.compiled = compile_fast(schema, draft, retrieve or _no_document, formats)
@@ -199,8 +199,11 @@ class Validator:
 
     def __init__(self, registry: SchemaSource,
                  default_draft: type[JsonSchemaValidator] = Draft4Validator,
-                 formats: FormatChecker = FORMATS) -> None:
+                 formats: FormatChecker = FORMATS, *, exact_multiples: bool = True) -> None:
         self.registry = registry
+        #: multipleOf in decimal as Snowplow's pipeline checks it (Iglu), or in floating point as
+        #: AJV does (Wikimedia).
+        self.exact_multiples = exact_multiples
         #: The format rules: jsonschema's by default, AJV's for Wikimedia (EventGate's validator).
         self.formats = formats
         #: The draft for schemas whose `$schema` names none: 4 for Iglu, 7 for Wikimedia.
@@ -255,8 +258,8 @@ class Validator:
         draft = draft_for(resolution.schema, self.default_draft)
         try:
             draft.check_schema(resolution.schema)
-            compiled: CompiledSchema | Violation = CompiledSchema(resolution.schema, draft,
-                                                                  self._retrieve, self.formats)
+            compiled: CompiledSchema | Violation = CompiledSchema(
+                resolution.schema, draft, self._retrieve, self.formats, exact_multiples=self.exact_multiples)
         except jsonschema.SchemaError as error:
             compiled = Violation("", "", "schema", f"the schema {uri} is itself invalid: "
                                  f"{_clip(error.message)}")
