@@ -7,10 +7,13 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
+from textual.widgets import Label
 
 from snowcatcher.store.store import Store
 from snowcatcher.tui.app import SnowcatcherApp
+from snowcatcher.tui.event_list import EventList
 from tests.tui import samples
+from tests.tui.pilot import until
 
 SIZE = (150, 44)
 SnapCompare = Callable[..., bool]
@@ -34,6 +37,12 @@ def make_app() -> Iterator[AppMaker]:
 
 
 async def settle(pilot: Pilot[Any]) -> None:
+    """Wait until every list holds what the store has and no count is running (a busy machine runs
+    the app's timers late), then let it draw."""
+    app = pilot.app
+    last = app.store.last_id()
+    await until(pilot, lambda: all(events.window.seen_id >= last and events.window.counting is None
+                                   for events in app.query(EventList)))
     await pilot.pause(0.2)
 
 
@@ -78,6 +87,8 @@ def test_gitlab_columns(make_app: AppMaker, snap_compare: SnapCompare) -> None:
 def test_filter_error_at_80_by_24(make_app: AppMaker, snap_compare: SnapCompare) -> None:
     async def mistake(pilot: Pilot[Any]) -> None:
         await pilot.press("slash", *"colour:red", "enter")
+        error = pilot.app.query_one("#filter-error", Label)
+        await until(pilot, lambda: str(error.content).startswith("✗"))
         await settle(pilot)
 
     assert snap_compare(make_app(), terminal_size=(80, 24), run_before=mistake)
