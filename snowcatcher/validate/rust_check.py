@@ -30,12 +30,12 @@ from snowcatcher.model import JsonDict
 #: jsonschema-rs reports a failure, which sends the data to the explainer's bounded matcher.
 BACKTRACK_LIMIT = 100_000
 
-#: jsonschema's draft -> jsonschema-rs's class name and the meta-schema URI it knows.
 #: Subschemas a schema may have with its `$ref`s unfolded. jsonschema-rs counts no steps: a schema
 #: whose `$ref`s or `allOf`s fan out exponentially (2^26 paths: 0.8 s per check) stays with the
 #: explainer, which stops after a bounded number of steps and calls the data "not checked".
 UNFOLDED_LIMIT = 50_000
 
+#: jsonschema's draft -> jsonschema-rs's class name and the meta-schema URI it knows.
 _CLASSES: dict[type[JsonSchemaValidator], tuple[str, str]] = {
     Draft4Validator: ("Draft4Validator", "http://json-schema.org/draft-04/schema#"),
     Draft6Validator: ("Draft6Validator", "http://json-schema.org/draft-06/schema#"),
