@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from jsonschema import Draft4Validator, Draft7Validator
 
 from snowcatcher.protocols.wikimedia.ajv import ajv_format_checker
-from snowcatcher.validate import bounded
+from snowcatcher.validate import work_limits
 from snowcatcher.validate.iglu import Registry
 from snowcatcher.validate.validator import FORMATS, CompiledSchema, Validator
 from snowcatcher.validate.wikimedia_schemas import WikimediaSchemas, repo_root
@@ -74,7 +74,7 @@ def compiled(source: str, uri: str) -> CompiledSchema:
 
 def explainer_valid(schema: CompiledSchema, data: Any) -> bool | None:
     """The explainer's verdict; None when part of the data could not be checked."""
-    with bounded.counting(data) as work:
+    with work_limits.counting(data) as work:
         errors = list(schema.full.iter_errors(data))
     return None if work.unchecked else not errors
 

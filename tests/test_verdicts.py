@@ -23,7 +23,7 @@ from snowcatcher.protocols.snowplow import samples
 from snowcatcher.qa.checks import EventCheck
 from snowcatcher.runtime import Settings, Snowcatcher
 from snowcatcher.store.query import Filter
-from snowcatcher.validate import bounded, rust_check
+from snowcatcher.validate import rust_check, work_limits
 from snowcatcher.validate.ecma_regex import for_re2, for_regex
 from snowcatcher.validate.iglu import SchemaKey
 from tests.cli_process import CliProcess
@@ -225,8 +225,8 @@ async def test_an_unfinished_check_is_checked_again_off_the_request(
     # counts no steps, would call it valid at once), with a bound the request's check cannot
     # meet but the background re-check (10x) can.
     monkeypatch.setattr(rust_check, "UNFOLDED_LIMIT", 0)
-    monkeypatch.setattr(bounded, "BASE_STEPS", 100)
-    monkeypatch.setattr(bounded, "STEPS_PER_BYTE", 0)
+    monkeypatch.setattr(work_limits, "BASE_STEPS", 100)
+    monkeypatch.setattr(work_limits, "STEPS_PER_BYTE", 0)
     as_stored: list[CapturedEvent] = []
     server.store.subscribe(as_stored.extend)
     await post(server, unstruct(uri, data))
@@ -246,13 +246,13 @@ async def test_an_unchecked_result_is_never_remembered(
     server, folder = catcher
     uri = write_schema(folder, "ahead", {"type": "object", "properties": {
         "s": {"type": "string", "pattern": "^(?=[a-z])[a-z0-9]+$"}}})
-    monkeypatch.setattr(bounded, "FALLBACK_SECONDS", 0.0)  # every backtracking match "runs out"
+    monkeypatch.setattr(work_limits, "FALLBACK_SECONDS", 0.0)  # every backtracking match "runs out"
     # On the explainer's path (jsonschema-rs runs lookaheads with a step limit and would decide).
     monkeypatch.setattr(rust_check, "UNFOLDED_LIMIT", 0)
     await post(server, unstruct(uri, {"s": "ok1"}))
     [first] = server.store.window()
     assert first.verdict == "unchecked", first
-    monkeypatch.setattr(bounded, "FALLBACK_SECONDS", 5.0)
+    monkeypatch.setattr(work_limits, "FALLBACK_SECONDS", 5.0)
     await post(server, unstruct(uri, {"s": "ok1"}), unstruct(uri, {"s": "1bad"}))
     _, again, bad = server.store.window()
     assert again.verdict == "valid", again.violations  # the same (schema, data): not taken from memory
@@ -319,7 +319,7 @@ async def test_integers_beyond_64_bits_stay_integers(catcher: tuple[Snowcatcher,
     (r"^(?!x).$", "y", True),            # lookahead: the fallback engine
 ])
 def test_patterns_have_ecma_262_semantics(pattern: str, text: str, expected: bool) -> None:
-    assert bounded.matches(pattern, text) is expected
+    assert work_limits.matches(pattern, text) is expected
     # Both engines' translations agree wherever RE2 can run the pattern.
     fallback = __import__("regex").compile(for_regex(pattern)).search(text) is not None
     assert fallback is expected

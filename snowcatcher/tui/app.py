@@ -30,10 +30,12 @@ from snowcatcher.runtime import Settings, Snowcatcher, StartupError, serve_until
 from snowcatcher.store.query import Filter
 from snowcatcher.store.store import Store
 from snowcatcher.tui import actions, preferences
-from snowcatcher.tui.chrome import ConfirmClear, ConfirmQuit, FilterBar, KeyFooter, StatusBar
+from snowcatcher.tui.confirm import ConfirmClear, ConfirmQuit
 from snowcatcher.tui.event_detail import TABS, EventDetail
 from snowcatcher.tui.event_list import EventList
+from snowcatcher.tui.filter_bar import FilterBar
 from snowcatcher.tui.help import HelpScreen
+from snowcatcher.tui.key_footer import KeyFooter
 from snowcatcher.tui.messages import (
     ClearFilter,
     EventHighlighted,
@@ -44,6 +46,7 @@ from snowcatcher.tui.messages import (
 )
 from snowcatcher.tui.metrics_view import MetricsScreen
 from snowcatcher.tui.resilience import HoldLogs
+from snowcatcher.tui.status_bar import StatusBar
 
 
 def _binding(key: str, action: str, description: str, tooltip: str, **kw: object) -> Binding:

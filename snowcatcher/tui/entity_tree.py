@@ -9,7 +9,7 @@ from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
 from snowcatcher.model import PROTOCOL_SNOWPLOW, CapturedEvent, Entity, Violation, json_pointer
-from snowcatcher.tui.safe import clean, json_scalar, text
+from snowcatcher.tui.inert_text import clean, json_scalar, text
 from snowcatcher.validate import explain
 
 #: The entity name violations of the tracker parameters use.

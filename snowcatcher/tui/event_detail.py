@@ -15,8 +15,8 @@ from snowcatcher.model import PROTOCOL_SNOWPLOW, CapturedEvent
 from snowcatcher.store.store import Store
 from snowcatcher.tui import views
 from snowcatcher.tui.entity_tree import EntityTree
+from snowcatcher.tui.inert_text import clean
 from snowcatcher.tui.resilience import guarded
-from snowcatcher.tui.safe import clean
 
 TABS = ("overview", "entities", "violations", "raw", "http", "gitlab")
 

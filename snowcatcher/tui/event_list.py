@@ -23,9 +23,9 @@ from snowcatcher.store.store import Store
 from snowcatcher.store.window import Counting, EventWindow
 from snowcatcher.tui import gitlab
 from snowcatcher.tui.fields import readable_time
+from snowcatcher.tui.inert_text import clean, json_scalar
 from snowcatcher.tui.messages import ClearFilter, EventHighlighted, ViewChanged
 from snowcatcher.tui.resilience import guarded
-from snowcatcher.tui.safe import clean, json_scalar
 
 PROTOCOLS = {"snowplow": "sp", "eventgate": "eg", "eventlogging": "el"}
 #: (title, width) of the fixed columns; the name and the last column share what is left.

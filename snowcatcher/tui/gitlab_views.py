@@ -11,7 +11,7 @@ from snowcatcher.gitlab.definitions import Definitions, EventDefinition
 from snowcatcher.gitlab.findings import KEYWORD
 from snowcatcher.gitlab.metrics import Contribution, feeds
 from snowcatcher.model import CapturedEvent
-from snowcatcher.tui.safe import clean, text
+from snowcatcher.tui.inert_text import clean, text
 
 CONTRIBUTION_NOTE = ("This capture's contributions, computed from the captured events (every one, whatever "
                      "its age): not the GitLab instance's totals, which Redis holds.")

@@ -10,7 +10,7 @@ from typing import TextIO, TypeVar
 
 from rich.text import Text
 
-from snowcatcher.tui.safe import clean
+from snowcatcher.tui.inert_text import clean
 
 log = logging.getLogger("snowcatcher.tui")
 T = TypeVar("T")

@@ -18,7 +18,7 @@ from snowcatcher.protocols.wikimedia.eventlogging import capsule_from_query
 from snowcatcher.redact import has_secrets, redact_header
 from snowcatcher.tui import fields, gitlab
 from snowcatcher.tui.gitlab_views import definition_sections
-from snowcatcher.tui.safe import clean, json_scalar, pretty_json, text
+from snowcatcher.tui.inert_text import clean, json_scalar, pretty_json, text
 
 MAX_BODY = 200_000
 

@@ -15,7 +15,7 @@ from aiohttp import web
 from snowcatcher.model import UNCHECKED_VERDICT, CapturedEvent, Violation, unresolved_uris
 from snowcatcher.protocols.ingest import Ingestor
 from snowcatcher.store.store import Store
-from snowcatcher.validate import bounded
+from snowcatcher.validate import work_limits
 from snowcatcher.validate.backoff import ATTEMPTS_PER_URI
 
 log = logging.getLogger(__name__)
@@ -86,7 +86,7 @@ class UnresolvedSchemas:
             await asyncio.sleep(0)  # after the request that stored them has been answered
             while self._recheck:
                 event_ids, self._recheck = self._recheck, set()
-                with bounded.effort(bounded.RECHECK_EFFORT):
+                with work_limits.effort(work_limits.RECHECK_EFFORT):
                     await self.revalidate(event_ids)
         finally:
             self._recheck_task = None

@@ -26,11 +26,11 @@ from jsonschema.exceptions import ValidationError
 from jsonschema.protocols import Validator as JsonSchemaValidator
 
 from snowcatcher.model import NOT_CHECKED, UNCHECKED, UNRESOLVED, JsonDict, Violation, json_pointer, transient
-from snowcatcher.validate import bounded, explain
-from snowcatcher.validate.bounded import bound_fast
+from snowcatcher.validate import explain, work_limits
 from snowcatcher.validate.flat_records import flat_records_check
 from snowcatcher.validate.iglu import Resolution
 from snowcatcher.validate.rust_check import compile_fast, known_differences, walk
+from snowcatcher.validate.work_limits import bound_fast
 
 _MEMO_SIZE = 20_000
 _MESSAGE_LIMIT = 300
@@ -80,8 +80,9 @@ class CompiledSchema:
         self.schema = schema
         # A `$ref` to another document is resolved only through `retrieve` (our own schema
         # sources): jsonschema would otherwise fetch http:// and read file:// URIs itself.
-        self.full = bounded.bounded(draft, exact_multiples=exact_multiples)(schema, format_checker=formats,
-                                   registry=_refs_registry(retrieve or _no_document, draft))
+        limited = work_limits.bounded(draft, exact_multiples=exact_multiples)
+        self.full = limited(schema, format_checker=formats,
+                            registry=_refs_registry(retrieve or _no_document, draft))
         #: jsonschema-rs's yes/no, formats and `$ref`s included; None where it cannot be trusted.
         self.compiled = compile_fast(schema, draft, retrieve or _no_document, formats)
         # fastjsonschema only for schemas jsonschema-rs does not take (no format, no `$ref`).
@@ -101,7 +102,7 @@ class CompiledSchema:
             return [], []
         if self.compiled is not None and self._compiled_valid(data):
             return [], []
-        with bounded.counting(data) as work:
+        with work_limits.counting(data) as work:
             fast_failure = self._fast_failure(data)
             if fast_failure is False:
                 return [], []
@@ -109,7 +110,7 @@ class CompiledSchema:
             try:
                 for error in self.full.iter_errors(data):
                     found.append(error)
-            except bounded.WorkExceeded:
+            except work_limits.WorkExceeded:
                 # No number in the message: a re-check with a bigger bound that also runs out
                 # leaves the event as it was, instead of reporting a change.
                 work.note("validating against this schema takes more steps than snowcatcher allows "
@@ -145,7 +146,7 @@ class CompiledSchema:
             return False
         except fastjsonschema.JsonSchemaValueException as failure:
             return failure
-        except (fastjsonschema.JsonSchemaException, bounded.PatternUnknown):
+        except (fastjsonschema.JsonSchemaException, work_limits.PatternUnknown):
             return None
 
 

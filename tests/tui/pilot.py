@@ -12,9 +12,9 @@ from textual.pilot import Pilot
 from textual.widgets import Static
 
 from snowcatcher.tui.app import SnowcatcherApp
-from snowcatcher.tui.chrome import StatusBar
 from snowcatcher.tui.entity_tree import EntityTree
 from snowcatcher.tui.event_list import EventList
+from snowcatcher.tui.status_bar import StatusBar
 
 SIZE = (150, 48)
 

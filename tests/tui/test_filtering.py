@@ -6,8 +6,8 @@ from __future__ import annotations
 from textual.widgets import Input, Label
 
 from snowcatcher.tui.app import SnowcatcherApp
-from snowcatcher.tui.chrome import FilterBar
 from snowcatcher.tui.event_list import EventList
+from snowcatcher.tui.filter_bar import FilterBar
 from tests.tui.pilot import rows, settle, status, until
 from tests.tui.tracker import gitlab_event, post
 

@@ -11,7 +11,7 @@ from textual.pilot import Pilot
 
 from snowcatcher.runtime import Settings, Snowcatcher
 from snowcatcher.tui.app import SnowcatcherApp
-from snowcatcher.tui.chrome import Confirm
+from snowcatcher.tui.confirm import Confirm
 from tests.tui.pilot import SIZE, rows, settle, until
 from tests.tui.tracker import gitlab_event, post
 

@@ -13,7 +13,7 @@ from jsonschema.exceptions import ValidationError
 from jsonschema.validators import validator_for
 
 from snowcatcher.model import JsonDict, json_pointer
-from snowcatcher.validate.bounded import extra_properties
+from snowcatcher.validate.work_limits import extra_properties
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]*$")
 _COMPARISONS = {"maximum": "<=", "minimum": ">=", "exclusiveMaximum": "<", "exclusiveMinimum": ">"}

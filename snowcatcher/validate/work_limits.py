@@ -1,4 +1,4 @@
-"""Bounded validation: linear-time schema patterns, counted validation work and a linear uniqueItems.
+"""Validation work limits: linear-time schema patterns, counted validation work and a linear uniqueItems.
 
 Nothing here reads a clock to decide a verdict. Patterns run on RE2, whose matching time is
 linear in the text, with ECMA-262 semantics (ecma_regex.py). A pattern RE2 cannot run

@@ -1,78 +1,21 @@
-"""The header line, the footer, the filter bar and the clear confirmation: the widgets around the list."""
+"""The filter bar: typed filters with history, completion and a live match count."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import ClassVar
 
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Grid, Vertical
-from textual.screen import ModalScreen
+from textual.containers import Vertical
 from textual.timer import Timer
-from textual.widget import Widget
-from textual.widgets import Button, Footer, Input, Label
+from textual.widgets import Input, Label
 
-from snowcatcher.model import Counts
 from snowcatcher.store.completion import completions
 from snowcatcher.store.query import Filter, FilterError
 from snowcatcher.store.store import Store
-from snowcatcher.tui.safe import clean
-
-
-class KeyFooter(Footer):
-    """Textual's footer, without keeping every key it ever showed alive.
-
-    It recomposes its keys whenever focus moves (the filter bar opens and closes at each filter),
-    and each new key watches Footer.compact; the footer forgets the closed keys only when that
-    reactive is set. Left alone, each filter kept ~3,000 objects, and every full garbage
-    collection walked them all: 100 ms and more after a few dozen filters.
-    """
-
-    async def recompose(self) -> None:
-        await super().recompose()
-        self.mutate_reactive(Footer.compact)  # drops the watchers of the keys just removed
-
-
-class StatusBar(Widget):
-    """` snowcatcher  listening on …  ✓ 1,204  ✗ 17  12.4 ev/s  ● following  filter: …`.
-
-    It redraws without a layout pass (its size never changes), which matters at 2,000 events/s.
-    """
-
-    def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id)
-        self._line = Text(" snowcatcher", style="bold")
-
-    def render(self) -> Text:
-        return self._line
-
-    def show(self, *, address: str, counts: Counts, rate: float, shown: int, following: bool,
-             paused: bool, pending: int, where: str, alerts: Sequence[str] = ()) -> None:
-        line = Text(" snowcatcher ", style="bold", no_wrap=True, overflow="ellipsis")
-        if 0 < self.size.width < 120:  # compact: the counts and the filter matter more
-            address = address.removeprefix("listening on ")
-        line.append(f" {clean(address)}  " if address else "  ")
-        line.append(f" ✓ {counts.valid:,} ", style="bold green")
-        line.append(f" ✗ {counts.invalid:,} ", style="bold red")
-        if counts.unchecked:
-            line.append(f" ? {counts.unchecked:,} not checked yet ", style="bold yellow")
-        for alert in alerts:  # early in the line, so that a narrow terminal still shows them
-            line.append(f"  ⚠ {clean(alert)} ", style="bold yellow")
-        if where:  # before the rate: at 80 columns the filter must still show
-            shown_text = f"{shown:,} of {counts.total:,}" if shown >= 0 else "counting…"
-            line.append(f"  filter: {clean(where)} ({shown_text}) ", style="bold italic")
-        if paused:
-            line.append(f" ❚❚ paused ({pending:,} new) ", style="bold yellow")
-        else:
-            line.append(" ● following " if following else " ○ not following ",
-                        style="bold cyan" if following else "dim")
-        line.append(f"  {rate:,.1f} ev/s")
-        if line != self._line:
-            self._line = line
-            self.refresh()
+from snowcatcher.tui.inert_text import clean
 
 
 class FilterBar(Vertical):
@@ -178,45 +121,3 @@ class FilterBar(Vertical):
         except FilterError as error:
             self._say(Text(f"✗ {clean(str(error))}", style="bold red"))
             return None
-
-
-class Confirm(ModalScreen[bool]):
-    """Asks before something that cannot be undone; Cancel has the focus, so a reflex Enter
-    changes nothing."""
-
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape,n", "dismiss(False)", "Cancel"), Binding("y", "dismiss(True)", "Yes")]
-
-    def __init__(self, question: str, yes: str) -> None:
-        super().__init__()
-        self.question = question
-        self.yes = yes
-
-    def compose(self) -> ComposeResult:
-        with Grid(id="confirm"):
-            yield Label(Text(self.question), id="confirm-question")
-            yield Button(f"{self.yes} (y)", variant="error", id="yes")
-            yield Button("Cancel (n)", variant="primary", id="no")
-
-    def on_mount(self) -> None:
-        self.query_one("#no", Button).focus()
-
-    @on(Button.Pressed)
-    def _answer(self, event: Button.Pressed) -> None:
-        self.dismiss(event.button.id == "yes")
-
-
-class ConfirmClear(Confirm):
-    """Asks before forgetting every captured event."""
-
-    def __init__(self, count: int) -> None:
-        super().__init__(f"Forget all {count:,} captured events? This cannot be undone.", "Clear")
-        self.count = count
-
-
-class ConfirmQuit(Confirm):
-    """Asks before quitting a temporary capture that holds events: they go with it."""
-
-    def __init__(self, count: int) -> None:
-        super().__init__(f"This capture is temporary: its {count:,} events are deleted when "
-                         "snowcatcher quits (start with --db FILE to keep a capture). Quit?", "Quit")
