@@ -137,8 +137,10 @@ def snowcatcher_run(folder: Path, work: Workload, round_number: int, args: argpa
     result = measure(command, port, work, args)
     with sqlite3.connect(db) as connection:
         invalid = connection.execute("SELECT count(*) FROM events WHERE valid != 1").fetchone()[0]
+        example = connection.execute("SELECT violations FROM events WHERE valid != 1 LIMIT 1").fetchone()
     if invalid:
-        raise SystemExit(f"{work.name}: {invalid} events were not valid; the bench sends valid ones")
+        raise SystemExit(f"{work.name}: {invalid} events were not valid; the bench sends valid ones "
+                         f"(the first one's violations: {example[0]})")
     return result
 
 
