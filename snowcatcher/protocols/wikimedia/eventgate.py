@@ -36,12 +36,6 @@ class EventGateResult:
     response: Response
 
 
-def is_hasty(query: str | None) -> bool:
-    """EventGate answers at once when `req.query.hasty` is truthy in JavaScript: any non-empty
-    value, even `false`; a bare `?hasty` is the empty string, so it is not hasty."""
-    return bool(query)
-
-
 class EventGateDecoder:
     """Decodes `/v1/events` requests and builds EventGate's answer; never raises."""
 
