@@ -215,6 +215,8 @@ async def capture(request: web.Request) -> tuple[RawRequest, bool]:
                                            "(--max-body); it was refused before it was sent "
                                            "(Expect: 100-continue)")
             too_big = True
+        elif request.content.is_eof():  # the body came with the headers: nothing to wait for
+            too_big = await _read_body(request, config.max_body, chunks)
         else:
             async with asyncio.timeout(config.body_timeout):
                 too_big = await _read_body(request, config.max_body, chunks)

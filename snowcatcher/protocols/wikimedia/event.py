@@ -148,7 +148,7 @@ class EventProcessor:
                    protocol: str, filled: tuple[str, ...], source: str) -> Processed:
         entity = Entity("event", 0, uri, event, source)
         found, unchecked = compiled.errors(event)
-        errors = ajv_errors(found, compiled.schema)
+        errors = ajv_errors(found, compiled.schema) if found else []
         violations = [Violation(entity.label, e.pointer, e.keyword, e.explained()) for e in errors]
         # Not checked is no verdict: EventGate's answer says nothing against the event.
         violations.extend(Violation(entity.label, "", UNCHECKED, NOT_CHECKED + reason)
