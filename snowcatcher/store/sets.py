@@ -52,9 +52,10 @@ class EntitySets:
         self._next_id += 1
         stored = dump([entity.to_json() for entity in entities])
         new_rows.append((set_id, stored, dump(dict(params))))
-        # Big sets (a Wikimedia event is its own entity) are seldom shared: not worth the memory.
+        # Only the Snowplow decoder hands out one tuple for many events (a Wikimedia event is its
+        # own entity, never shared), and big sets are seldom shared: not worth the memory.
         size = len(stored) + sum(len(value) for _, value in params)
-        if size <= _REMEMBER_UP_TO:
+        if event.protocol == PROTOCOL_SNOWPLOW and size <= _REMEMBER_UP_TO:
             if len(self._known) >= _MEMORY or self.remembered_bytes + size > _REMEMBER_IN_ALL:
                 self.forget()
             self._known[id(entities)] = (entities, params, set_id)
