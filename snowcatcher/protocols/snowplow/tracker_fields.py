@@ -51,10 +51,12 @@ _FORMATS: dict[str, tuple[re.Pattern[str], str]] = {
     **{name: (_DECIMAL, "a number") for name in ("se_va", "tr_tt", "tr_tx", "tr_sh", "ti_pr")},
 }
 
-#: Tracker parameter -> (the atomic field Enrich puts it in, that field's maxLength in
-#: iglu:com.snowplowanalytics.snowplow/atomic/jsonschema/1-0-0). The pipeline rejects an event
-#: with a longer value (an enrichment failure), so we report it. Lengths are counted in code
-#: points, never more than Java's UTF-16 units: a value we pass is never one the pipeline drops.
+#: Tracker parameter -> (the atomic text field Enrich puts it in as sent, that field's maxLength in
+#: iglu:com.snowplowanalytics.snowplow/atomic/jsonschema/1-0-0): the one table of atomic text fields
+#: (enriched.py's mapping is read from it; `ti_na` is Enrich's legacy alias of `ti_nm`). The
+#: pipeline rejects an event with a longer value (an enrichment failure), so we report it. Lengths
+#: are counted in code points, never more than Java's UTF-16 units: a value we pass is never one the
+#: pipeline drops.
 ATOMIC_LIMITS: dict[str, tuple[str, int]] = {
     "aid": ("app_id", 255), "p": ("platform", 255), "eid": ("event_id", 36),
     "tna": ("name_tracker", 128), "tv": ("v_tracker", 100), "uid": ("user_id", 255),
@@ -65,9 +67,9 @@ ATOMIC_LIMITS: dict[str, tuple[str, int]] = {
     "se_pr": ("se_property", 1000), "tr_id": ("tr_orderid", 255), "tr_af": ("tr_affiliation", 255),
     "tr_ci": ("tr_city", 255), "tr_st": ("tr_state", 255), "tr_co": ("tr_country", 255),
     "tr_cu": ("tr_currency", 3), "ti_id": ("ti_orderid", 255), "ti_sk": ("ti_sku", 255),
-    "ti_nm": ("ti_name", 255), "ti_ca": ("ti_category", 255), "ti_cu": ("ti_currency", 3),
-    "ua": ("useragent", 1000), "lang": ("br_lang", 255), "cd": ("br_colordepth", 12),
-    "tz": ("os_timezone", 255), "cs": ("doc_charset", 128),
+    "ti_nm": ("ti_name", 255), "ti_na": ("ti_name", 255), "ti_ca": ("ti_category", 255),
+    "ti_cu": ("ti_currency", 3), "ua": ("useragent", 1000), "lang": ("br_lang", 255),
+    "cd": ("br_colordepth", 12), "tz": ("os_timezone", 255), "cs": ("doc_charset", 128),
 }
 #: The parts Enrich splits `url` and `refr` into, and their atomic fields' maxLength.
 URL_PART_LIMITS: dict[str, tuple[tuple[str, str, int], ...]] = {
