@@ -9,6 +9,8 @@ from typing import Any
 
 from jsonschema.exceptions import ValidationError
 
+from snowcatcher import text
+
 #: A value longer than this is cut in a message: the Entities tree shows it whole.
 VALUE_LIMIT = 80
 #: The names in a `required` or `additionalProperties` sentence, as this module writes them.
@@ -17,11 +19,7 @@ _QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"')
 
 def as_json(value: Any, limit: int = VALUE_LIMIT) -> str:
     """`value` as JSON text (`"moon"`, `null`, `true`, `[1, 2]`), cut to `limit` characters."""
-    try:
-        shown = json.dumps(value, ensure_ascii=False, default=str)
-    except (TypeError, ValueError, RecursionError):
-        shown = str(value)
-    return shown if len(shown) <= limit else shown[: limit - 1] + "…"
+    return text.as_json(value, limit)
 
 
 def _listing(values: Any) -> str:

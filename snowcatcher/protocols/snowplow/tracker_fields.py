@@ -5,9 +5,8 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
-import orjson
-
 from snowcatcher.model import Violation
+from snowcatcher.text import as_json
 
 #: `e` -> Snowplow Micro's event_type.
 EVENT_TYPES = {
@@ -106,7 +105,7 @@ def event_type_of(e: str | None) -> tuple[str | None, Violation | None]:
     event_type = EVENT_TYPES.get(e)
     if event_type is None:
         return None, Violation("event", "/e", "enum",
-                               f"{e!r} is not a valid event type (expected one of "
+                               f"{as_json(e)} is not a valid event type (expected one of "
                                f"{', '.join(EVENT_TYPES)})")
     return event_type, None
 
@@ -123,7 +122,7 @@ def field_violations(params: dict[str, object]) -> list[Violation]:
         if value and not rule[0].match(value):
             found.append(Violation("event", f"/{name}", "format",
                                    f"{name} ({FIELD_NAMES.get(name, name)}) must be {rule[1]}, "
-                                   f"got {_clip(value)!r}"))
+                                   f"got {as_json(_clip(value))}"))
     for name in sorted(params.keys() & ATOMIC_LIMITS.keys()):
         value = params[name]
         if isinstance(value, str):
@@ -131,7 +130,7 @@ def field_violations(params: dict[str, object]) -> list[Violation]:
     platform = params.get("p")
     if isinstance(platform, str) and platform and platform not in PLATFORMS:
         found.append(Violation("event", "/p", "enum",
-                               f"{_clip(platform)!r} is not a supported platform (expected one of "
+                               f"{as_json(_clip(platform))} is not a supported platform (expected one of "
                                f"{', '.join(PLATFORMS)})"))
     return found
 
@@ -154,7 +153,7 @@ def network_user_id_violation(value: str) -> Violation | None:
     attributes or a broken header. Other non-UUID values are accepted, as Snowplow accepts them."""
     if not value or (len(value) <= NETWORK_USER_ID_MAX and _COOKIE_VALUE.match(value)):
         return None
-    shown = orjson.dumps(_clip(value)).decode()
+    shown = as_json(_clip(value))
     reason = (f"is {len(value)} characters, longer than the {NETWORK_USER_ID_MAX} Enrich keeps"
               if len(value) > NETWORK_USER_ID_MAX else
               "holds characters a cookie value cannot (space, ; , \" \\ or control characters)")
