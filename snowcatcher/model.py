@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import math
+import re
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -137,6 +139,10 @@ class Response:
     reason: str | None = None
 
 
+#: A JSON string in a violation's message.
+_QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"')
+
+
 @dataclass(frozen=True, slots=True)
 class Violation:
     """One thing wrong with an event: a decode problem, a protocol violation or a schema violation."""
@@ -159,6 +165,18 @@ class Violation:
             return f"{where} {self.path}: {self.message}"
         # Decode messages often name their source already (`cx: invalid base64url …`).
         return self.message if self.message.startswith(f"{where}: ") else f"{where}: {self.message}"
+
+    def named_properties(self) -> list[str]:
+        """The property names a `required` or `additionalProperties` violation is about: the JSON
+        strings before any parenthesis, as validate.explain writes them (`required property "name"
+        is missing`, `undeclared properties "a", "b" (...)`)."""
+        names = []
+        for quoted in _QUOTED.findall(self.message.split(" (", 1)[0]):
+            try:
+                names.append(str(json.loads(f'"{quoted}"')))
+            except ValueError:
+                continue
+        return names
 
     def to_json(self) -> JsonDict:
         return {"entity": self.entity, "path": self.path, "keyword": self.keyword,

@@ -314,7 +314,7 @@ def test_the_repr_detector_tells_python_from_json() -> None:
     for python in ("'zz' is not a valid event type", "got 'a lot'", "value None", "is True", "got ''"):
         assert python_repr(python), python
     for voiced in ('"zz" is not a valid event type', "got null", "isn't it", "the pipeline's field",
-                   'got ""', "Trueness", "a 'quoted' word"[:0]):
+                   'got ""', "Trueness"):
         assert not python_repr(voiced), voiced
 
 

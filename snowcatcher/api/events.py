@@ -24,6 +24,7 @@ from snowcatcher.capture.forward import FORWARD_STATS
 from snowcatcher.capture.unparseable import UNPARSEABLE
 from snowcatcher.gitlab.api import GITLAB
 from snowcatcher.model import PROTOCOL_SNOWPLOW
+from snowcatcher.protocols import PROTOCOLS
 from snowcatcher.protocols.snowplow.enriched import enriched_event
 from snowcatcher.qa.checks import EventCheck
 from snowcatcher.store.query import Filter, FilterError
@@ -343,7 +344,7 @@ LARGEST_ID = 2**63 - 1
 
 def _filter(request: web.Request) -> Filter:
     try:
-        return Filter.parse(request.query.get("filter", ""))
+        return Filter.parse(request.query.get("filter", ""), PROTOCOLS)
     except FilterError as error:
         raise _bad(str(error)) from None
 

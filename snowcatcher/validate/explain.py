@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ast
-import json
 import re
 from typing import Any
 
@@ -13,8 +12,6 @@ from snowcatcher import text
 
 #: A value longer than this is cut in a message: the Entities tree shows it whole.
 VALUE_LIMIT = 80
-#: The names in a `required` or `additionalProperties` sentence, as this module writes them.
-_QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"')
 
 
 def as_json(value: Any, limit: int = VALUE_LIMIT) -> str:
@@ -96,13 +93,3 @@ def _json_voiced(error: ValidationError) -> str:
         return as_json(error.instance) + message[len(shown):]
     return message
 
-
-def named_properties(message: str) -> list[str]:
-    """The property names a `required` or `additionalProperties` sentence of `sentence` is about."""
-    names = []
-    for quoted in _QUOTED.findall(message.split(" (", 1)[0]):
-        try:
-            names.append(str(json.loads(f'"{quoted}"')))
-        except ValueError:
-            continue
-    return names

@@ -80,20 +80,33 @@ URL_PART_LIMITS: dict[str, tuple[tuple[str, str, int], ...]] = {
 #: No part of a URL this short can exceed its field's limit (the smallest is the host's 255).
 _SHORTEST_URL_PART_LIMIT = 255
 
-#: Human names for the Overview and for error messages.
-FIELD_NAMES = {
-    "e": "event type", "eid": "event id", "tv": "tracker version", "tna": "tracker namespace",
-    "aid": "app id", "p": "platform", "dtm": "device created", "stm": "device sent",
-    "ttm": "true timestamp", "tz": "time zone", "uid": "user id", "duid": "domain user id",
-    "nuid": "network user id", "tnuid": "tracker network user id", "sid": "session id",
-    "vid": "session index", "ip": "IP address", "ua": "user agent", "url": "page URL",
-    "page": "page title", "refr": "referrer", "res": "screen resolution", "vp": "viewport",
-    "ds": "document size", "cd": "color depth", "cs": "charset", "lang": "language",
-    "cookie": "cookies enabled", "se_ca": "category", "se_ac": "action", "se_la": "label",
-    "se_pr": "property", "se_va": "value", "pp_mix": "min x offset", "pp_max": "max x offset",
-    "pp_miy": "min y offset", "pp_may": "max y offset", "ue_pr": "self-describing event",
-    "ue_px": "self-describing event (base64)", "co": "contexts", "cx": "contexts (base64)",
+#: The groups the Overview shows tracker parameters in, in order (others go under "other").
+FIELD_GROUPS = ("event", "app", "user", "page", "browser", "timestamps", "other")
+#: Parameter -> (group, human name): the Overview's rows and the names in violation messages.
+FIELDS: dict[str, tuple[str, str]] = {
+    "e": ("event", "event type"), "eid": ("event", "event id"),
+    "se_ca": ("event", "category"), "se_ac": ("event", "action"), "se_la": ("event", "label"),
+    "se_pr": ("event", "property"), "se_va": ("event", "value"),
+    "ue_px": ("event", "self-describing event (base64)"), "ue_pr": ("event", "self-describing event"),
+    "cx": ("event", "contexts (base64)"), "co": ("event", "contexts"),
+    "pp_mix": ("event", "ping min x offset"), "pp_max": ("event", "ping max x offset"),
+    "pp_miy": ("event", "ping min y offset"), "pp_may": ("event", "ping max y offset"),
+    "aid": ("app", "app id"), "p": ("app", "platform"), "tna": ("app", "tracker namespace"),
+    "tv": ("app", "tracker version"),
+    "uid": ("user", "user id"), "duid": ("user", "domain user id"), "nuid": ("user", "network user id"),
+    "tnuid": ("user", "network user id (tracker)"), "sid": ("user", "session id"),
+    "vid": ("user", "session index"), "ip": ("user", "IP address"),
+    "url": ("page", "page URL"), "page": ("page", "page title"), "refr": ("page", "referrer"),
+    "ua": ("browser", "user agent"), "lang": ("browser", "language"),
+    "cookie": ("browser", "cookies enabled"), "cd": ("browser", "color depth"), "cs": ("browser", "charset"),
+    "ds": ("browser", "document size"),
+    "vp": ("browser", "viewport"), "res": ("browser", "screen resolution"),
+    "tz": ("browser", "time zone"), "f_pdf": ("browser", "PDF plugin"),
+    "dtm": ("timestamps", "device created"), "stm": ("timestamps", "device sent"),
+    "ttm": ("timestamps", "true timestamp"), "rtm": ("timestamps", "relay time"),
 }
+#: Human names for error messages.
+FIELD_NAMES = {name: human for name, (_group, human) in FIELDS.items()}
 
 
 def event_type_of(e: str | None) -> tuple[str | None, Violation | None]:
