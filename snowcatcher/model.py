@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import math
 import re
@@ -37,6 +38,15 @@ def iso_time(seconds: float) -> str:
     fills meta.dt with, and the form Enrich writes its timestamps in."""
     millis = int(seconds * 1000) % 1000
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{millis:03d}Z"
+
+
+def epoch_of_iso_time(text: str) -> float:
+    """Epoch seconds of an ISO 8601 time (`2020-04-02T19:11:20.942Z`; one without an offset is UTC);
+    ValueError for text that is none."""
+    moment = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=datetime.UTC)
+    return moment.timestamp()
 
 
 def time_problem(name: str, seconds: object) -> str | None:
@@ -90,6 +100,11 @@ def unresolved_uris(events: Iterable[CapturedEvent]) -> set[str]:
 def json_pointer(parts: Iterable[object]) -> str:
     """The JSON pointer (RFC 6901) to a value: `/a~1b/0` for the keys and indexes `a/b`, 0."""
     return "".join("/" + str(part).replace("~", "~0").replace("/", "~1") for part in parts)
+
+
+def pointer_parts(pointer: str) -> list[str]:
+    """The keys and indexes a JSON pointer (RFC 6901) names, unescaped: `a/b`, `0` for `/a~1b/0`."""
+    return [part.replace("~1", "/").replace("~0", "~") for part in pointer.split("/")[1:]]
 
 
 def schema_name(uri: str) -> str:

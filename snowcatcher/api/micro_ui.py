@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import datetime
+import contextlib
 import math
 import re
 import time
@@ -21,7 +21,9 @@ from snowcatcher.model import (
     JsonDict,
     RawRequest,
     Violation,
+    epoch_of_iso_time,
     iso_time,
+    pointer_parts,
 )
 from snowcatcher.protocols.snowplow.enriched import CANONICAL_FIELDS, PARAMETER_OF_COLUMN, enriched_event
 from snowcatcher.protocols.snowplow.tracker_fields import BUILTIN_SCHEMAS
@@ -174,8 +176,7 @@ def _failure_type(violations: Sequence[Violation]) -> str:
 def _json_path(pointer: str) -> str:
     """A JSON pointer (`/items/0/name`) as the JSONPath Enrich reports (`$.items[0].name`)."""
     path = "$"
-    for part in pointer.split("/")[1:] if pointer else ():
-        part = part.replace("~1", "/").replace("~0", "~")
+    for part in pointer_parts(pointer):
         path += f"[{part}]" if part.isdigit() else f".{part}"
     return path
 
@@ -351,14 +352,8 @@ def _instant(value: Any, name: str) -> float:
     if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
         return float(value) / 1000
     if isinstance(value, str):
-        try:
-            moment = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            pass
-        else:
-            if moment.tzinfo is None:
-                moment = moment.replace(tzinfo=datetime.UTC)
-            return moment.timestamp()
+        with contextlib.suppress(ValueError):
+            return epoch_of_iso_time(value)
     raise BadQuery(f"{name} must be an ISO-8601 time or epoch milliseconds, got {_shown(value)}")
 
 
