@@ -76,7 +76,7 @@ async def test_wait_blocks_until_the_event_is_stored(catcher: Snowcatcher,
     await post_events(http, catcher.url, struct("late", se_la="yes"))
     status, report = await asyncio.wait_for(waiting, 5)
     assert status == 200 and report["found"] == 1 and report["events"][0]["payload"]["se_la"] == "yes"
-    assert report["near_misses"][0]["problems"] == ["se_la is 'no', wanted 'yes'"]
+    assert report["near_misses"][0]["problems"] == ['se_la is "no", wanted "yes"']
 
 
 async def test_wait_times_out_with_a_report(catcher: Snowcatcher, http: aiohttp.ClientSession) -> None:
@@ -86,7 +86,7 @@ async def test_wait_times_out_with_a_report(catcher: Snowcatcher, http: aiohttp.
     assert status == 504 and not report["ok"] and report["found"] == 0
     assert report["matching_filter"] == 1 and report["store_total"] == 2
     problems = report["near_misses"][0]["problems"]
-    assert problems == ["no gitlab_standard context (it has: none)", "se_label is 'wrong', wanted 'right'"]
+    assert problems == ["no gitlab_standard context (it has: none)", 'se_label is "wrong", wanted "right"']
     assert [e["name"] for e in report["recent"]] == ["target", "other"]
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import datetime
 from collections.abc import Iterable, Mapping
 from http.cookies import CookieError, SimpleCookie
 from typing import Any
@@ -12,7 +11,7 @@ from urllib.parse import parse_qsl, urlsplit
 import orjson
 
 from snowcatcher import __version__
-from snowcatcher.model import JsonDict, RawRequest, StoredRequest, iso_time
+from snowcatcher.model import JsonDict, RawRequest, StoredRequest, epoch_of_iso_time, iso_time
 from snowcatcher.protocols.snowplow.protocol import COOKIE_NAME
 
 #: The cookie a Snowplow collector keeps the network user id in.
@@ -136,10 +135,7 @@ def _nuid(response: Any) -> str:
 
 def _epoch(stamp: str) -> float:
     try:
-        moment = datetime.datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+        return epoch_of_iso_time(stamp)
     except ValueError:
         raise ValueError(f"startedDateTime {orjson.dumps(stamp).decode()} is not an ISO 8601 time "
                          "from year 1 to 9999") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=datetime.UTC)
-    return moment.timestamp()

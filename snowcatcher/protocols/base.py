@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, NamedTuple
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from snowcatcher.model import CapturedEvent, RawRequest, Response
 
@@ -20,6 +21,13 @@ class Intake(NamedTuple):
 
     events: list[CapturedEvent]
     answer: Response
+
+
+class QueryView(NamedTuple):
+    """A query string that is no key=value pairs, decoded the protocol's way (a beacon's JSON capsule)."""
+
+    title: str
+    value: Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,8 +65,12 @@ class Protocol:
 
     #: The protocol's name in the model, the store and the JSON output (`snowplow`).
     name: str = ""
-    #: Its short mark in one-line displays (`sp`).
+    #: Its short mark in one-line displays and in filters (`sp`: the list's column, `protocol:sp`).
     short: str = ""
+    #: How displays name its fields: field -> (group, human name), the groups in `field_groups`
+    #: order; a protocol without a table is shown in its payload's own structure.
+    fields: Mapping[str, tuple[str, str]] = MappingProxyType({})
+    field_groups: tuple[str, ...] = ()
     #: Where the collector accepts it.
     routes: tuple[Route, ...] = ()
     #: CORS headers set on every answer of its plain routes, and an Express-style OPTIONS answer;
@@ -88,3 +100,7 @@ class Protocol:
 
     def finish(self, response: web.StreamResponse, events: list[CapturedEvent], nuid: str) -> None:
         """Last touches on a stored request's answer (a cookie, verdict headers)."""
+
+    def query_view(self, raw: RawRequest) -> QueryView | None:
+        """The request's query string decoded, when this protocol's is no key=value pairs."""
+        return None

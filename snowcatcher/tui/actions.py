@@ -11,9 +11,9 @@ import orjson
 
 from snowcatcher.model import CapturedEvent, StoredRequest
 from snowcatcher.redact import redact_header
+from snowcatcher.runtime import RevalidationReport
 from snowcatcher.store.query import Filter
 from snowcatcher.store.store import Store
-from snowcatcher.validate.revalidate import RevalidationReport
 
 #: Re-validation the engine provides: re-read schemas, re-check every event, return how many changed.
 Revalidate = Callable[[], Awaitable[RevalidationReport]]

@@ -25,8 +25,14 @@ from snowcatcher.gitlab.definitions import DefinitionSource
 from snowcatcher.gitlab.metrics import MetricTally
 from snowcatcher.headless import HeadlessPrinter
 from snowcatcher.model import CapturedEvent
-from snowcatcher.protocols.wikimedia.streams import StreamConfigError
-from snowcatcher.runtime import Settings, Snowcatcher, StartupError, serve_until_stopped
+from snowcatcher.runtime import (
+    PROTOCOLS,
+    Settings,
+    Snowcatcher,
+    StaleStreamConfig,
+    StartupError,
+    serve_until_stopped,
+)
 from snowcatcher.store.query import Filter
 from snowcatcher.store.store import Store
 from snowcatcher.tui import actions, preferences
@@ -309,7 +315,7 @@ class SnowcatcherApp(App[int]):
 
     def _apply_filter(self) -> None:
         text = f"{self.filter_text} invalid".strip() if self.invalid_only else self.filter_text
-        self.query_one(EventList).set_filter(Filter.parse(text))
+        self.query_one(EventList).set_filter(Filter.parse(text, PROTOCOLS))
         self._show_status()
         self.refresh_bindings()  # Esc's "clear filter" shows only while a filter is on
 
@@ -431,7 +437,7 @@ class SnowcatcherApp(App[int]):
         self.notify("Re-reading schemas and re-checking every event…")
         try:
             report = await self.revalidate()
-        except StreamConfigError as error:  # the wiki's stream configuration could not be fetched
+        except StaleStreamConfig as error:  # the wiki's stream configuration could not be fetched
             self.notify(str(error), severity="error", markup=False, timeout=15)
             report = None
         events = self.query_one(EventList)

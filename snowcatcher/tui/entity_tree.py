@@ -10,7 +10,6 @@ from textual.widgets.tree import TreeNode
 
 from snowcatcher.model import PROTOCOL_SNOWPLOW, CapturedEvent, Entity, Violation, json_pointer
 from snowcatcher.tui.inert_text import clean, json_scalar, text
-from snowcatcher.validate import explain
 
 #: The entity name violations of the tracker parameters use.
 PARAMETERS = "payload_data"
@@ -95,7 +94,7 @@ class EntityTree(Tree[Violation | None]):
         owner = self._placed_owner(violation)
         if parent is None or owner is None:
             return
-        for name in explain.named_properties(violation.message)[:1]:
+        for name in violation.named_properties()[:1]:
             pointer = f"{violation.path}/{_escape(name)}"
             if (owner, pointer) not in self._by_pointer:
                 self._by_pointer[(owner, pointer)] = parent.add_leaf(
@@ -127,7 +126,7 @@ class EntityTree(Tree[Violation | None]):
         path = violation.path
         if violation.keyword in ("required", "additionalProperties"):
             named = [self._by_pointer.get((owner, f"{path}/{_escape(name)}"))
-                     for name in explain.named_properties(violation.message)]
+                     for name in violation.named_properties()]
             found = [node for node in named if node is not None]
             if found:
                 return found

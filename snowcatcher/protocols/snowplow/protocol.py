@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from snowcatcher.model import PROTOCOL_SNOWPLOW, CapturedEvent, RawRequest, Response
 from snowcatcher.protocols.base import Intake, Protocol, Route
 from snowcatcher.protocols.snowplow.decode import PAYLOAD_DATA_PREFIX, parse_query
+from snowcatcher.protocols.snowplow.tracker_fields import FIELD_GROUPS, FIELDS
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -32,6 +33,8 @@ class SnowplowProtocol(Protocol):
 
     name = PROTOCOL_SNOWPLOW
     short = "sp"
+    fields = FIELDS
+    field_groups = FIELD_GROUPS
     routes = (
         # The trackers' own path as a plain route: found by one dict lookup, before any pattern.
         Route("POST", TP2_PATH), Route("GET", TP2_PATH),

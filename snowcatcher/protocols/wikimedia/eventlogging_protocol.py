@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from snowcatcher.model import PROTOCOL_EVENTLOGGING, CapturedEvent, RawRequest, Response
-from snowcatcher.protocols.base import Intake, Protocol, Route
+from snowcatcher.protocols.base import Intake, Protocol, QueryView, Route
 from snowcatcher.protocols.wikimedia.eventgate_protocol import EVENTGATE_CORS
+from snowcatcher.protocols.wikimedia.eventlogging import capsule_from_query
 from snowcatcher.text import inert
 
 if TYPE_CHECKING:
@@ -34,6 +35,11 @@ class EventLoggingProtocol(Protocol):
 
     def decode(self, ingestor: Ingestor, raw: RawRequest) -> list[CapturedEvent]:
         return ingestor.eventlogging_decoder.decode(raw)
+
+    def query_view(self, raw: RawRequest) -> QueryView | None:
+        """A beacon's query string is one URL-encoded JSON capsule, not key=value pairs."""
+        capsule, problem = capsule_from_query(raw.query)
+        return QueryView("beacon capsule, URL-decoded", capsule) if problem is None else None
 
     def finish(self, response: web.StreamResponse, events: list[CapturedEvent], nuid: str) -> None:
         if response.status != 204:
