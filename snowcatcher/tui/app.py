@@ -76,7 +76,10 @@ class SnowcatcherApp(App[int]):
         _binding("e", "export", "export", "Export the shown events as NDJSON"),
         Binding("s", "secrets", "secrets", show=False,
                 tooltip="Show or hide cookies and Authorization in the HTTP tab"),
-        _binding("r", "revalidate", "revalidate", "Re-read schemas from disk and re-check every event"),
+        _binding("r", "revalidate", "revalidate", "Re-read schemas from disk and re-check every event; "
+                 "while it runs, r or Esc cancels it"),
+        Binding("escape", "cancel_revalidation", "cancel re-check", show=False, priority=True,
+                tooltip="Cancel the re-check running (what was re-checked stays)"),
         _binding("c", "clear", "clear", "Forget every captured event (asks first)"),
         Binding("plus", "split(1)", "taller list", show=False,
                 tooltip="Give the event list more of the screen, the detail less"),
@@ -114,6 +117,10 @@ class SnowcatcherApp(App[int]):
         #: GitLab definitions (--gitlab), and what this capture contributes to their metrics.
         self.gitlab: DefinitionSource | None = gitlab or (server.gitlab if server is not None else None)
         self.metric_tally = MetricTally()
+        #: Set to stop the re-validation running (`r` again, Esc); None when none runs.
+        self._revalidation_stop: asyncio.Event | None = None
+        #: What a long task is doing, for the status bar ("re-checking 120,000 of 300,000").
+        self.busy = ""
 
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status")
@@ -263,7 +270,7 @@ class SnowcatcherApp(App[int]):
         bar.show(
             address=self.address, counts=self.store.counts(), rate=max(rate, 0.0),
             shown=-1 if events.counting else events.total, following=events.following, paused=events.paused,
-            pending=events.pending, where=str(events.where.text), alerts=self._alerts())
+            pending=events.pending, where=str(events.where.text), alerts=self._alerts(), busy=self.busy)
 
     def _title_list(self, events: EventList) -> None:
         """The list's border says what it shows: the filter, N of M, the row, what is new below."""
@@ -347,6 +354,8 @@ class SnowcatcherApp(App[int]):
             return False  # the help lists the keys; it runs none of them
         if isinstance(self.screen, MetricsScreen):
             return action in ("quit", "pop_screen")  # the list's keys have no list to act on there
+        if action == "cancel_revalidation":  # Esc cancels only while a re-check runs on the main screen
+            return self._revalidation_stop is not None and len(self.screen_stack) == 1
         # The metrics key is shown only when there are GitLab definitions to count with.
         return self.gitlab is not None if action == "gitlab_metrics" else True
 
@@ -423,23 +432,47 @@ class SnowcatcherApp(App[int]):
                  else " (every captured event)")
         self.notify(f"Exported {count:,} events{scope} to {path}", markup=False, timeout=8)
 
-    @work(exclusive=True, group="schemas")
-    async def action_revalidate(self) -> None:
+    def action_revalidate(self) -> None:
+        """Start re-validation, or cancel the one running."""
         if self.revalidate is None:
             self.notify("Re-validation is not available here.", severity="warning")
-            return
-        self.notify("Re-reading schemas and re-checking every event…")
+        elif self._revalidation_stop is not None:
+            self.action_cancel_revalidation()
+        else:
+            self._revalidation_stop = asyncio.Event()
+            self._revalidate(self.revalidate, self._revalidation_stop)
+
+    def action_cancel_revalidation(self) -> None:
+        if self._revalidation_stop is not None and not self._revalidation_stop.is_set():
+            self._revalidation_stop.set()
+            self.notify("Cancelling the re-check after the events in hand…")
+
+    @work(exclusive=True, group="schemas")
+    async def _revalidate(self, revalidate: actions.Revalidate, stop: asyncio.Event) -> None:
+        self.notify("Re-reading schemas and re-checking every event… (Esc or r cancels)")
+        said = [0.0]
+
+        def progress(done: int, total: int) -> None:
+            if time.monotonic() - said[0] >= 0.2:  # a few times a second is enough to read
+                said[0] = time.monotonic()
+                self.busy = f"re-checking {done:,} of {total:,} (Esc or r cancels)"
+                self._show_status()
+
         try:
-            report = await self.revalidate()
+            report = await revalidate(progress, stop)
         except StreamConfigError as error:  # the wiki's stream configuration could not be fetched
             self.notify(str(error), severity="error", markup=False, timeout=15)
             report = None
+        finally:
+            self._revalidation_stop = None
+            self.busy = ""
         events = self.query_one(EventList)
         events.reload(keep_id=events.selected_id)
         self._show_detail(events.selected_id)
         self._show_status()
         if report is not None:
-            self.notify(report.summary().capitalize() + ".", markup=False)
+            self.notify(report.summary().capitalize() + ".", markup=False, timeout=15 if report.broken else 8,
+                        severity="warning" if report.broken else "information")
 
     def action_clear(self) -> None:
         self.push_screen(ConfirmClear(self.store.counts().total), self._cleared)

@@ -10,8 +10,6 @@ from snowcatcher.protocols.wikimedia.eventgate_protocol import EVENTGATE_CORS
 from snowcatcher.text import inert
 
 if TYPE_CHECKING:
-    from aiohttp import web
-
     from snowcatcher.protocols.ingest import Ingestor
 
 BEACON_PATH = "/beacon/event"
@@ -35,12 +33,13 @@ class EventLoggingProtocol(Protocol):
     def decode(self, ingestor: Ingestor, raw: RawRequest) -> list[CapturedEvent]:
         return ingestor.eventlogging_decoder.decode(raw)
 
-    def finish(self, response: web.StreamResponse, events: list[CapturedEvent], nuid: str) -> None:
-        if response.status != 204:
-            return
+    def finish(self, answer: Response, events: list[CapturedEvent], nuid: str) -> Response:
+        if answer.status != 204:
+            return answer
         violations = [violation for event in events for violation in event.violations]
-        response.headers["Requested-Event-Valid"] = "0" if violations else "1"
+        headers = [("Requested-Event-Valid", "0" if violations else "1")]
         for number, violation in enumerate(violations[:_HEADER_VIOLATIONS], start=1):
             text = inert(f"{violation.path} {violation.message}".strip())
-            response.headers[f"Validation-Error-{number}"] = text.encode("ascii", "backslashreplace"
-                                                                         ).decode()[:_HEADER_LENGTH]
+            headers.append((f"Validation-Error-{number}",
+                            text.encode("ascii", "backslashreplace").decode()[:_HEADER_LENGTH]))
+        return answer.with_headers(*headers)
