@@ -471,7 +471,9 @@ class SnowcatcherApp(App[int]):
         self._show_detail(events.selected_id)
         self._show_status()
         if report is not None:
-            self.notify(report.summary().capitalize() + ".", markup=False, timeout=15 if report.broken else 8,
+            summary = report.summary()  # capitalize() would lowercase "JSON" and paths
+            self.notify(summary[:1].upper() + summary[1:] + ".", markup=False,
+                        timeout=15 if report.broken else 8,
                         severity="warning" if report.broken else "information")
 
     def action_clear(self) -> None:
