@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import os
+import shlex
 import sys
 import time
 from collections import deque
@@ -14,7 +16,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from textual import on, work
-from textual.app import App, ComposeResult, SystemCommand
+from textual.app import App, ComposeResult, SuspendNotSupported, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.css.query import NoMatches
 from textual.screen import Screen
@@ -38,14 +40,17 @@ from snowcatcher.tui.help import HelpScreen
 from snowcatcher.tui.key_footer import KeyFooter
 from snowcatcher.tui.messages import (
     ClearFilter,
+    CopyRequested,
     EventHighlighted,
     EventsStored,
     EventsUpdated,
+    SchemaRequested,
     StoreReset,
     ViewChanged,
 )
 from snowcatcher.tui.metrics_view import MetricsScreen
 from snowcatcher.tui.resilience import HoldLogs
+from snowcatcher.tui.schema_view import SchemaScreen
 from snowcatcher.tui.status_bar import StatusBar
 
 
@@ -352,7 +357,7 @@ class SnowcatcherApp(App[int]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if isinstance(self.screen, HelpScreen):
             return False  # the help lists the keys; it runs none of them
-        if isinstance(self.screen, MetricsScreen):
+        if isinstance(self.screen, MetricsScreen | SchemaScreen):
             return action in ("quit", "pop_screen")  # the list's keys have no list to act on there
         if action == "cancel_revalidation":  # Esc cancels only while a re-check runs on the main screen
             return self._revalidation_stop is not None and len(self.screen_stack) == 1
@@ -397,6 +402,54 @@ class SnowcatcherApp(App[int]):
         base = self.address.removeprefix("listening on ") or "http://127.0.0.1:9090"
         self._copy(actions.curl_command(stored, base, show_secrets=self.show_secrets),
                    f"a curl command replaying request #{stored.request.id}")
+
+    def on_copy_requested(self, message: CopyRequested) -> None:
+        """A field's value or pointer from the Entities tree (`x`, `P`)."""
+        self._copy(message.text, message.what)
+
+    async def on_schema_requested(self, message: SchemaRequested) -> None:
+        """Show an entity's schema (`o`), or hand its file to $EDITOR (`E`)."""
+        if self.server is None:
+            self.notify("Schemas are not available here: this session has no collector of its own.",
+                        severity="warning")
+            return
+        resolution = self.server.schema(message.uri)
+        place = resolution.places[0] if resolution.found or len(resolution.places) == 1 else ""
+        if not message.edit:
+            problem = "" if resolution.found else resolution.explain()
+            self.push_screen(SchemaScreen(message.uri, place, resolution.schema, problem,
+                                          dark=self.current_theme.dark))
+            return
+        local = Path(place) if place and "://" not in place else None
+        if local is None or not local.is_file():
+            why = f"it came from {place}" if place else resolution.explain()
+            self.notify(f"{message.uri} is not a local file to edit: {why}", severity="warning",
+                        markup=False)
+            return
+        await self._edit(local)
+
+    async def _edit(self, path: Path) -> None:
+        """Hand the terminal to $VISUAL or $EDITOR for `path`; the collector keeps capturing."""
+        editor = os.environ.get("VISUAL") or os.environ.get("EDITOR")
+        if not editor:
+            self.notify(f"Set $EDITOR (or $VISUAL) to edit schemas from here; the file is {path}",
+                        severity="warning", markup=False, timeout=10)
+            return
+        try:
+            with self.suspend():
+                # Awaited, not run: the event loop, and with it the collector, goes on meanwhile.
+                process = await asyncio.create_subprocess_exec(*shlex.split(editor), str(path))
+                await process.wait()
+        except SuspendNotSupported:
+            self.notify(f"This terminal cannot be handed to an editor (a browser tab?); the file is "
+                        f"{path}", severity="warning", markup=False, timeout=10)
+            return
+        except OSError as error:
+            self.notify(f"Could not start {editor}: {error}", severity="error", markup=False)
+            return
+        self.refresh(layout=True)
+        self.notify(f"Edited {path}: press r to re-check the captured events against it.",
+                    markup=False, timeout=10)
 
     def _copy(self, text: str, what: str) -> None:
         """Copy through the terminal (OSC 52), and say honestly where the copy went: a terminal
