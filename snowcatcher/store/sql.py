@@ -70,7 +70,11 @@ DROP INDEX IF EXISTS events_by_request;
 #: Columns of `requests` added after its first version, with their types: Store adds them to an
 #: older capture file (instant: its rows get NULL, "not recorded").
 RESPONSE_COLUMNS = (("reason", "TEXT"), ("response_headers", "TEXT"))
-REQUEST_PLACES = ",".join("?" * 14)
+#: The requests table's columns by name, in request_row's order: a file that has more (written
+#: by a later snowcatcher) still reads and writes.
+REQUEST_COLUMNS = ("id, received_at, method, path, query, headers, body, body_zlib, remote, status,"
+                   " response, response_type, reason, response_headers")
+INSERT_REQUEST = f"INSERT INTO requests ({REQUEST_COLUMNS}) VALUES ({','.join('?' * 14)})"
 
 # Small indexes that keep the TUI's filtered windows and counts fast at a million rows: `invalid`,
 # `type:`, `name:` and `app:` become index range scans, and OFFSET walks an index instead of the table.

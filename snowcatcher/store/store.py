@@ -34,7 +34,8 @@ from snowcatcher.store.sql import (
     EVENT_COLUMNS,
     EVENTS,
     EVENTS_IN_ID_ORDER,
-    REQUEST_PLACES,
+    INSERT_REQUEST,
+    REQUEST_COLUMNS,
     RESPONSE_COLUMNS,
     SCHEMA,
     VERDICT_CODES,
@@ -323,7 +324,7 @@ class Store:
                 numbered.append(event)
             stored.append(numbered)
         with self._transaction():
-            self._db.executemany(f"INSERT INTO requests VALUES ({REQUEST_PLACES})",
+            self._db.executemany(INSERT_REQUEST,
                                  request_rows)
             self._db.executemany("INSERT INTO entity_sets VALUES (?,?,?)", new_sets)
             self._db.executemany("INSERT INTO events VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -651,7 +652,8 @@ class Store:
 
     def request(self, request_id: int) -> StoredRequest | None:
         """The stored request and our answer to it."""
-        row = self._db.execute("SELECT * FROM requests WHERE id = ?", (request_id,)).fetchone()
+        row = self._db.execute(f"SELECT {REQUEST_COLUMNS} FROM requests WHERE id = ?",
+                               (request_id,)).fetchone()
         return request_from_row(row) if row else None
 
     def close(self) -> None:
