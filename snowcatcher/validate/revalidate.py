@@ -12,7 +12,7 @@ from snowcatcher.protocols.ingest import Ingestor
 from snowcatcher.store.store import Store
 from snowcatcher.validate.iglu import UNUSABLE
 
-CHUNK = 500
+CHUNK = 250
 #: Seconds of decoding between two pauses, and the pause: a bare yield lets the event loop run one
 #: round of callbacks, while a key press or a frame takes Textual many rounds (a key lagged
 #: seconds behind a re-check); the pause lets them all run, for about a fifth of the throughput.
