@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import http
 import json
 import math
 import re
@@ -151,7 +152,26 @@ class Response:
     status: int
     body: bytes = b""
     content_type: str = "text/plain"
+    #: The reason phrase sent after the status; None: the standard one (`OK`, `Bad Request`).
     reason: str | None = None
+    #: The answer's headers as sent (Content-Type, Set-Cookie, CORS …), in order; None for an
+    #: answer stored before snowcatcher recorded them.
+    headers: tuple[tuple[str, str], ...] | None = None
+
+    def with_headers(self, *headers: tuple[str, str]) -> Response:
+        """This answer with `headers` added after those it has."""
+        return Response(self.status, self.body, self.content_type, self.reason,
+                        (*(self.headers or ()), *headers))
+
+
+def reason_phrase(answer: Response) -> str:
+    """The reason phrase sent with an answer's status: its own, else the standard one."""
+    if answer.reason is not None:
+        return answer.reason
+    try:
+        return http.HTTPStatus(answer.status).phrase
+    except ValueError:
+        return ""
 
 
 #: A JSON string in a violation's message.

@@ -44,7 +44,7 @@ from snowcatcher.protocols.wikimedia.streams import (
     is_url,
 )
 from snowcatcher.store.store import Store, StoreError
-from snowcatcher.validate.iglu import DEFAULT_REMOTES, Registry, RemoteRepo
+from snowcatcher.validate.iglu import DEFAULT_REMOTES, Registry, RemoteRepo, Resolution
 from snowcatcher.validate.revalidate import RevalidationReport as RevalidationReport  # what `r` reports
 from snowcatcher.validate.revalidate import revalidate
 from snowcatcher.validate.unresolved import UNRESOLVED_SCHEMAS, UnresolvedSchemas
@@ -247,8 +247,8 @@ class Snowcatcher:
         if addresses:
             self.port = addresses[0][1]
 
-    async def revalidate(self, progress: Callable[[int, int], None] | None = None
-                         ) -> RevalidationReport:
+    async def revalidate(self, progress: Callable[[int, int], None] | None = None,
+                         stop: asyncio.Event | None = None) -> RevalidationReport:
         """Re-read the schemas (and fetch a wiki's stream configuration again) and re-check every
         captured event (the TUI's `r`). A failed fetch raises StaleStreamConfig after the re-check,
         which used the configuration fetched before."""
@@ -258,11 +258,16 @@ class Snowcatcher:
                 await remote.refresh()
             except StreamConfigError as error:
                 problems.append(str(error))
-        report = await revalidate(self.store, self.ingestor, progress)
+        report = await revalidate(self.store, self.ingestor, progress, stop)
         if problems:
             raise StaleStreamConfig("; ".join(problems) + " (events were re-checked with the "
                                     "configuration fetched before)")
         return report
+
+    def schema(self, uri: str) -> Resolution:
+        """The schema `uri` as validation uses it: its JSON and the file or URL it came from, or
+        why there is none (the TUI's `o`)."""
+        return self.ingestor.schema(uri)
 
     def _remote_streams(self) -> list[RemoteStreamConfig]:
         return [check for check in self.ingestor.wikimedia_events.checks

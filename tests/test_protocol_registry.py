@@ -54,9 +54,8 @@ class AcmeProtocol(Protocol):
         return [CapturedEvent(self.name, "order", "order", uri, "acme", data, (entity,),
                               ingestor.validator.check(uri, data, entity.label), raw.received_at)]
 
-    def finish(self, response: object, events: list[CapturedEvent], nuid: str) -> None:
-        assert isinstance(response, aiohttp.web.StreamResponse)
-        response.headers["Acme-Verdict"] = events[0].verdict
+    def finish(self, answer: Response, events: list[CapturedEvent], nuid: str) -> Response:
+        return answer.with_headers(("Acme-Verdict", events[0].verdict))
 
 
 def write_schema(folder: Path, kind: str) -> None:

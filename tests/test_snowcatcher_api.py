@@ -50,8 +50,11 @@ async def test_one_event_with_request_and_answer(catcher: Snowcatcher, http: aio
     status, found = await fetch(http, catcher.url + API + "/events/1")
     assert status == 200 and found["event"]["name"] == "one"
     assert found["request"]["path"] == TP2 and '"se_la": "lab"' in found["request"]["body"]["text"]
-    assert found["response"] == {"status": 200, "content_type": "text/plain",
+    headers = found["response"].pop("headers")
+    assert found["response"] == {"status": 200, "reason": None, "content_type": "text/plain",
                                  "body": {"text": "ok", "encoding": "utf-8"}}
+    assert headers[0] == ["Content-Type", "text/plain"] and headers[1][0] == "Set-Cookie"
+    assert ["Access-Control-Allow-Credentials", "true"] in headers
     assert found["enriched"]["se_label"] == "lab"
     status, missing = await fetch(http, catcher.url + API + "/events/99")
     assert status == 404 and "no event 99" in missing["error"]

@@ -11,8 +11,6 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from snowcatcher.model import CapturedEvent, RawRequest, Response
 
 if TYPE_CHECKING:  # the ingestor hands itself to the protocol; no import at run time
-    from aiohttp import web
-
     from snowcatcher.protocols.ingest import Ingestor
 
 
@@ -98,8 +96,10 @@ class Protocol:
         """Decode a stored request again with the schemas as they are now (no fetch)."""
         raise NotImplementedError
 
-    def finish(self, response: web.StreamResponse, events: list[CapturedEvent], nuid: str) -> None:
-        """Last touches on a stored request's answer (a cookie, verdict headers)."""
+    def finish(self, answer: Response, events: list[CapturedEvent], nuid: str) -> Response:
+        """The answer with the protocol's last touches (a cookie, verdict headers), made before it
+        is stored: the store keeps the headers as sent."""
+        return answer
 
     def query_view(self, raw: RawRequest) -> QueryView | None:
         """The request's query string decoded, when this protocol's is no key=value pairs."""

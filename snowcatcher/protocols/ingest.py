@@ -32,7 +32,7 @@ from snowcatcher.protocols.wikimedia.eventlogging import EventLoggingDecoder
 from snowcatcher.protocols.wikimedia.eventlogging_protocol import BEACON_PATH
 from snowcatcher.protocols.wikimedia.streams import StreamCheck
 from snowcatcher.validate.backoff import FETCH_GRACE
-from snowcatcher.validate.iglu import Registry
+from snowcatcher.validate.iglu import Registry, Resolution
 from snowcatcher.validate.validator import FORMATS, Validator
 from snowcatcher.validate.wikimedia_schemas import WikimediaSchemas
 
@@ -152,6 +152,11 @@ class Ingestor:
     def redecode(self, decode: Decode, raw: RawRequest) -> list[CapturedEvent]:
         """Decode again with the schemas as they are now (re-validation); no remote fetch."""
         return self._checked(self._safely(decode, raw))
+
+    def schema(self, uri: str) -> Resolution:
+        """Where the schema `uri` comes from (its file or registry URL) and what it holds, or why
+        it could not be had; never fetches."""
+        return (self.registry if uri.startswith("iglu:") else self.wikimedia).lookup(uri)
 
     def forget(self) -> None:
         """Re-read schemas from disk and drop every cached decode or validation result."""

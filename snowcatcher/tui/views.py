@@ -12,8 +12,8 @@ from rich.table import Table
 from rich.text import Text
 
 from snowcatcher.gitlab.definitions import Definitions
-from snowcatcher.model import PROTOCOL_EVENTLOGGING, CapturedEvent, StoredRequest
-from snowcatcher.redact import has_secrets, redact_header
+from snowcatcher.model import PROTOCOL_EVENTLOGGING, CapturedEvent, Response, StoredRequest, reason_phrase
+from snowcatcher.redact import hides_something, redact_header
 from snowcatcher.runtime import PROTOCOLS
 from snowcatcher.tui import fields, gitlab
 from snowcatcher.tui.gitlab_views import definition_sections
@@ -109,15 +109,24 @@ def http(stored: StoredRequest | None, *, reveal: bool = False) -> RenderableTyp
     headers = _grid()
     for name, value in request.headers:
         headers.add_row(text(name), text(value if reveal else redact_header(name, value)))
-    if not reveal and has_secrets(request.headers):
+    if not reveal and hides_something((*request.headers, *(response.headers or ()))):
         headers.add_row("", Text("cookies and Authorization are redacted: press s to show them",
                                  style="dim"))
-    answer = _grid()
-    answer.add_row("status", text(f"{response.status} {response.reason or ''}".rstrip()))
-    answer.add_row("content type", text(response.content_type))
-    answer.add_row("body", text(response.body[:2000].decode("utf-8", "replace") or "(empty)"))
     return Group(table, Text(""), _heading("headers"), headers, Text(""),
-                 _heading("our answer"), answer)
+                 _heading("our answer"), _answer(response, reveal))
+
+
+def _answer(response: Response, reveal: bool) -> Table:
+    """The status line with its reason phrase, the headers as sent (or why they are not known),
+    and the body."""
+    answer = _grid()
+    answer.add_row("status", text(f"{response.status} {reason_phrase(response)}".rstrip()))
+    if response.headers is None:
+        answer.add_row("headers", Text("not recorded (captured by an older snowcatcher)", style="dim"))
+    for name, value in response.headers or ():
+        answer.add_row(text(name), text(value if reveal else redact_header(name, value)))
+    answer.add_row("body", text(response.body[:2000].decode("utf-8", "replace") or "(empty)"))
+    return answer
 
 
 def gitlab_panel(event: CapturedEvent, definitions: Definitions | None = None) -> RenderableType:
