@@ -33,7 +33,7 @@ def test_unknown_and_missing_event_type_are_violations(ingest: Ingestor) -> None
     [unknown] = get(ingest, "e=zz&p=web&tv=t")
     assert unknown.event_type == "unknown"
     assert unknown.violations[0].path == "/e"
-    assert "'zz' is not a valid event type" in unknown.violations[0].message
+    assert '"zz" is not a valid event type' in unknown.violations[0].message
     [missing] = get(ingest, "p=web&tv=t&aid=x")
     assert missing.event_type == "unknown" and "e is missing" in missing.violations[0].message
 
@@ -108,7 +108,7 @@ def test_tracker_field_formats_are_checked(ingest: Ingestor) -> None:
     assert "must be a time in milliseconds" in messages["/dtm"]
     assert "must be a number" in messages["/se_va"]
     assert "must be a UUID" in messages["/eid"]
-    assert "'phone' is not a supported platform" in messages["/p"]
+    assert '"phone" is not a supported platform' in messages["/p"]
 
 
 def test_non_ascii_text_survives(ingest: Ingestor) -> None:

@@ -24,10 +24,12 @@ from snowcatcher.capture.forward import FORWARD_STATS
 from snowcatcher.capture.unparseable import UNPARSEABLE
 from snowcatcher.gitlab.api import GITLAB
 from snowcatcher.model import PROTOCOL_SNOWPLOW
+from snowcatcher.protocols import PROTOCOLS
 from snowcatcher.protocols.snowplow.enriched import enriched_event
 from snowcatcher.qa.checks import EventCheck
 from snowcatcher.store.query import Filter, FilterError
 from snowcatcher.store.store import StoreError
+from snowcatcher.text import as_json
 from snowcatcher.validate.unresolved import UNRESOLVED_SCHEMAS
 
 PREFIX = "/snowcatcher/api"
@@ -116,7 +118,7 @@ async def _events(request: web.Request) -> web.Response:
     after = _int(request, "after", -1, 0)
     order = request.query.get("order", "oldest")
     if order not in ("oldest", "newest"):
-        raise _bad(f"order must be oldest or newest, not {order!r}")
+        raise _bad(f"order must be oldest or newest, not {as_json(order)}")
     offset = _int(request, "offset", 0, 0)
     if after >= 0:
         events = store.after(after, where, limit)
@@ -342,7 +344,7 @@ LARGEST_ID = 2**63 - 1
 
 def _filter(request: web.Request) -> Filter:
     try:
-        return Filter.parse(request.query.get("filter", ""))
+        return Filter.parse(request.query.get("filter", ""), PROTOCOLS)
     except FilterError as error:
         raise _bad(str(error)) from None
 
@@ -354,7 +356,7 @@ def _int(request: web.Request, name: str, default: int, low: int, high: int = LA
     try:
         value = int(text)
     except ValueError:
-        raise _bad(f"{name} must be a whole number, not {text!r}") from None
+        raise _bad(f"{name} must be a whole number, not {as_json(text)}") from None
     if not low <= value <= high:
         raise _bad(f"{name} must be between {low} and {high}")
     return value
@@ -367,7 +369,7 @@ def _float(request: web.Request, name: str, default: float, low: float, high: fl
     try:
         value = float(text)
     except ValueError:
-        raise _bad(f"{name} must be a number of seconds, not {text!r}") from None
+        raise _bad(f"{name} must be a number of seconds, not {as_json(text)}") from None
     if not low <= value <= high:
         raise _bad(f"{name} must be between {low:g} and {high:g} seconds")
     return value

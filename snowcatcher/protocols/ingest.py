@@ -25,7 +25,7 @@ from snowcatcher.protocols.snowplow.decode import SnowplowDecoder
 from snowcatcher.protocols.wikimedia.eventgate_protocol import EVENTGATE_PATH
 from snowcatcher.protocols.wikimedia.eventlogging_protocol import BEACON_PATH
 from snowcatcher.validate.backoff import FETCH_GRACE
-from snowcatcher.validate.iglu import Registry
+from snowcatcher.validate.iglu import Registry, Resolution
 from snowcatcher.validate.wikimedia_schemas import WikimediaSchemas
 
 if TYPE_CHECKING:
@@ -188,6 +188,11 @@ class Ingestor:
     def redecode(self, decode: Decode, raw: RawRequest) -> list[CapturedEvent]:
         """Decode again with the schemas as they are now (re-validation); no remote fetch."""
         return self._checked(self._safely(decode, raw))
+
+    def schema(self, uri: str) -> Resolution:
+        """Where the schema `uri` comes from (its file or registry URL) and what it holds, or why
+        it could not be had; never fetches."""
+        return (self.registry if uri.startswith("iglu:") else self.wikimedia).lookup(uri)
 
     def forget(self) -> None:
         """Re-read schemas from disk and drop every cached decode or validation result."""

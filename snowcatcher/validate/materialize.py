@@ -8,7 +8,7 @@ from collections.abc import Callable
 from functools import cache
 from typing import Any
 
-from snowcatcher.model import JsonDict
+from snowcatcher.model import JsonDict, pointer_parts
 
 #: Loads the document at a repository-relative path (`fragment/common/1.0.0`), or None.
 Loader = Callable[[str], JsonDict | None]
@@ -153,8 +153,7 @@ def _resolve_ref(ref: str, root: JsonDict, load: Loader, check_ref: Callable[[st
 
 def _pointer(document: Any, pointer: str, ref: str) -> Any:
     node = document
-    for part in (p for p in pointer.split("/") if p):
-        part = part.replace("~1", "/").replace("~0", "~")
+    for part in (p for p in pointer_parts(pointer) if p):
         if isinstance(node, dict) and part in node:
             node = node[part]
         elif isinstance(node, list) and part.isdigit() and int(part) < len(node):

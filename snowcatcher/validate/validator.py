@@ -26,6 +26,7 @@ from jsonschema.exceptions import ValidationError
 from jsonschema.protocols import Validator as JsonSchemaValidator
 
 from snowcatcher.model import NOT_CHECKED, UNCHECKED, UNRESOLVED, JsonDict, Violation, json_pointer, transient
+from snowcatcher.text import as_json
 from snowcatcher.validate import explain, work_limits
 from snowcatcher.validate.flat_records import flat_records_check
 from snowcatcher.validate.iglu import Resolution
@@ -119,7 +120,7 @@ class CompiledSchema:
                 work.note("validating against this schema takes more steps than snowcatcher allows "
                           "for data of this size (a schema whose $ref or allOf fan out exponentially?)")
             except referencing.exceptions.Unresolvable as error:
-                message = (f"the schema's $ref {getattr(error, 'ref', '')!r} cannot be followed: "
+                message = (f"the schema's $ref {as_json(getattr(error, 'ref', ''))} cannot be followed: "
                            "snowcatcher reads schemas only from the --schemas folders, the bundled "
                            "schemas and the configured registries")
                 found.append(ValidationError(message, validator="$ref"))

@@ -88,7 +88,7 @@ def schema_path(uri: str, remotes: Sequence[str] = DEFAULT_WIKIMEDIA_REMOTES) ->
         return "", "backslashes and NUL are not allowed in a schema URI"
     parts = text.strip("/").split("/")
     if any(part in ("..", ".") for part in parts):
-        return "", "'..' and '.' are not allowed in a schema URI"
+        return "", '".." and "." are not allowed in a schema URI'
     if not text.strip("/") or any(not part for part in parts):
         return "", "the schema URI has an empty path segment"
     if not all(_SEGMENT.match(part) for part in parts):

@@ -30,6 +30,7 @@ from snowcatcher.protocols.snowplow.tracker_fields import (
     field_violations,
     network_user_id_violation,
 )
+from snowcatcher.text import as_json
 
 #: (schema URI, data, entity label, memoize?) -> violations. The validator, injected.
 SchemaCheck = Callable[..., tuple[Violation, ...]]
@@ -359,7 +360,7 @@ def _content_type_violations(raw: RawRequest) -> list[Violation]:
     content_type = raw.header("Content-Type")
     if content_type.strip() in ACCEPTED_CONTENT_TYPES:
         return []
-    shown = repr(content_type) if content_type else "missing"
+    shown = as_json(content_type) if content_type else "missing"
     return [Violation("request", "", "content-type",
                       f"content type {shown} is not accepted: expected one of "
                       f"{', '.join(ACCEPTED_CONTENT_TYPES)}")]
