@@ -270,7 +270,7 @@ class Snowcatcher:
         return self.ingestor.schema(uri)
 
     def _remote_streams(self) -> list[RemoteStreamConfig]:
-        return [check for check in self.ingestor.wikimedia_events.checks
+        return [check for check in self.ingestor.stream_checks
                 if isinstance(check, RemoteStreamConfig)]
 
     async def stop(self) -> None:

@@ -213,6 +213,8 @@ async def capture(request: web.Request) -> tuple[RawRequest, bool]:
                                            "(--max-body); it was refused before it was sent "
                                            "(Expect: 100-continue)")
             too_big = True
+        elif request.content.is_eof():  # the body came with the headers: nothing to wait for
+            too_big = await _read_body(request, config.max_body, chunks)
         else:
             async with asyncio.timeout(config.body_timeout):
                 too_big = await _read_body(request, config.max_body, chunks)
@@ -221,13 +223,18 @@ async def capture(request: web.Request) -> tuple[RawRequest, bool]:
         request[_BODY_REFUSAL] = (408, f"the body stopped arriving: {_arrived(request, chunks)} came in "
                                        f"{config.body_timeout:g} s; only they were kept")
     except (ConnectionError, HttpProcessingError) as error:
-        too_big = True
-        request[_BODY_BROKEN] = True
         chunks.extend(_unread(request.content))
-        why = ("the client hung up" if isinstance(error, ConnectionError)
-               else f"the body is not valid HTTP ({parser_reason(error)})")
-        request[_BODY_REFUSAL] = (400, f"{why} after {_arrived(request, chunks)} of the body; only "
-                                       "they were kept")
+        if isinstance(error, ConnectionError) and request.content.is_eof():
+            # The parser saw the whole body before the client hung up (wrk, or a tracker closing
+            # at exit): the request is complete as sent, read from aiohttp's buffer.
+            too_big = sum(map(len, chunks)) > config.max_body
+        else:
+            too_big = True
+            request[_BODY_BROKEN] = True
+            why = ("the client hung up" if isinstance(error, ConnectionError)
+                   else f"the body is not valid HTTP ({parser_reason(error)})")
+            request[_BODY_REFUSAL] = (400, f"{why} after {_arrived(request, chunks)} of the body; "
+                                           "only they were kept")
     body = b"".join(chunks)[:config.max_body]
     encoding = encoding_of(request.headers.get("Content-Encoding", ""))
     # The server leaves bodies compressed (server.py): aiohttp would inflate all of a zip bomb.

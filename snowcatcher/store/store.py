@@ -58,6 +58,10 @@ GROUP_COMMIT_DELAY = 0.001
 #: parts of this size, each a few ms, so that other requests are stored (and answered) between them.
 STORE_PART = 250
 
+#: SQLite's page cache, in KiB: a small one while only the collector writes (the pages an insert
+#: touches are few: each index's newest leaves), a big one once someone browses (Store.browse).
+_WRITING_CACHE_KIB = 8 * 1024
+_BROWSING_CACHE_KIB = 64 * 1024
 #: How many filters' counts the store remembers (see Store.count).
 _COUNT_MEMORY = 32
 #: How many rows a read may walk in id order rather than through a filter's index: a few ms.
@@ -125,6 +129,7 @@ class Store:
             path = name
         self.path = Path(path)
         self._lock: CaptureLock | None = None
+        self._cache_kib = _WRITING_CACHE_KIB
         try:
             if not self._temporary:
                 check_foreign(self.path)  # before SQLite converts it to WAL and adds tables
@@ -173,12 +178,18 @@ class Store:
         # NORMAL keeps every committed transaction across a process crash (kill -9); only a
         # power cut can lose the last few, which is fine for a debugging collector.
         db.execute("PRAGMA synchronous=NORMAL")
-        # A 64 MiB page cache keeps the indexes the TUI pages through in memory at 1M rows.
-        db.execute("PRAGMA cache_size=-65536")
+        db.execute(f"PRAGMA cache_size=-{self._cache_kib}")
         # Checkpoints fsync the database file; a background thread does them so that the
         # event loop never waits on the disk (see _Checkpointer).
         db.execute("PRAGMA wal_autocheckpoint=0")
         return db
+
+    def browse(self) -> None:
+        """Someone pages through this capture (the TUI): a 64 MiB page cache keeps the indexes it
+        pages through in memory at 1M rows. A collector nobody browses keeps 8 MiB, which holds
+        what inserts touch (each index's newest leaves) without growing with the capture."""
+        self._cache_kib = _BROWSING_CACHE_KIB
+        self._db.execute(f"PRAGMA cache_size=-{self._cache_kib}")
 
     # -- the capture file --------------------------------------------------------------------
 

@@ -112,6 +112,7 @@ class SnowcatcherApp(App[int]):
         #: for run_tui to carry on without it.
         self.keep_serving_on_error = keep_serving_on_error
         self.store = store
+        store.browse()  # a bigger page cache for paging at 1M rows
         self.server = server
         self.revalidate = revalidate or (server.revalidate if server is not None else None)
         self.export_dir = export_dir or Path.cwd()
