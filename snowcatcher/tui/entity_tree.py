@@ -109,8 +109,16 @@ class EntityTree(Tree[Violation | None]):
         """Put the cursor on the first violation and scroll it into view."""
         node = self.first_violation()
         if node is not None:
-            self.move_cursor(node)
-            self.call_after_refresh(self.scroll_to_node, node)
+            self.show_node(node)
+
+    def show_node(self, node: Node) -> None:
+        """Put the cursor on `node` and scroll it into view."""
+        # A node knows its line only once the tree has laid out its lines, which it does lazily at
+        # its next refresh: a cursor moved before then landed on no line, or on whichever a busy
+        # machine had built (the highlight came and went). Asking for a line builds them now.
+        self.get_node_at_line(0)
+        self.move_cursor(node)
+        self.call_after_refresh(self.scroll_to_node, node)
 
     def _mark_filled(self, event: CapturedEvent) -> None:
         """Fields snowcatcher filled in itself (`nuid`, `meta.dt`) say so, dimmed."""

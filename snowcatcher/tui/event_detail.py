@@ -122,8 +122,7 @@ class EventDetail(Vertical):
         node = tree.node_for(self.event.violations[index])
         self.query_one(TabbedContent).active = "entities"
         if node is not None:
-            tree.move_cursor(node)
-            self.call_after_refresh(tree.scroll_to_node, node)
+            tree.show_node(node)
         tree.focus()
 
     def show_tab(self, tab: str) -> None:
