@@ -4,6 +4,7 @@ does not match, a client that hangs up stops costing at once, and every answer i
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 
@@ -119,6 +120,31 @@ async def test_waiters_with_a_filter_only_the_database_decides_share_one_query_p
     assert await post_events(many, running.url, struct("wanted")) == 200
     for answer in await asyncio.gather(*waits):
         assert answer.status == 200 and (await answer.json())["found"] == 1
+
+
+async def test_a_free_text_wait_matches_an_event_whose_only_match_is_in_an_entity(
+        running: Snowcatcher, many: aiohttp.ClientSession) -> None:
+    """A batch's free-text test looks up each event's own entity set (not every stored set): a
+    word found only inside a base64 context still wakes the wait, a word in no set does not."""
+    def with_context(action: str, word: str) -> dict[str, str]:
+        contexts = {"schema": "iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-1",
+                    "data": [{"schema": "iglu:com.acme/page/jsonschema/1-0-0", "data": {"tag": word}}]}
+        return struct(action, cx=base64.urlsafe_b64encode(json.dumps(contexts).encode()).decode())
+
+    for number in range(30):  # other sets stored before: a set of its own for each event
+        assert await post_events(many, running.url, with_context(f"before_{number}", f"tulip{number}")) == 200
+    url = running.url + API + "/wait"
+    found = asyncio.ensure_future(many.get(url, params={"filter": "sunflower", "timeout": "60"}))
+    missed = asyncio.ensure_future(many.get(url, params={"filter": "tulip5", "timeout": "60",
+                                                         "after": str(running.store.last_id())}))
+    await _open(many, running, "wait", 2)
+    assert await post_events(many, running.url, with_context("plain", "daisy")) == 200
+    assert await post_events(many, running.url, with_context("hidden", "sunflower")) == 200
+    answer = await found
+    assert answer.status == 200 and [e["name"] for e in (await answer.json())["events"]] == ["hidden"]
+    # tulip5's event was stored before the wait's id: nothing since matches, the wait goes on.
+    assert (await _waiters(many, running))["wait"] == 1
+    missed.cancel()
 
 
 async def test_300_waiters_are_all_answered_right_after_one_batch(

@@ -100,7 +100,7 @@ class Waiters:
         if where.match is not None:
             return [event for event in events if where.match(event)]
         # The batch is the newest in the store: its matches are those after the id before it.
-        return self.store.after(events[0].id - 1, where, len(events))
+        return self.store.after(events[0].id - 1, where.for_few_rows(), len(events))
 
 
 class Watch:
@@ -251,7 +251,8 @@ def _decided(store: Store, where: Filter, unchecked: set[int]) -> list[CapturedE
         if event is not None and event.verdict == UNCHECKED_VERDICT:
             continue
         unchecked.discard(event_id)
-        if event is not None and (not where or store.after(event_id - 1, where & _only(event_id), 1)):
+        only = (where & _only(event_id)).for_few_rows()
+        if event is not None and (not where or store.after(event_id - 1, only, 1)):
             found.append(event)
     return found
 
