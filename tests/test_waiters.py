@@ -6,11 +6,13 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import aiohttp
 import pytest
 
+from snowcatcher.api import events as events_api
 from snowcatcher.model import CapturedEvent
 from snowcatcher.runtime import Snowcatcher
 from snowcatcher.store.query import Filter
@@ -194,6 +196,27 @@ async def test_streams_get_every_event_in_order(running: Snowcatcher, many: aioh
     for stream in [*everything, filtered]:
         stream.close()
     await _open(many, running, "stream", 0)
+
+
+async def test_a_stream_whose_client_stops_reading_is_dropped_and_the_others_go_on(
+        running: Snowcatcher, many: aiohttp.ClientSession, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(events_api, "STALLED_STREAM", 0.5)
+    stalled = socket.socket()
+    stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # fills after a few frames
+    stalled.setblocking(False)
+    await asyncio.get_running_loop().sock_connect(stalled, ("127.0.0.1", running.port))
+    stalled.send(f"GET {API}/stream HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+    reading = await many.get(running.url + API + "/stream")
+    await _open(many, running, "stream", 2)
+    filler = "x" * 2000
+    for batch in range(8):  # megabytes of frames: more than the unread socket's buffers hold
+        assert await post_events(many, running.url, *(struct(f"big_{batch}_{n}", se_la=filler)
+                                                      for n in range(250))) == 200
+    await _open(many, running, "stream", 1)  # the client that stopped reading was dropped
+    stored = running.store.after(0, None, 10_000)
+    assert await asyncio.wait_for(_read_stream(reading, len(stored)), 60) == [e.id for e in stored]
+    reading.close()
+    stalled.close()
 
 
 async def test_a_tracker_that_hangs_up_mid_request_still_gets_it_stored(running: Snowcatcher) -> None:
