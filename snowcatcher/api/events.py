@@ -22,6 +22,7 @@ from snowcatcher.api.live import Waiters, latest_id, wait_for
 from snowcatcher.api.micro import counts, error_sentence, json_response
 from snowcatcher.capture.app_keys import INGESTOR, STORE
 from snowcatcher.capture.forward import FORWARD_STATS
+from snowcatcher.capture.intake_first import between_pages, long_read
 from snowcatcher.capture.unparseable import UNPARSEABLE
 from snowcatcher.gitlab.api import GITLAB
 from snowcatcher.model import PROTOCOL_SNOWPLOW
@@ -292,6 +293,7 @@ async def _end_live_requests(app: web.Application) -> None:
 # -- export and import ---------------------------------------------------------------------------
 
 
+@long_read
 async def _export_ndjson(request: web.Request) -> web.StreamResponse:
     store = request.app[STORE]
     where = _filter(request)
@@ -310,10 +312,12 @@ async def _export_ndjson(request: web.Request) -> web.StreamResponse:
                 line["request"] = stored_json(stored) if stored else None
             lines.append(orjson.dumps(line) + b"\n")
         await response.write(b"".join(lines))
+        await between_pages(request.app)
     await response.write_eof()
     return response
 
 
+@long_read
 async def _export_har(request: web.Request) -> web.StreamResponse:
     """The HAR log written an entry at a time: each request is read when its first event comes."""
     store = request.app[STORE]
@@ -340,6 +344,7 @@ async def _export_har(request: web.Request) -> web.StreamResponse:
                                                                   if isinstance(nuid, str) else "")))
                 separator = b","
         await response.write(b"".join(entries))
+        await between_pages(request.app)
     await response.write(tail)
     await response.write_eof()
     return response
