@@ -114,7 +114,7 @@ class SnowplowDecoder:
             empty = Violation("request", "", "required", "empty body: not a valid tracker protocol event")
             yield [bad_request(raw, *problems, empty)]
             return
-        body, problem = _parse_body(raw.body)
+        body, problem = yield from _parse_body(raw.body)
         if problem is not None:
             yield [bad_request(raw, *problems, problem)]
             return
@@ -357,9 +357,16 @@ def _content_type_violations(raw: RawRequest) -> list[Violation]:
                       f"{', '.join(ACCEPTED_CONTENT_TYPES)}")]
 
 
-def _parse_body(body: bytes) -> tuple[Any, Violation | None]:
+def _parse_body(body: bytes) -> Generator[list[CapturedEvent], None, tuple[Any, Violation | None]]:
+    """The parsed body or why it does not parse; a long body is parsed in pieces, yielding [] after
+    each (json_numbers.loads_in_parts)."""
+    parsing = json_numbers.loads_in_parts(body)
     try:
-        return json_numbers.loads(body), None
+        while True:
+            next(parsing)
+            yield []
+    except StopIteration as parsed:
+        return parsed.value, None
     except orjson.JSONDecodeError as error:
         try:
             body.decode("utf-8")
