@@ -49,6 +49,8 @@ _ENVELOPE_SOURCES = ("ue_pr", "ue_px", "co", "cx")
 MAX_EVENTS = 10_000
 #: Events decoded (and payload_data items validated) between two yields to the event loop.
 PART = 100
+#: Body violations sorted out per item between two yields to the event loop.
+_SORTED_PER_PART = 2000
 #: Rejected event numbers named in the "batch" violation; more are counted, not listed.
 _NAMED_REJECTS = 20
 
@@ -164,12 +166,14 @@ class SnowplowDecoder:
                       body_problems: list[Violation], nuid: str) -> Iterator[list[CapturedEvent]]:
         overrides = parse_query(raw.query)
         per_item: dict[int, list[Violation]] = {}
-        for violation in body_problems:
+        for number, violation in enumerate(body_problems, 1):
             head, _, rest = violation.path.lstrip("/").partition("/")
             key = int(head) if head.isdigit() else -1
             per_item.setdefault(key, []).append(
                 Violation("payload_data", "/" + rest if rest else "", violation.keyword,
                           violation.message))
+            if number % _SORTED_PER_PART == 0:
+                yield []  # 10,000 invalid items have tens of thousands of violations to sort out
         if not items:
             yield [bad_request(raw, *problems, *per_item.get(-1, []))]
             return
