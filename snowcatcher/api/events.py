@@ -312,7 +312,7 @@ async def _export_ndjson(request: web.Request) -> web.StreamResponse:
                 line["request"] = stored_json(stored) if stored else None
             lines.append(orjson.dumps(line) + b"\n")
         await response.write(b"".join(lines))
-        await between_pages(request.app)
+        await between_pages(request)
     await response.write_eof()
     return response
 
@@ -344,7 +344,7 @@ async def _export_har(request: web.Request) -> web.StreamResponse:
                                                                   if isinstance(nuid, str) else "")))
                 separator = b","
         await response.write(b"".join(entries))
-        await between_pages(request.app)
+        await between_pages(request)
     await response.write(tail)
     await response.write_eof()
     return response

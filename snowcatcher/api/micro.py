@@ -293,7 +293,7 @@ async def _newest(request: web.Request, where: Filter) -> AsyncIterator[list[Cap
     while page := store.before(cursor, where, _PAGE):
         yield page
         cursor = page[-1].id
-        await between_pages(request.app)
+        await between_pages(request)
 
 
 class _Requests:

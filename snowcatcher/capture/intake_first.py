@@ -1,5 +1,5 @@
-"""Trackers first: long reads pause between pages while tracker requests are handled, and only a
-few run at once (the others are answered 503 with Retry-After)."""
+"""Trackers first: long reads rest between pages, longer while tracker requests are handled, and
+only a few run at once (the others are answered 503 with Retry-After)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from aiohttp.typedefs import Handler
 #: Long reads (Micro's /micro/good and /micro/bad, the exports) running at once; more get a 503.
 HEAVY_READS = 4
 #: Seconds a long read waits for the tracker requests in progress before its next page anyway,
-#: so that it still moves on (slowly) under a steady stream of them.
+#: so that it still moves on (slowly) under a steady stream of them; its longest rest otherwise.
 LONGEST_PAUSE = 0.05
 #: What a long read refused for being one too many tells its client to wait (seconds).
 RETRY_AFTER = 2
@@ -54,11 +54,15 @@ class IntakeFirst:
             if not self._intake:
                 self._idle.set()
 
-    async def pause(self) -> None:
-        """Between two pages of a long read: wait while tracker requests are in progress (at most
-        `longest_pause`), or just let the event loop run others."""
+    async def pause(self, worked: float) -> None:
+        """Between two pages of a long read that took `worked` seconds: wait while tracker
+        requests are in progress (at most `longest_pause`), else rest as long as the page took.
+
+        The rest keeps long reads to half of the event loop's time (and of a core): a tracker
+        request arriving meanwhile finds the loop idle, and the process not queued for a core
+        behind its own reads, instead of waiting for the page in progress."""
         if not self._intake:
-            await asyncio.sleep(0)
+            await asyncio.sleep(min(worked, self.longest_pause))
             return
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(self.longest_pause):
@@ -86,6 +90,22 @@ class IntakeFirst:
 INTAKE_FIRST = web.AppKey("intake_first", IntakeFirst)
 
 
+class _Pages:
+    """A long read's pages: when the last one began, for the rest after it."""
+
+    def __init__(self, gate: IntakeFirst) -> None:
+        self._gate = gate
+        self._loop = asyncio.get_running_loop()
+        self._began = self._loop.time()
+
+    async def pause(self) -> None:
+        await self._gate.pause(self._loop.time() - self._began)
+        self._began = self._loop.time()
+
+
+_PAGES: web.RequestKey[_Pages] = web.RequestKey("long_read_pages", _Pages)
+
+
 def long_read(handler: Handler) -> Handler:
     """A read handler that counts as one of the long reads: 503 with Retry-After past the limit."""
     @functools.wraps(handler)
@@ -95,6 +115,7 @@ def long_read(handler: Handler) -> Handler:
             return await handler(request)
         try:
             with gate.heavy_read():
+                request[_PAGES] = _Pages(gate)
                 return await handler(request)
         except TooManyReads as error:
             return web.Response(status=503, body=orjson.dumps({"error": str(error)}),
@@ -103,7 +124,8 @@ def long_read(handler: Handler) -> Handler:
     return counted
 
 
-async def between_pages(app: web.Application) -> None:
-    """Where a long read lets the event loop run others: tracker requests first."""
-    gate = app.get(INTAKE_FIRST)
-    await (gate.pause() if gate is not None else asyncio.sleep(0))
+async def between_pages(request: web.Request) -> None:
+    """Where a long read (a `long_read` handler's) lets the event loop run others: tracker
+    requests first."""
+    pages = request.get(_PAGES)
+    await (pages.pause() if pages is not None else asyncio.sleep(0))
