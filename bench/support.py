@@ -14,14 +14,14 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_listening(port: int, timeout: float = 30.0) -> None:
-    """Return once something accepts connections on 127.0.0.1:`port`."""
+def wait_listening(port: int, timeout: float = 30.0, poll: float = 0.05) -> None:
+    """Return once something accepts connections on 127.0.0.1:`port`, trying every `poll` s."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with socket.socket() as sock:
             if sock.connect_ex(("127.0.0.1", port)) == 0:
                 return
-        time.sleep(0.05)
+        time.sleep(poll)
     raise SystemExit(f"nothing listens on port {port} after {timeout} s")
 
 

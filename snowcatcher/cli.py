@@ -28,7 +28,7 @@ from snowcatcher.runtime import (
     serve_until_stopped,
     start_announced,
 )
-from snowcatcher.text import InertFormatter
+from snowcatcher.text import InertFormatter, as_json
 
 SUBCOMMANDS = ("expect", "import")
 
@@ -118,7 +118,7 @@ def _seconds(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+        raise argparse.ArgumentTypeError(f"{as_json(text)} is not a number of seconds") from None
     if not (math.isfinite(value) and 0 < value <= _LONGEST_TIMEOUT):
         raise argparse.ArgumentTypeError(f"{text} must be above 0 and at most {_LONGEST_TIMEOUT:g} seconds")
     return value

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import datetime
+import http
+import json
 import math
+import re
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -35,6 +39,15 @@ def iso_time(seconds: float) -> str:
     fills meta.dt with, and the form Enrich writes its timestamps in."""
     millis = int(seconds * 1000) % 1000
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{millis:03d}Z"
+
+
+def epoch_of_iso_time(text: str) -> float:
+    """Epoch seconds of an ISO 8601 time (`2020-04-02T19:11:20.942Z`; one without an offset is UTC);
+    ValueError for text that is none."""
+    moment = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=datetime.UTC)
+    return moment.timestamp()
 
 
 def time_problem(name: str, seconds: object) -> str | None:
@@ -90,6 +103,11 @@ def json_pointer(parts: Iterable[object]) -> str:
     return "".join("/" + str(part).replace("~", "~0").replace("/", "~1") for part in parts)
 
 
+def pointer_parts(pointer: str) -> list[str]:
+    """The keys and indexes a JSON pointer (RFC 6901) names, unescaped: `a/b`, `0` for `/a~1b/0`."""
+    return [part.replace("~1", "/").replace("~0", "~") for part in pointer.split("/")[1:]]
+
+
 def schema_name(uri: str) -> str:
     """The short name in a schema URI: `gitlab_standard` for `iglu:com.gitlab/gitlab_standard/...`,
     `homepagevisit` for `/analytics/legacy/homepagevisit/1.2.1`; empty when it is no schema URI."""
@@ -134,7 +152,30 @@ class Response:
     status: int
     body: bytes = b""
     content_type: str = "text/plain"
+    #: The reason phrase sent after the status; None: the standard one (`OK`, `Bad Request`).
     reason: str | None = None
+    #: The answer's headers as sent (Content-Type, Set-Cookie, CORS …), in order; None for an
+    #: answer stored before snowcatcher recorded them.
+    headers: tuple[tuple[str, str], ...] | None = None
+
+    def with_headers(self, *headers: tuple[str, str]) -> Response:
+        """This answer with `headers` added after those it has."""
+        return Response(self.status, self.body, self.content_type, self.reason,
+                        (*(self.headers or ()), *headers))
+
+
+def reason_phrase(answer: Response) -> str:
+    """The reason phrase sent with an answer's status: its own, else the standard one."""
+    if answer.reason is not None:
+        return answer.reason
+    try:
+        return http.HTTPStatus(answer.status).phrase
+    except ValueError:
+        return ""
+
+
+#: A JSON string in a violation's message.
+_QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"')
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +200,18 @@ class Violation:
             return f"{where} {self.path}: {self.message}"
         # Decode messages often name their source already (`cx: invalid base64url …`).
         return self.message if self.message.startswith(f"{where}: ") else f"{where}: {self.message}"
+
+    def named_properties(self) -> list[str]:
+        """The property names a `required` or `additionalProperties` violation is about: the JSON
+        strings before any parenthesis, as validate.explain writes them (`required property "name"
+        is missing`, `undeclared properties "a", "b" (...)`)."""
+        names = []
+        for quoted in _QUOTED.findall(self.message.split(" (", 1)[0]):
+            try:
+                names.append(str(json.loads(f'"{quoted}"')))
+            except ValueError:
+                continue
+        return names
 
     def to_json(self) -> JsonDict:
         return {"entity": self.entity, "path": self.path, "keyword": self.keyword,

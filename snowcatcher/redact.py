@@ -1,4 +1,4 @@
-"""Secrets in captured headers (cookies other than the trackers', Authorization) shown as `<redacted>`."""
+"""Secrets in captured headers (cookies but the trackers', sent or set, and Authorization) shown redacted."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ REDACTED = "<redacted>"
 #: domain user and session cookies. They identify test traffic, not the developer.
 _TRACKER_COOKIE = re.compile(r"^(sp|_sp_id\..*|_sp_ses\..*)$")
 _CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization"})
-_SECRET_HEADERS = frozenset({"cookie", *_CREDENTIAL_HEADERS})
+_SECRET_HEADERS = frozenset({"cookie", "set-cookie", *_CREDENTIAL_HEADERS})
 
 
 def redact_cookies(value: str) -> str:
@@ -28,11 +28,23 @@ def redact_cookies(value: str) -> str:
     return "; ".join(parts)
 
 
+def redact_set_cookie(value: str) -> str:
+    """A Set-Cookie header with its value redacted unless it is a tracker's cookie; its
+    attributes (Path, Max-Age, SameSite …) hold no secret and stay."""
+    cookie, sep, attributes = value.partition(";")
+    name, equals, _ = cookie.strip().partition("=")
+    if equals and _TRACKER_COOKIE.match(name):
+        return value
+    return (f"{name}={REDACTED}" if equals else REDACTED) + sep + attributes
+
+
 def redact_header(name: str, value: str) -> str:
-    """The value of one request header as it may be shown."""
+    """The value of one request or answer header as it may be shown."""
     lowered = name.lower()
     if lowered == "cookie":
         return redact_cookies(value)
+    if lowered == "set-cookie":
+        return redact_set_cookie(value)
     if lowered in _CREDENTIAL_HEADERS:
         scheme, space, _ = value.partition(" ")
         return f"{scheme} {REDACTED}" if space else REDACTED  # the scheme says which kind it was
@@ -43,6 +55,12 @@ def has_secrets(headers: Iterable[tuple[str, str]]) -> bool:
     return any(name.lower() in _SECRET_HEADERS for name, _ in headers)
 
 
+def hides_something(headers: Iterable[tuple[str, str]]) -> bool:
+    """Whether redacting these headers changes any (the trackers' own cookies stay as they are)."""
+    return any(redact_header(name, value) != value for name, value in headers
+               if name.lower() in _SECRET_HEADERS)
+
+
 def redacted_request(raw: RawRequest) -> RawRequest:
     """`raw` with its secrets redacted; the same object when it has none."""
     if not has_secrets(raw.headers):
@@ -51,7 +69,13 @@ def redacted_request(raw: RawRequest) -> RawRequest:
 
 
 def redacted_stored(stored: StoredRequest | None) -> StoredRequest | None:
-    """A stored request with its secrets redacted (the answer holds none)."""
-    if stored is None or not has_secrets(stored.request.headers):
+    """A stored request with its secrets redacted, and the cookies its answer set."""
+    if stored is None:
+        return None
+    answer = stored.response
+    if answer.headers is not None and has_secrets(answer.headers):
+        answer = replace(answer, headers=tuple((name, redact_header(name, value))
+                                               for name, value in answer.headers))
+    if answer is stored.response and not has_secrets(stored.request.headers):
         return stored
-    return replace(stored, request=redacted_request(stored.request))
+    return StoredRequest(redacted_request(stored.request), answer)

@@ -35,6 +35,7 @@ from snowcatcher.gitlab.api import GITLAB
 from snowcatcher.gitlab.checkout import describe
 from snowcatcher.gitlab.definitions import DefinitionSource, NotAGitLabCheckout, check_checkout
 from snowcatcher.gitlab.findings import DefinitionChecker
+from snowcatcher.protocols import PROTOCOLS as PROTOCOLS  # the front ends' way to the registry
 from snowcatcher.protocols.ingest import Ingestor
 from snowcatcher.protocols.wikimedia.streams import (
     RemoteStreamConfig,
@@ -44,8 +45,9 @@ from snowcatcher.protocols.wikimedia.streams import (
     is_url,
 )
 from snowcatcher.store.store import Store, StoreError
-from snowcatcher.validate.iglu import DEFAULT_REMOTES, Registry, RemoteRepo
-from snowcatcher.validate.revalidate import RevalidationReport, revalidate
+from snowcatcher.validate.iglu import DEFAULT_REMOTES, Registry, RemoteRepo, Resolution
+from snowcatcher.validate.revalidate import RevalidationReport as RevalidationReport  # what `r` reports
+from snowcatcher.validate.revalidate import revalidate
 from snowcatcher.validate.unresolved import UNRESOLVED_SCHEMAS, UnresolvedSchemas
 from snowcatcher.validate.wikimedia_schemas import WikimediaSchemas, is_wikimedia_repo
 
@@ -69,6 +71,11 @@ class StoreStartupError(StartupError, StoreError):
 
 class StreamsStartupError(StartupError, StreamConfigError):
     """The --streams file or URL cannot be used."""
+
+
+class StaleStreamConfig(StreamConfigError):
+    """Re-validation ran, but a wiki's stream configuration could not be fetched again: the events
+    were re-checked with the configuration fetched before (the message says which and why)."""
 
 
 class GitLabStartupError(StartupError, NotAGitLabCheckout):
@@ -241,10 +248,10 @@ class Snowcatcher:
         if addresses:
             self.port = addresses[0][1]
 
-    async def revalidate(self, progress: Callable[[int, int], None] | None = None
-                         ) -> RevalidationReport:
+    async def revalidate(self, progress: Callable[[int, int], None] | None = None,
+                         stop: asyncio.Event | None = None) -> RevalidationReport:
         """Re-read the schemas (and fetch a wiki's stream configuration again) and re-check every
-        captured event (the TUI's `r`). A failed fetch raises StreamConfigError after the re-check,
+        captured event (the TUI's `r`). A failed fetch raises StaleStreamConfig after the re-check,
         which used the configuration fetched before."""
         problems: list[str] = []
         for remote in self._remote_streams():
@@ -252,14 +259,19 @@ class Snowcatcher:
                 await remote.refresh()
             except StreamConfigError as error:
                 problems.append(str(error))
-        report = await revalidate(self.store, self.ingestor, progress)
+        report = await revalidate(self.store, self.ingestor, progress, stop)
         if problems:
-            raise StreamConfigError("; ".join(problems) + " (events were re-checked with the "
+            raise StaleStreamConfig("; ".join(problems) + " (events were re-checked with the "
                                     "configuration fetched before)")
         return report
 
+    def schema(self, uri: str) -> Resolution:
+        """The schema `uri` as validation uses it: its JSON and the file or URL it came from, or
+        why there is none (the TUI's `o`)."""
+        return self.ingestor.schema(uri)
+
     def _remote_streams(self) -> list[RemoteStreamConfig]:
-        return [check for check in self.ingestor.wikimedia_events.checks
+        return [check for check in self.ingestor.stream_checks
                 if isinstance(check, RemoteStreamConfig)]
 
     async def stop(self) -> None:

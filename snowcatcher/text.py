@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
+from typing import Any
 
 # C0 and C1 controls (ESC starts ANSI/OSC sequences), DEL, the bidi embedding, override and isolate
 # characters that make text display differently from what it is, and invisible separators.
@@ -77,3 +79,13 @@ class InertFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         return inert(super().format(record), newlines=True)
+
+
+def as_json(value: Any, limit: int | None = None) -> str:
+    """`value` as JSON text for a message people read (`"moon"`, `null`, `true`, `[1, 2]`), never a
+    Python repr (`'moon'`, `None`, `True`); cut to `limit` characters when given."""
+    try:
+        shown = json.dumps(value, ensure_ascii=False, default=str)
+    except (TypeError, ValueError, RecursionError):
+        shown = str(value)
+    return shown if limit is None or len(shown) <= limit else shown[: limit - 1] + "…"

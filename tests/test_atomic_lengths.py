@@ -8,6 +8,8 @@ import aiohttp
 import pytest
 from yarl import URL
 
+from snowcatcher.model import PROTOCOL_SNOWPLOW, CapturedEvent
+from snowcatcher.protocols.snowplow.enriched import CANONICAL_FIELDS, enriched_event
 from snowcatcher.protocols.snowplow.tracker_fields import ATOMIC_LIMITS
 from snowcatcher.runtime import Snowcatcher
 from tests.conftest import post_events
@@ -54,3 +56,38 @@ async def test_every_atomic_field_limit_is_checked(catcher: Snowcatcher, http: a
     assert not any(v.keyword == "maxLength" for v in fits.violations)
     assert [v.path for v in too_long.violations if v.keyword == "maxLength"] == [f"/{name}"]
     assert any(f"atomic field {field}:" in v.message for v in too_long.violations)
+
+
+#: Every parameter of the Snowplow tracker protocol that a tracker sends as text or a number.
+TRACKER_PARAMETERS = (
+    "e", "eid", "tid", "aid", "p", "tna", "tv", "dtm", "stm", "ttm", "tz", "uid", "duid", "nuid", "tnuid",
+    "ip", "fp", "sid", "vid", "ua", "url", "page", "refr", "lang", "cs", "cd", "cookie", "res", "vp", "ds",
+    "f_pdf", "f_fla", "f_java", "f_dir", "f_qt", "f_realp", "f_wma", "f_gears", "f_ag", "se_ca", "se_ac",
+    "se_la", "se_pr", "se_va", "tr_id", "tr_af", "tr_tt", "tr_tx", "tr_sh", "tr_ci", "tr_st", "tr_co",
+    "tr_cu", "ti_id", "ti_sk", "ti_nm", "ti_na", "ti_ca", "ti_pr", "ti_qu", "ti_cu", "pp_mix", "pp_max",
+    "pp_miy", "pp_may",
+)
+
+
+def _carried_as_text() -> dict[str, str]:
+    """parameter -> the atomic field Micro's enriched event holds its value in, as sent."""
+    carried = {}
+    for name in TRACKER_PARAMETERS:
+        marker = f"https://example.test/?{name}"  # a URL, so that url and refr are carried whole
+        captured = CapturedEvent(protocol=PROTOCOL_SNOWPLOW, event_type="struct", name="x", schema="",
+                                 app_id="", payload={"e": "se", name: marker}, received_at=1742268163.5)
+        fields = [field for field, value in enriched_event(captured).items() if value == marker]
+        assert len(fields) <= 1, fields
+        if fields:
+            carried[name] = fields[0]
+    return carried
+
+
+def test_the_enriched_event_and_the_length_checks_read_one_table_of_atomic_text_fields() -> None:
+    """A parameter the enriched event carries into an atomic text field has that field's limit checked
+    (ti_na, Enrich's alias of ti_nm, was carried into ti_name unchecked), and every checked limit is
+    for the field the parameter lands in."""
+    carried = _carried_as_text()
+    assert {name: field for name, (field, _limit) in ATOMIC_LIMITS.items()} == carried
+    assert carried["ti_na"] == carried["ti_nm"] == "ti_name"
+    assert set(carried.values()) <= set(CANONICAL_FIELDS)

@@ -123,22 +123,22 @@ TP2_CASES = [
     tp2("nesting-300-in-field", b'{"schema": "' + PD.encode() + b'", "data": [{"e": "pv", "p": "web", '
         b'"tv": "x", "deep": ' + deep(300).encode() + b"}]}",
         r"storage: parts of this event could not be stored"),
-    tp2("content-type-text", payload(event()), r"content-type: content type 'text/plain'",
+    tp2("content-type-text", payload(event()), r'content-type: content type "text/plain"',
         content_type="text/plain"),
     tp2("content-type-missing", payload(event()), r"content-type: content type missing", content_type=None),
     tp2("content-type-form", payload(event()), r"content-type: .*x-www-form-urlencoded",
         content_type="application/x-www-form-urlencoded"),
-    tp2("unknown-e", payload(event(e="zz")), r"enum: 'zz' is not a valid event type"),
+    tp2("unknown-e", payload(event(e="zz")), r'enum: "zz" is not a valid event type'),
     tp2("missing-e", payload({"p": "web", "tv": "x"}), r'e is missing|required property "e" is missing'),
     tp2("bad-dtm", payload(event(dtm="yesterday")), r"format: dtm \(device created\) must be a time"),
     tp2("bad-eid", payload(event(eid="not-a-uuid")), r"format: eid \(event id\) must be a UUID"),
     tp2("bad-res", payload(event(res="big")), r"format: res .* must be WIDTHxHEIGHT"),
-    tp2("bad-platform", payload(event(p="moon")), r"'moon' is not a supported platform"),
+    tp2("bad-platform", payload(event(p="moon")), r'"moon" is not a supported platform'),
     tp2("cx-invalid-base64", payload(event(cx="!!!!")), r"base64: cx: invalid base64url at offset 0"),
     tp2("cx-truncated-base64", payload(event(cx=samples.encode({"schema": samples.CONTEXTS})[:-3] + "A")),
         r"cx: (invalid JSON|truncated|decoded bytes)"),
     tp2("cx-one-char", payload(event(cx="Q")), r"base64: cx: truncated base64url"),
-    tp2("cx-padding-inside", payload(event(cx="QQ==QQ")), r"padding '=' inside"),
+    tp2("cx-padding-inside", payload(event(cx="QQ==QQ")), r'padding "=" inside'),
     tp2("cx-not-utf8", payload(event(cx=base64url.encode(b"\xff\xfe"))),
         r"utf-8: cx: decoded bytes are not UTF-8"),
     tp2("cx-not-json", payload(event(cx=base64url.encode(b"hello"))), r"json: cx: invalid JSON"),
@@ -169,7 +169,7 @@ TP2_CASES = [
 GET_CASES = [
     get("empty-query", "", r"required: empty querystring"),
     get("no-e", "p=web&tv=x", r"e is missing"),
-    get("unknown-e", "e=zz&p=web&tv=x", r"'zz' is not a valid event type"),
+    get("unknown-e", "e=zz&p=web&tv=x", r'"zz" is not a valid event type'),
     get("cx-invalid", "e=pv&p=web&tv=x&cx=!!!!", r"base64: cx: invalid base64url"),
     get("cx-truncated", "e=pv&p=web&tv=x&cx=Q", r"truncated base64url"),
     get("ue-px-invalid", "e=ue&p=web&tv=x&ue_px=%25%25", r"base64: ue_px"),
@@ -178,7 +178,7 @@ GET_CASES = [
     get("bad-vid", "e=pv&p=web&tv=x&vid=first", r"vid .* must be an integer"),
     get("invalid-percent-utf8", "e=%ff%fe&p=web&tv=x", r"is not a valid event type"),
     get("nul-in-e", "e=p%00v&p=web&tv=x", r"is not a valid event type"),
-    get("repeated-e", "e=zz&e=pv&p=web&tv=x", r"'zz' is not a valid event type"),
+    get("repeated-e", "e=zz&e=pv&p=web&tv=x", r'"zz" is not a valid event type'),
     get("ice-no-query", "", r"required: empty querystring", path="/ice.png"),
     # Enrich has no adapter for com.acme/v1: AdapterRegistry fails the request before reading `e`
     # (research snowplow.md §1.4, adapter_failures; issue 19).
@@ -214,7 +214,7 @@ EVENTGATE_CASES = [
     eventgate("no-schema", {"meta": {"stream": "s"}}, 500,
               r"Field\(s\) \$schema,meta.schema_uri were missing"),
     eventgate("schema-dotdot", {"$schema": "/../../etc/passwd/1.0.0", "meta": {"stream": "s"}}, 500,
-              r"'\.\.' and '\.' are not allowed"),
+              r'"\.\." and "\." are not allowed'),
     eventgate("schema-absolute-file", {"$schema": "file:///etc/passwd", "meta": {"stream": "s"}}, 500,
               r"other hosts and URI schemes are not allowed"),
     eventgate("schema-other-host", {"$schema": "http://127.0.0.2:1/schema/1.0.0",
@@ -301,6 +301,23 @@ async def send(http: aiohttp.ClientSession, base: str, case: Case) -> tuple[int,
         return answer.status, (answer.reason or "") + " " + body.decode("utf-8", "replace")
 
 
+#: A Python repr in a message: a single-quoted value ('moon', '') or None/True/False, where JSON
+#: says "moon", "", null, true and false.
+_PYTHON_REPR = re.compile(r"(?<![\w'])'[^'\n]*'(?![\w'])|\b(?:None|True|False)\b")
+
+
+def python_repr(message: str) -> bool:
+    return _PYTHON_REPR.search(message) is not None
+
+
+def test_the_repr_detector_tells_python_from_json() -> None:
+    for python in ("'zz' is not a valid event type", "got 'a lot'", "value None", "is True", "got ''"):
+        assert python_repr(python), python
+    for voiced in ('"zz" is not a valid event type', "got null", "isn't it", "the pipeline's field",
+                   'got ""', "Trueness"):
+        assert not python_repr(voiced), voiced
+
+
 @pytest.mark.parametrize("case", CASES, ids=lambda case: case.name)
 async def test_malformed_request(server: Snowcatcher, case: Case) -> None:
     async with aiohttp.ClientSession() as http:
@@ -311,6 +328,7 @@ async def test_malformed_request(server: Snowcatcher, case: Case) -> None:
         events = server.store.window(limit=20_000)
         assert events, "the request was not recorded"
         recorded = [f"{v.keyword}: {v.message}" for e in events for v in e.violations]
+        assert not [line for line in [answer, *recorded] if python_repr(line)], [answer, *recorded][:5]
         if case.violation is None:
             assert all(e.valid for e in events), recorded[:5]
         else:

@@ -27,8 +27,8 @@ def test_field_lookup_order_and_values() -> None:
     assert check.problems(captured) == []
     failing = EventCheck.parse(["web_page"], ["se_label=other", "nothing.here=1"])
     assert failing.problems(captured) == [
-        "no web_page context (it has: gitlab_standard)", "se_label is 'label', wanted 'other'",
-        "nothing.here is missing, wanted '1'"]
+        "no web_page context (it has: gitlab_standard)", 'se_label is "label", wanted "other"',
+        'nothing.here is missing, wanted "1"']
 
 
 def test_value_matching() -> None:

@@ -109,7 +109,7 @@ def test_timeouts_are_set_on_the_command_line() -> None:
 
 
 def test_bad_timeouts_are_clear_errors() -> None:
-    for option, value, reason in (("--idle-timeout", "soon", "'soon' is not a number of seconds"),
+    for option, value, reason in (("--idle-timeout", "soon", '"soon" is not a number of seconds'),
                                   ("--body-timeout", "0", "0 must be above 0"),
                                   ("--idle-timeout", "nan", "nan must be above 0"),
                                   ("--body-timeout", "1e9", "1e9 must be above 0 and at most 86400 seconds")):

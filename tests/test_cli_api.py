@@ -77,14 +77,14 @@ def test_expect_passes_and_fails_readably(tmp_path: Path) -> None:
         passed = snowcatcher("expect", "name:checkout", "--url", url, "--field", "se_label=basket",
                              "--field", "se_category=cat", "--timeout", "5")
         assert passed.returncode == 0, passed.stdout + passed.stderr
-        assert "PASS  filter 'name:checkout', se_label=basket, se_category=cat: 1 matching" in passed.stdout
+        assert 'PASS  filter "name:checkout", se_label=basket, se_category=cat: 1 matching' in passed.stdout
         assert "all 1 checks passed" in passed.stdout
         failed = snowcatcher("expect", "name:checkout", "--url", url, "--count", "2", "--timeout", "0.5",
                              "--field", "se_label=shelf", "--no-invalid")
         assert failed.returncode == 1
         out = failed.stdout
-        assert "FAIL  filter 'name:checkout', se_label=shelf: 0 matching event(s), wanted at least 2" in out
-        assert "se_label is 'basket', wanted 'shelf'" in out
+        assert 'FAIL  filter "name:checkout", se_label=shelf: 0 matching event(s), wanted at least 2' in out
+        assert 'se_label is "basket", wanted "shelf"' in out
         assert "FAIL  no invalid events: 1 invalid event(s)" in out
         assert "se_va (value) must be a number" in out
         assert "2 of 2 checks failed" in out
@@ -120,9 +120,9 @@ def test_expectations_file(tmp_path: Path) -> None:
         result = snowcatcher("expect", "--file", str(checks), "--url", url)
         assert result.returncode == 1
         lines = result.stdout.splitlines()
-        assert any(line.startswith("PASS  add to basket (filter 'name:add app:shop'") for line in lines)
-        assert any(line.startswith("FAIL  page view (filter 'type:page_view')") for line in lines)
-        assert any(line.startswith("PASS  filter 'type:struct'") for line in lines)
+        assert any(line.startswith('PASS  add to basket (filter "name:add app:shop"') for line in lines)
+        assert any(line.startswith('FAIL  page view (filter "type:page_view")') for line in lines)
+        assert any(line.startswith('PASS  filter "type:struct"') for line in lines)
         assert "1 of 3 checks failed" in result.stdout
     broken = tmp_path / "broken.yml"
     broken.write_text("expect:\n  - filter: x\n    colour: red\n")

@@ -20,7 +20,7 @@ CASES = sorted(p.name.removesuffix(".expected.json") for folder in ("enrich", "m
 
 #: Enrich's tracker-protocol message for each request case, and the words our violation uses.
 PROTOCOL_MESSAGES = {
-    "tp2_bad_content_type_text_plain": "content type 'text/plain' is not accepted",
+    "tp2_bad_content_type_text_plain": 'content type "text/plain" is not accepted',
     "tp2_body_without_content_type": "content type missing is not accepted",
     "tp2_body_not_json": "the body is not valid JSON",
     "tp2_body_not_self_describing": "not a self-describing JSON",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tracemalloc
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -11,6 +12,7 @@ import pytest
 from snowcatcher.protocols.ingest import Ingestor
 from snowcatcher.protocols.snowplow import samples
 from snowcatcher.protocols.snowplow.base64url import encode
+from tests.data import write_schema
 from tests.decoding import get, ingestor, keywords, post
 
 
@@ -31,7 +33,7 @@ def test_unknown_and_missing_event_type_are_violations(ingest: Ingestor) -> None
     [unknown] = get(ingest, "e=zz&p=web&tv=t")
     assert unknown.event_type == "unknown"
     assert unknown.violations[0].path == "/e"
-    assert "'zz' is not a valid event type" in unknown.violations[0].message
+    assert '"zz" is not a valid event type' in unknown.violations[0].message
     [missing] = get(ingest, "p=web&tv=t&aid=x")
     assert missing.event_type == "unknown" and "e is missing" in missing.violations[0].message
 
@@ -106,7 +108,7 @@ def test_tracker_field_formats_are_checked(ingest: Ingestor) -> None:
     assert "must be a time in milliseconds" in messages["/dtm"]
     assert "must be a number" in messages["/se_va"]
     assert "must be a UUID" in messages["/eid"]
-    assert "'phone' is not a supported platform" in messages["/p"]
+    assert '"phone" is not a supported platform' in messages["/p"]
 
 
 def test_non_ascii_text_survives(ingest: Ingestor) -> None:
@@ -134,3 +136,30 @@ def test_undecodable_bodies_become_bad_requests(ingest: Ingestor, body: bytes, m
 def test_deep_nesting_is_a_violation_not_a_crash(ingest: Ingestor) -> None:
     [event] = post(ingest, b"[" * 10_000 + b"]" * 10_000)
     assert event.event_type == "bad_request" and not event.valid
+
+
+def test_contexts_seen_once_hold_a_bounded_amount_of_memory(tmp_path: Path) -> None:
+    # A capture of pages whose contexts never repeat: the decoder's envelope cache and the
+    # validator's memo keep what they saw, bounded by bytes (by count alone, 200 contexts of
+    # 40 KB held 24 MB: the raw cx, its decoded entity and the memo's key of each).
+    uri = write_schema(tmp_path, "big", {"type": "object", "required": ["n"]})
+    ingest = ingestor(tmp_path)
+
+    def page(n: int) -> str:
+        entity = {"schema": uri, "data": {"n": n, "text": "x" * 40_000}}
+        contexts = {"schema": samples.CONTEXTS, "data": [entity]}
+        return urlencode({"e": "pv", "p": "web", "tv": "js-4.6.1", "co": orjson.dumps(contexts).decode()})
+
+    assert get(ingest, page(-1))[0].valid  # compiled and imported before measuring
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        events = [get(ingest, page(n))[0] for n in range(200)]
+        assert all(event.valid for event in events)
+        del events
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert held < 12 * 1024 * 1024, f"{held / 2**20:.1f} MiB held after 200 distinct 40 KB contexts"
+    again = get(ingest, page(199))[0]  # the newest are still remembered, and still valid
+    assert again.valid and again.entities[0].data == {"n": 199, "text": "x" * 40_000}

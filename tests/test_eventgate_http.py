@@ -320,6 +320,6 @@ async def test_an_oversized_body_gets_413_and_is_recorded_as_eventgate() -> None
 
 
 def test_hasty_is_any_non_empty_value_like_javascripts_truthiness() -> None:
-    from snowcatcher.protocols.wikimedia.eventgate import is_hasty
+    from snowcatcher.protocols.wikimedia.eventgate_protocol import is_hasty
 
     assert [is_hasty(v) for v in (None, "", "true", "1", "false")] == [False, False, True, True, True]

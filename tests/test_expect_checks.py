@@ -102,7 +102,7 @@ async def test_no_invalid_lines_name_the_entity_and_path(plain_catcher: Snowcatc
     code, out = await asyncio.to_thread(run_expect, ["--no-invalid", "--url", plain_catcher.url])
     assert code == 1
     line = next(line for line in out.splitlines() if "#1 struct oops" in line)
-    assert line.endswith(": event /se_va: se_va (value) must be a number, got 'a lot'"), line
+    assert line.endswith(": event /se_va: se_va (value) must be a number, got \"a lot\""), line
 
 
 async def test_wait_accepts_its_query_as_a_json_body(plain_catcher: Snowcatcher,

@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 from jsonschema import Draft7Validator
 
-from snowcatcher.validate.explain import named_properties, sentence
+from snowcatcher.model import Violation
+from snowcatcher.validate.explain import sentence
 
 
 def _sentences(schema: dict[str, Any], instance: Any) -> list[str]:
@@ -31,7 +32,8 @@ def test_values_are_written_as_json(schema: dict[str, Any], instance: Any, expec
 def test_each_missing_required_name_is_its_own_sentence() -> None:
     found = _sentences({"required": ["name", "size", "kept"]}, {"kept": 1})
     assert found == ['required property "name" is missing', 'required property "size" is missing']
-    assert [named_properties(message) for message in found] == [["name"], ["size"]]
+    assert [Violation("", "", "required", message).named_properties() for message in found] == [
+        ["name"], ["size"]]
 
 
 def test_undeclared_properties_are_named() -> None:
@@ -39,7 +41,7 @@ def test_undeclared_properties_are_named() -> None:
               "additionalProperties": False}
     [found] = _sentences(schema, {"name": 1, "x_ok": 2, "colour": "red", 'say "hi"': 3})
     assert found == 'undeclared properties "colour", "say \\"hi\\"" (the schema allows no others)'
-    assert named_properties(found) == ["colour", 'say "hi"']
+    assert Violation("", "", "additionalProperties", found).named_properties() == ["colour", 'say "hi"']
 
 
 def test_long_values_are_cut() -> None:

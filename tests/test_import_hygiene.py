@@ -32,3 +32,20 @@ def test_the_layer_contracts_hold() -> None:
     lint = Path(sys.executable).with_name("lint-imports")
     result = subprocess.run([str(lint)], capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 0, result.stdout[-3000:]
+
+
+def test_the_collector_listens_before_the_validators_are_imported() -> None:
+    """Start-up time: jsonschema, referencing, the pattern engines and PyYAML come with the first
+    event or schema file, not before the port answers (they are a fifth of the start-up)."""
+    heavy = ["fastjsonschema", "jsonschema", "jsonschema_rs", "re2", "referencing", "regex", "yaml"]
+    code = ("import asyncio, sys\n"
+            "from snowcatcher.runtime import Settings, Snowcatcher\n"
+            "async def main():\n"
+            "    catcher = Snowcatcher(Settings(port=0, offline=True, cache_dir=None))\n"
+            "    await catcher.start()\n"
+            f"    print(sorted(m for m in {heavy!r} if m in sys.modules))\n"
+            "    await catcher.stop()\n"
+            "asyncio.run(main())\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                            check=True)
+    assert result.stdout.strip() == "[]", result.stdout

@@ -7,6 +7,8 @@ from typing import Any
 
 import aiohttp
 
+from snowcatcher.api.micro import collector_payload
+from snowcatcher.model import RawRequest
 from snowcatcher.runtime import Snowcatcher
 from tests.conftest import post_events
 from tests.data import TP2, body, struct
@@ -168,6 +170,19 @@ async def test_a_tracker_protocol_failure_reads_as_in_micro(plain_catcher: Snowc
     _, bad = await read(http, plain_catcher.url + "/micro/bad")
     assert bad[0]["errors"][0] == "Error while validating the event."
     assert bad[0]["rawEvent"]["context"]["userId"] == nuid == bad[0]["collectorPayload"]["context"]["userId"]
+
+
+def test_the_user_id_of_a_stored_request_is_read_from_its_sp_cookie_as_the_collector_reads_it() -> None:
+    """Without a kept id, Micro's CollectorPayload names the `sp` cookie the collector took, and
+    none for a cookie it would not take (it answered with a new id, which was not kept)."""
+    def payload(cookie: str) -> object:
+        raw = RawRequest(method="POST", path=TP2, query="", headers=(("Cookie", cookie),), body=b"{}",
+                         received_at=0.0)
+        return collector_payload(raw)["context"]["userId"]
+
+    nuid = "5d8a9c41-7e2b-4c3d-9f10-aa11bb22cc33"
+    assert payload(f"theme=dark; sp={nuid}") == nuid
+    assert payload("sp=a.b") is None and payload("sp=") is None
 
 
 async def test_iglu_answers_in_micros_shape(plain_catcher: Snowcatcher, http: aiohttp.ClientSession) -> None:

@@ -1,21 +1,30 @@
 """The protocol registry is the one seam for a protocol: one registered from here is captured over
-HTTP, imported from an export and re-validated, without another module knowing of it."""
+HTTP, imported from an export, re-validated, filtered and shown under its short name and field names,
+without another module knowing of it."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import MappingProxyType
+from unittest.mock import ANY
 
 import aiohttp
 import orjson
+from textual.widgets import Input
 
 from snowcatcher.api.capture_file import read_capture
 from snowcatcher.api.importer import import_requests
+from snowcatcher.headless import format_line
 from snowcatcher.model import CapturedEvent, Entity, RawRequest, Response, Violation
 from snowcatcher.protocols import PROTOCOLS, Intake, Protocol, Route
 from snowcatcher.protocols.ingest import Ingestor
 from snowcatcher.runtime import Settings, Snowcatcher
 from snowcatcher.store.store import Store
+from snowcatcher.tui import fields
+from snowcatcher.tui.app import SnowcatcherApp
+from snowcatcher.tui.event_list import EventList
+from snowcatcher.tui.filter_bar import FilterBar
 from snowcatcher.validate.iglu import Registry
 
 SCHEMA_PATH = "com.acme/order/jsonschema/1-0-0"
@@ -26,8 +35,10 @@ class AcmeProtocol(Protocol):
     """A made-up protocol: POST /acme/track with {"schema": an Iglu URI, "data": the event}."""
 
     name = "acme"
-    short = "ac"
+    short = "am"  # not its first two letters, which a list could show by itself
     routes = (Route("POST", "/acme/track"),)
+    fields = MappingProxyType({"total": ("order", "order total")})
+    field_groups = ("order",)
 
     async def ingest(self, ingestor: Ingestor, raw: RawRequest, nuid: str) -> Intake:
         return Intake(self.decode(ingestor, raw), Response(202, b"accepted"))
@@ -43,9 +54,8 @@ class AcmeProtocol(Protocol):
         return [CapturedEvent(self.name, "order", "order", uri, "acme", data, (entity,),
                               ingestor.validator.check(uri, data, entity.label), raw.received_at)]
 
-    def finish(self, response: object, events: list[CapturedEvent], nuid: str) -> None:
-        assert isinstance(response, aiohttp.web.StreamResponse)
-        response.headers["Acme-Verdict"] = events[0].verdict
+    def finish(self, answer: Response, events: list[CapturedEvent], nuid: str) -> Response:
+        return answer.with_headers(("Acme-Verdict", events[0].verdict))
 
 
 def write_schema(folder: Path, kind: str) -> None:
@@ -71,6 +81,7 @@ async def test_a_protocol_registered_by_a_test_is_captured_imported_and_revalida
             [captured] = catcher.store.window()
             assert (captured.protocol, captured.verdict) == ("acme", "invalid")
             assert captured.violations[0].keyword == "type"
+            await shown_under_its_names(catcher, captured)
 
             copy = Store(tmp_path / "copy.db")
             try:
@@ -88,6 +99,25 @@ async def test_a_protocol_registered_by_a_test_is_captured_imported_and_revalida
         finally:
             await catcher.stop()
     assert PROTOCOLS.named("acme") is None
+
+
+async def shown_under_its_names(catcher: Snowcatcher, captured: CapturedEvent) -> None:
+    """The headless line, the TUI's list and Overview and the filter (HTTP API and TUI) all take the
+    protocol's short name and field names from the registry."""
+    assert format_line(captured).split()[2] == "am"
+    assert list(fields.grouped(captured)) == [("order", [("order total", "total", "9.5")]),
+                                              ("timestamps", [("received", "", ANY)])]
+    async with aiohttp.ClientSession() as http:
+        for text, found in (("protocol:am", 1), ("protocol:AM", 1), ("protocol:acme", 1), ("protocol:sp", 0)):
+            async with http.get(catcher.url + "/snowcatcher/api/events", params={"filter": text}) as answer:
+                assert len((await answer.json())["events"]) == found, text
+    async with SnowcatcherApp(catcher.store).run_test(size=(100, 20)) as pilot:
+        await pilot.pause()
+        events = pilot.app.query_one(EventList)
+        assert events.row(captured, 100).plain.split()[2] == "am"
+        pilot.app.query_one(FilterBar).query_one(Input).value = "protocol:am"
+        where = pilot.app.query_one(FilterBar).parse()
+        assert where is not None and where.params == ("acme",)
 
 
 def test_the_registry_routes_as_the_collector_does() -> None:

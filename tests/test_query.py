@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from snowcatcher.model import CapturedEvent, Entity, RawRequest, Response, Violation
+from snowcatcher.protocols import PROTOCOLS
 from snowcatcher.store.query import Filter, FilterError
 from snowcatcher.store.store import Store
 
@@ -95,6 +96,7 @@ def test_terms_the_database_must_decide_have_no_python_test(text: str) -> None:
 @pytest.mark.parametrize(("short", "protocol"), [("sp", "snowplow"), ("EG", "eventgate"),
                                                  ("el", "eventlogging")])
 def test_protocol_takes_the_short_names_the_tui_shows(short: str, protocol: str) -> None:
-    where = Filter.parse(f"protocol:{short}")
+    where = Filter.parse(f"protocol:{short}", PROTOCOLS)
     assert where.params == (protocol,)
+    assert Filter.parse(f"protocol:{protocol}", PROTOCOLS).params == (protocol,)
     assert where.match is not None

@@ -199,3 +199,33 @@ def test_import_over_http_keeps_every_reader_whole(captured: dict[str, Path], tm
         assert "skipped 1 bad line or entry" in cli.stdout
     finally:
         process.stop()
+
+
+def _answers(db: Path) -> list[tuple[Any, ...]]:
+    """Each stored request's answer: status, reason phrase and headers as sent."""
+    store = Store(db)
+    try:
+        found = []
+        for request_id in sorted({event.request_id for event in store.after(0, limit=10_000)}):
+            stored = store.request(request_id)
+            assert stored is not None
+            found.append((stored.response.status, stored.response.reason, stored.response.headers))
+        return found
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("name", ["export.ndjson", "export.har"])
+def test_the_answers_headers_come_back_from_each_export(captured: dict[str, Path], tmp_path: Path,
+                                                        name: str) -> None:
+    """The answers' headers (Set-Cookie, CORS, Content-Type) and reason phrases are written to both
+    exports and imported back as the collector sent them."""
+    assert _import(captured[name], tmp_path / "again.sqlite").returncode == 0
+    original = _answers(captured["original.sqlite"])
+    assert all(headers for _, _, headers in original)
+    assert any(("Access-Control-Allow-Origin", "*") in headers for _, _, headers in original)
+    assert any(name == "Set-Cookie" for _, _, headers in original for name, _ in headers)
+    assert any(reason and "accepted" in reason for _, reason, _ in original)  # EventGate's
+    assert _answers(tmp_path / "again.sqlite") == original
+    exported = captured[name].read_text()
+    assert "Access-Control-Allow-Credentials" in exported and "SameSite=None" in exported

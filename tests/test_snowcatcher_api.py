@@ -50,8 +50,11 @@ async def test_one_event_with_request_and_answer(catcher: Snowcatcher, http: aio
     status, found = await fetch(http, catcher.url + API + "/events/1")
     assert status == 200 and found["event"]["name"] == "one"
     assert found["request"]["path"] == TP2 and '"se_la": "lab"' in found["request"]["body"]["text"]
-    assert found["response"] == {"status": 200, "content_type": "text/plain",
+    headers = found["response"].pop("headers")
+    assert found["response"] == {"status": 200, "reason": None, "content_type": "text/plain",
                                  "body": {"text": "ok", "encoding": "utf-8"}}
+    assert headers[0] == ["Content-Type", "text/plain"] and headers[1][0] == "Set-Cookie"
+    assert ["Access-Control-Allow-Credentials", "true"] in headers
     assert found["enriched"]["se_label"] == "lab"
     status, missing = await fetch(http, catcher.url + API + "/events/99")
     assert status == 404 and "no event 99" in missing["error"]
@@ -76,7 +79,7 @@ async def test_wait_blocks_until_the_event_is_stored(catcher: Snowcatcher,
     await post_events(http, catcher.url, struct("late", se_la="yes"))
     status, report = await asyncio.wait_for(waiting, 5)
     assert status == 200 and report["found"] == 1 and report["events"][0]["payload"]["se_la"] == "yes"
-    assert report["near_misses"][0]["problems"] == ["se_la is 'no', wanted 'yes'"]
+    assert report["near_misses"][0]["problems"] == ['se_la is "no", wanted "yes"']
 
 
 async def test_wait_times_out_with_a_report(catcher: Snowcatcher, http: aiohttp.ClientSession) -> None:
@@ -86,7 +89,7 @@ async def test_wait_times_out_with_a_report(catcher: Snowcatcher, http: aiohttp.
     assert status == 504 and not report["ok"] and report["found"] == 0
     assert report["matching_filter"] == 1 and report["store_total"] == 2
     problems = report["near_misses"][0]["problems"]
-    assert problems == ["no gitlab_standard context (it has: none)", "se_label is 'wrong', wanted 'right'"]
+    assert problems == ["no gitlab_standard context (it has: none)", 'se_label is "wrong", wanted "right"']
     assert [e["name"] for e in report["recent"]] == ["target", "other"]
 
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+import tracemalloc
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from snowcatcher.model import CapturedEvent, Response
+from snowcatcher.model import CapturedEvent, Entity, Response
 from snowcatcher.protocols.snowplow import samples
 from snowcatcher.protocols.snowplow.decode import SnowplowDecoder
 from snowcatcher.store.query import Filter
@@ -252,3 +254,24 @@ async def test_iter_after_pages_matching_events_oldest_first(store: Store) -> No
     assert pages == [["e0", "e2"], ["e4", "e6"]]
     first = store.window()[0].id
     assert [len(page) async for page in store.iter_after(first, None, 4)] == [4, 2]
+
+
+def test_contexts_stored_once_hold_a_bounded_amount_of_memory(store: Store) -> None:
+    # Sets of contexts that never repeat: the store remembers recent sets to point later events
+    # at them, bounded by bytes (by count alone, 600 sets of 12 KB stayed in memory).
+    def with_big_context(n: int) -> CapturedEvent:
+        data = {"n": n, "text": "x" * 12_000}
+        entity = Entity("context", 0, "iglu:com.acme/big/jsonschema/1-0-0", data, "co")
+        return replace(event(f"e{n}"), entities=(entity,))
+
+    store.append_now(request(), Response(200), [with_big_context(-1)])
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for n in range(600):
+            store.append_now(request(), Response(200), [with_big_context(n)])
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert held < 4 * 1024 * 1024, f"{held / 2**20:.1f} MiB held after 600 distinct 12 KB context sets"
+    assert store.get(store.last_id()).entities[0].data == {"n": 599, "text": "x" * 12_000}

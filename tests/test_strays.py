@@ -112,6 +112,28 @@ async def test_a_client_that_hangs_up_mid_body_is_recorded_with_what_came(server
     assert stored is not None and stored.request.body == EVENTS[:40]
 
 
+async def test_a_client_that_hangs_up_after_its_whole_body_gets_its_events_stored(
+        server: Snowcatcher) -> None:
+    # wrk and trackers closing at exit hang up right after sending: a body that came whole is the
+    # request as sent, not an incomplete one. Many at once, so that some hang-ups are seen before
+    # their handlers read the body (on the previous code those were recorded 'incomplete').
+    count = 60
+
+    async def send_and_hang_up() -> None:
+        _, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(post(TP2, EVENTS))
+        await writer.drain()
+        writer.close()  # no wait for the answer
+
+    await asyncio.gather(*(send_and_hang_up() for _ in range(count)))
+    async with asyncio.timeout(30):
+        while server.store.counts().total < count:
+            await asyncio.sleep(0.01)
+    events = server.store.window()
+    assert [(event.event_type, event.valid) for event in events] == [("page_view", True)] * count, [
+        violation_of(event) for event in events if not event.valid][:3]
+
+
 async def test_expect_continue_over_the_limit_gets_413_without_100_continue(server: Snowcatcher) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
     writer.write(b"POST " + TP2 + b" HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"

@@ -13,7 +13,7 @@ from aiohttp import web
 
 from snowcatcher.cli import main
 from snowcatcher.protocols.wikimedia.streams import StreamConfigError
-from snowcatcher.runtime import Settings, Snowcatcher
+from snowcatcher.runtime import Settings, Snowcatcher, StaleStreamConfig
 from tests.cli_process import free_port
 from tests.loopback import serving
 from tests.wikimedia_support import PRIMARY, needs_corpus
@@ -86,7 +86,7 @@ async def test_a_failed_fetch_on_r_keeps_the_configuration_and_says_so() -> None
         await catcher.start()
         try:
             config["status"] = 500
-            with pytest.raises(StreamConfigError, match=r"HTTP 500.*configuration fetched before"):
+            with pytest.raises(StaleStreamConfig, match=r"HTTP 500.*configuration fetched before"):
                 await catcher.revalidate()
             [remote] = catcher._remote_streams()
             assert remote.config.find("test.event") is not None

@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 
 from snowcatcher.api.exchange import request_from_json
-from snowcatcher.api.har import HarError, har_entries
+from snowcatcher.api.har import HarError, har_entries, set_cookie_nuid
 from snowcatcher.model import (
     BAD_REQUEST,
     PROTOCOL_EVENTGATE,
@@ -168,7 +168,7 @@ def _replay(group: list[_Line]) -> tuple[Replay | None, list[Problem]]:
             raw = request_from_json(stored.get("request", stored))
         except ValueError as error:  # a field that is not a request's, or not a time
             return None, [Problem(where, str(error))]
-        return Replay(raw, _assigned_nuid(first.item), where), []
+        return Replay(raw, _assigned_nuid(first.item) or _answer_nuid(stored.get("response")), where), []
     usable = [line for line in group if line.item.get("event_type") != BAD_REQUEST]
     problems = [Problem(f"line {line.number}", "an undecodable request: a --headless --json line "
                         "does not hold the request itself (import the NDJSON export, "
@@ -181,6 +181,15 @@ def _replay(group: list[_Line]) -> tuple[Replay | None, list[Problem]]:
     except ValueError as error:
         return None, [*problems, Problem(f"line {usable[0].number}", str(error))]
     return Replay(raw, _assigned_nuid(usable[0].item), f"line {usable[0].number}"), problems
+
+
+def _answer_nuid(response: Any) -> str:
+    """The network user id the recorded answer's `sp` cookie set (an undecodable request's
+    events carry none)."""
+    headers = response.get("headers") if isinstance(response, dict) else None
+    pairs = [pair for pair in headers if isinstance(pair, list) and len(pair) == 2] if isinstance(
+        headers, list) else []
+    return set_cookie_nuid((str(name), str(value)) for name, value in pairs)
 
 
 def _assigned_nuid(item: JsonDict) -> str:

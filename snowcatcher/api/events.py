@@ -26,10 +26,12 @@ from snowcatcher.capture.intake_first import between_pages, long_read
 from snowcatcher.capture.unparseable import UNPARSEABLE
 from snowcatcher.gitlab.api import GITLAB
 from snowcatcher.model import PROTOCOL_SNOWPLOW
+from snowcatcher.protocols import PROTOCOLS
 from snowcatcher.protocols.snowplow.enriched import enriched_event
 from snowcatcher.qa.checks import EventCheck
 from snowcatcher.store.query import Filter, FilterError
 from snowcatcher.store.store import StoreError
+from snowcatcher.text import as_json
 from snowcatcher.validate.unresolved import UNRESOLVED_SCHEMAS
 
 log = logging.getLogger(__name__)
@@ -124,7 +126,7 @@ async def _events(request: web.Request) -> web.Response:
     after = _int(request, "after", -1, 0)
     order = request.query.get("order", "oldest")
     if order not in ("oldest", "newest"):
-        raise _bad(f"order must be oldest or newest, not {order!r}")
+        raise _bad(f"order must be oldest or newest, not {as_json(order)}")
     offset = _int(request, "offset", 0, 0)
     if after >= 0:
         events = store.after(after, where, limit)
@@ -377,7 +379,7 @@ LARGEST_ID = 2**63 - 1
 
 def _filter(request: web.Request) -> Filter:
     try:
-        return Filter.parse(request.query.get("filter", ""))
+        return Filter.parse(request.query.get("filter", ""), PROTOCOLS)
     except FilterError as error:
         raise _bad(str(error)) from None
 
@@ -389,7 +391,7 @@ def _int(request: web.Request, name: str, default: int, low: int, high: int = LA
     try:
         value = int(text)
     except ValueError:
-        raise _bad(f"{name} must be a whole number, not {text!r}") from None
+        raise _bad(f"{name} must be a whole number, not {as_json(text)}") from None
     if not low <= value <= high:
         raise _bad(f"{name} must be between {low} and {high}")
     return value
@@ -402,7 +404,7 @@ def _float(request: web.Request, name: str, default: float, low: float, high: fl
     try:
         value = float(text)
     except ValueError:
-        raise _bad(f"{name} must be a number of seconds, not {text!r}") from None
+        raise _bad(f"{name} must be a number of seconds, not {as_json(text)}") from None
     if not low <= value <= high:
         raise _bad(f"{name} must be between {low:g} and {high:g} seconds")
     return value

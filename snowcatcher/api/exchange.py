@@ -51,7 +51,10 @@ def request_from_json(data: JsonDict) -> RawRequest:
 
 
 def response_json(response: Response) -> JsonDict:
-    return {"status": response.status, "content_type": response.content_type,
+    """Our answer; `headers` is null for one stored before they were recorded, `reason` for the
+    standard phrase."""
+    return {"status": response.status, "reason": response.reason, "content_type": response.content_type,
+            "headers": None if response.headers is None else [list(pair) for pair in response.headers],
             "body": body_json(response.body)}
 
 

@@ -15,6 +15,7 @@ from aiohttp.typedefs import Handler
 
 from snowcatcher.model import RawRequest, StoredRequest
 from snowcatcher.redact import redacted_request, redacted_stored
+from snowcatcher.text import as_json
 
 #: The read and control API: Micro's and snowcatcher's own. Everything else is tracker intake,
 #: which answers any Host and any Origin as the real collectors do.
@@ -135,7 +136,7 @@ class Access:
         host = request.headers.get("Host")
         if host is not None and not self.host_allowed(host):
             return _refuse(403, (
-                f"snowcatcher's read and control API does not answer to the Host {host!r}: only "
+                f"snowcatcher's read and control API does not answer to the Host {as_json(host)}: only "
                 f"to loopback names and addresses and to --host. A foreign name is how a web page "
                 f"reaches it through DNS rebinding. If the name is yours, start snowcatcher with "
                 f"--allow-host {host_name(host)}"))

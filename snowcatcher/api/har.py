@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import datetime
 from collections.abc import Iterable, Mapping
 from http.cookies import CookieError, SimpleCookie
 from typing import Any
@@ -12,7 +11,7 @@ from urllib.parse import parse_qsl, urlsplit
 import orjson
 
 from snowcatcher import __version__
-from snowcatcher.model import JsonDict, RawRequest, StoredRequest, iso_time
+from snowcatcher.model import JsonDict, RawRequest, StoredRequest, epoch_of_iso_time, iso_time, reason_phrase
 from snowcatcher.protocols.snowplow.protocol import COOKIE_NAME
 
 #: The cookie a Snowplow collector keeps the network user id in.
@@ -51,11 +50,14 @@ def har_entry(stored: StoredRequest, base_url: str, nuid: str = "") -> JsonDict:
         request["postData"] = {"mimeType": raw.header("Content-Type"), **_text(raw.body, "_encoding")}
     content = {"size": len(answer.body), "mimeType": answer.content_type,
                **_text(answer.body, "encoding")}
-    headers = [{"name": "Content-Type", "value": answer.content_type}]
-    if nuid:
-        headers.append({"name": "Set-Cookie", "value": f"{NUID_COOKIE}={nuid}; Path=/"})
+    if answer.headers is not None:
+        headers = [{"name": n, "value": v} for n, v in answer.headers]
+    else:  # stored before the headers were recorded: what is known of them
+        headers = [{"name": "Content-Type", "value": answer.content_type}]
+        if nuid:
+            headers.append({"name": "Set-Cookie", "value": f"{NUID_COOKIE}={nuid}; Path=/"})
     return {"startedDateTime": iso_time(raw.received_at), "time": 0, "request": request,
-            "response": {"status": answer.status, "statusText": answer.reason or "",
+            "response": {"status": answer.status, "statusText": reason_phrase(answer),
                          "httpVersion": "HTTP/1.1", "cookies": [],
                          "headers": headers,
                          "content": content, "redirectURL": "", "headersSize": -1,
@@ -123,10 +125,17 @@ def _request(entry: JsonDict) -> RawRequest:
 def _nuid(response: Any) -> str:
     """The `sp` cookie a collector set in its answer (real collectors do; devtools records it)."""
     headers = response.get("headers") if isinstance(response, dict) else None
-    for header in headers if isinstance(headers, list) else ():
-        if isinstance(header, dict) and str(header.get("name", "")).lower() == "set-cookie":
+    return set_cookie_nuid((str(header.get("name", "")), str(header.get("value", "")))
+                           for header in (headers if isinstance(headers, list) else ())
+                           if isinstance(header, dict))
+
+
+def set_cookie_nuid(headers: Iterable[tuple[str, str]]) -> str:
+    """The network user id in the `sp` cookie an answer's Set-Cookie headers set, or empty."""
+    for name, value in headers:
+        if name.lower() == "set-cookie":
             try:
-                morsel = SimpleCookie(str(header.get("value", ""))).get(NUID_COOKIE)
+                morsel = SimpleCookie(value).get(NUID_COOKIE)
             except CookieError:
                 continue
             if morsel is not None:
@@ -136,10 +145,7 @@ def _nuid(response: Any) -> str:
 
 def _epoch(stamp: str) -> float:
     try:
-        moment = datetime.datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+        return epoch_of_iso_time(stamp)
     except ValueError:
         raise ValueError(f"startedDateTime {orjson.dumps(stamp).decode()} is not an ISO 8601 time "
                          "from year 1 to 9999") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=datetime.UTC)
-    return moment.timestamp()

@@ -22,7 +22,8 @@ from snowcatcher.api.capture_file import Capture, CaptureError, Problem, read_ca
 from snowcatcher.api.guard import TOKEN_ENV
 from snowcatcher.model import CapturedEvent, RawRequest
 from snowcatcher.protocols import PROTOCOLS
-from snowcatcher.protocols.base import Intake
+from snowcatcher.protocols.answer import fixed_cors, imported_answer
+from snowcatcher.protocols.base import Intake, Protocol
 from snowcatcher.protocols.ingest import Ingestor
 from snowcatcher.protocols.snowplow.decode import parse_query
 from snowcatcher.protocols.snowplow.protocol import ANONYMOUS_NUID, cookie_nuid
@@ -68,7 +69,13 @@ def route(raw: RawRequest, ingestor: Ingestor) -> Ingest | None:
     protocol = PROTOCOLS.recognising(raw)
     if protocol is None:
         return None
-    return partial(protocol.ingest, ingestor)
+    return partial(_ingest, protocol, ingestor)
+
+
+async def _ingest(protocol: Protocol, ingestor: Ingestor, raw: RawRequest, nuid: str) -> Intake:
+    """The events and the answer, headers and all, as the collector would have sent it."""
+    events, answer = await protocol.ingest(ingestor, raw, nuid)
+    return Intake(events, imported_answer(protocol, raw, answer, events, nuid, fixed_cors(PROTOCOLS)))
 
 
 async def import_requests(store: Store, ingestor: Ingestor, capture: Capture) -> ImportSummary:

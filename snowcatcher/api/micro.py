@@ -18,7 +18,7 @@ from snowcatcher.capture.app_keys import INGESTOR, STORE
 from snowcatcher.capture.intake_first import between_pages, long_read
 from snowcatcher.model import BAD_REQUEST, PROTOCOL_SNOWPLOW, CapturedEvent, JsonDict, RawRequest, iso_time
 from snowcatcher.protocols.snowplow.enriched import enriched_event
-from snowcatcher.protocols.snowplow.protocol import ANONYMOUS_NUID, TP2_PATH
+from snowcatcher.protocols.snowplow.protocol import ANONYMOUS_NUID, TP2_PATH, cookie_nuid
 from snowcatcher.protocols.snowplow.tracker_fields import is_network_user_id
 from snowcatcher.store.query import Filter
 from snowcatcher.store.store import Store
@@ -239,11 +239,7 @@ def _request_nuid(raw: RawRequest) -> str | None:
     nuid = dict(parse_qsl(raw.query)).get("nuid", "")
     if is_network_user_id(nuid):
         return nuid
-    for part in raw.header("Cookie").split(";"):
-        name, _, value = part.strip().partition("=")
-        if name == "sp" and value:
-            return value
-    return None
+    return cookie_nuid(raw.header("Cookie")) or None
 
 
 def _context(nuid: Any, raw: RawRequest | None, received_at: float) -> JsonDict:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import datetime
+import contextlib
 import math
 import re
 import time
@@ -21,9 +21,11 @@ from snowcatcher.model import (
     JsonDict,
     RawRequest,
     Violation,
+    epoch_of_iso_time,
     iso_time,
+    pointer_parts,
 )
-from snowcatcher.protocols.snowplow.enriched import CANONICAL_FIELDS, TEXT_PARAMETERS, enriched_event
+from snowcatcher.protocols.snowplow.enriched import CANONICAL_FIELDS, PARAMETER_OF_COLUMN, enriched_event
 from snowcatcher.protocols.snowplow.tracker_fields import BUILTIN_SCHEMAS
 from snowcatcher.store.query import Filter
 from snowcatcher.store.store import Store
@@ -174,8 +176,7 @@ def _failure_type(violations: Sequence[Violation]) -> str:
 def _json_path(pointer: str) -> str:
     """A JSON pointer (`/items/0/name`) as the JSONPath Enrich reports (`$.items[0].name`)."""
     path = "$"
-    for part in pointer.split("/")[1:] if pointer else ():
-        part = part.replace("~1", "/").replace("~0", "~")
+    for part in pointer_parts(pointer):
         path += f"[{part}]" if part.isdigit() else f".{part}"
     return path
 
@@ -209,7 +210,7 @@ def _values(store: Store, column: str) -> list[str]:
         parts = {_schema_part(column, schema) for schema, _ in store.schema_pairs()}
         return sorted(part for part in parts if part)[:MAX_VALUES]
     seen: dict[str, int] = {}
-    parameter = _PARAMETERS.get(column)
+    parameter = PARAMETER_OF_COLUMN.get(column)
     for event in store.window(EVENTS, 0, VALUE_SAMPLE, newest_first=True):
         value = (event.event_type if column == "event" else event.app_id if column == "app_id"
                  else event.name if column == "se_action" and event.event_type == "struct"
@@ -319,12 +320,10 @@ def _on_parameter(parameter: str) -> Callable[[Store, str, list[str]], Filter]:
 
 
 _BUILTIN_SCHEMAS = frozenset(BUILTIN_SCHEMAS.values())
-#: Atomic column -> the tracker parameter it holds as sent.
-_PARAMETERS = {column: parameter for parameter, column in TEXT_PARAMETERS.items()}
 #: Column -> how a filter on it becomes SQL: indexed columns first (event, app_id, the event's
 #: schema, a struct's action), then tracker parameters read from the stored payload.
 _FILTERABLE: dict[str, Callable[[Store, str, list[str]], Filter]] = {
-    **{column: _on_parameter(parameter) for column, parameter in _PARAMETERS.items()
+    **{column: _on_parameter(parameter) for column, parameter in PARAMETER_OF_COLUMN.items()
        if column not in ("app_id", "se_action")},
     "event": _on_event_type, "app_id": _on_column("app_id"),
     **dict.fromkeys(_SCHEMA_PARTS, _on_schema), "se_action": _on_struct_action,
@@ -353,14 +352,8 @@ def _instant(value: Any, name: str) -> float:
     if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
         return float(value) / 1000
     if isinstance(value, str):
-        try:
-            moment = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            pass
-        else:
-            if moment.tzinfo is None:
-                moment = moment.replace(tzinfo=datetime.UTC)
-            return moment.timestamp()
+        with contextlib.suppress(ValueError):
+            return epoch_of_iso_time(value)
     raise BadQuery(f"{name} must be an ISO-8601 time or epoch milliseconds, got {_shown(value)}")
 
 

@@ -20,6 +20,7 @@ from snowcatcher.capture.intake_first import INTAKE_FIRST, IntakeFirst
 from snowcatcher.capture.unparseable import parser_reason
 from snowcatcher.model import PROTOCOL_SNOWPLOW, CapturedEvent, RawRequest, Response, Violation, bad_request
 from snowcatcher.protocols import PROTOCOLS, Protocol, Protocols, Route
+from snowcatcher.protocols.answer import as_sent, cors_headers, fixed_cors
 from snowcatcher.protocols.ingest import Ingestor
 from snowcatcher.protocols.snowplow.protocol import (
     ANONYMOUS_NUID,
@@ -40,7 +41,6 @@ CORS_MAX_AGE = 3600
 DEFAULT_MAX_BODY = 1024 * 1024
 #: Seconds a body may take to arrive (a megabyte at 70 KB/s); then it is recorded as stalled.
 DEFAULT_BODY_TIMEOUT = 15.0
-_NO_CACHE = "no-cache, no-store, must-revalidate"
 # Network user ids must be unique, not secret: a PRNG seeded from os.urandom makes them for a
 # third of what uuid4() costs (a getrandom call per id).
 _RANDOM = random.Random()
@@ -103,8 +103,7 @@ def make_app(store: Store, ingestor: Ingestor, config: CollectorConfig | None = 
     app[CONFIG] = config
     app[CAPTURE_HOOKS] = []
     app[INTAKE_FIRST] = IntakeFirst()
-    app[FIXED_CORS] = {route.path: protocol.cors for protocol in protocols if protocol.cors
-                       for route in protocol.routes if not route.is_pattern}
+    app[FIXED_CORS] = fixed_cors(protocols)
     app.on_response_prepare.append(_add_cors_headers)
     guard.install(app, access or guard.Access())
     app.router.add_get("/health", _health)
@@ -179,9 +178,8 @@ async def _take_in(protocol: Protocol, request: web.Request) -> web.StreamRespon
             events = [replace(event, protocol=protocol.name) for event in events]
     else:
         events, answer = await protocol.ingest(request.app[INGESTOR], raw, nuid)
-    response = await store_and_answer(request, raw, answer, events)
-    protocol.finish(response, events, nuid)
-    return response
+        answer = protocol.finish(answer, events, nuid)
+    return await store_and_answer(request, raw, answer, events)
 
 
 async def _unknown_path(request: web.Request) -> web.StreamResponse:
@@ -222,6 +220,8 @@ async def capture(request: web.Request) -> tuple[RawRequest, bool]:
                                            "(--max-body); it was refused before it was sent "
                                            "(Expect: 100-continue)")
             too_big = True
+        elif request.content.is_eof():  # the body came with the headers: nothing to wait for
+            too_big = await _read_body(request, config.max_body, chunks)
         else:
             async with asyncio.timeout(config.body_timeout):
                 too_big = await _read_body(request, config.max_body, chunks)
@@ -230,13 +230,18 @@ async def capture(request: web.Request) -> tuple[RawRequest, bool]:
         request[_BODY_REFUSAL] = (408, f"the body stopped arriving: {_arrived(request, chunks)} came in "
                                        f"{config.body_timeout:g} s; only they were kept")
     except (ConnectionError, HttpProcessingError) as error:
-        too_big = True
-        request[_BODY_BROKEN] = True
         chunks.extend(_unread(request.content))
-        why = ("the client hung up" if isinstance(error, ConnectionError)
-               else f"the body is not valid HTTP ({parser_reason(error)})")
-        request[_BODY_REFUSAL] = (400, f"{why} after {_arrived(request, chunks)} of the body; only "
-                                       "they were kept")
+        if isinstance(error, ConnectionError) and request.content.is_eof():
+            # The parser saw the whole body before the client hung up (wrk, or a tracker closing
+            # at exit): the request is complete as sent, read from aiohttp's buffer.
+            too_big = sum(map(len, chunks)) > config.max_body
+        else:
+            too_big = True
+            request[_BODY_BROKEN] = True
+            why = ("the client hung up" if isinstance(error, ConnectionError)
+                   else f"the body is not valid HTTP ({parser_reason(error)})")
+            request[_BODY_REFUSAL] = (400, f"{why} after {_arrived(request, chunks)} of the body; "
+                                           "only they were kept")
     body = b"".join(chunks)[:config.max_body]
     encoding = encoding_of(request.headers.get("Content-Encoding", ""))
     # The server leaves bodies compressed (server.py): aiohttp would inflate all of a zip bomb.
@@ -325,19 +330,19 @@ def oversize(request: web.Request, raw: RawRequest) -> tuple[list[CapturedEvent]
 
 async def store_and_answer(request: web.Request, raw: RawRequest, answer: Response,
                            events: list[CapturedEvent]) -> web.Response:
-    """Store the request and its events, then answer: a 2xx means the events are in the store."""
+    """Store the request and its events with the answer as it will be sent, headers included, then
+    send it: a 2xx means the events are in the store."""
     target = None if request.get(_CUT) else request.raw_path
     for hook in request.app[CAPTURE_HOOKS]:
         hook(raw, target)
+    answer = as_sent(answer, cors_headers(request.app[FIXED_CORS].get(request.path),
+                                          request.headers.get("Origin", "")))
     try:
         await request.app[STORE].append(raw, answer, events)
     except Exception as error:  # the store is gone (disk full, read-only): say so, do not pretend
         return web.Response(status=500, text=f"snowcatcher could not store the request: {error}")
-    response = web.Response(status=answer.status, body=answer.body, content_type=answer.content_type,
-                            reason=answer.reason)
-    if answer.content_type == "image/gif":
-        response.headers["Cache-Control"] = _NO_CACHE
-    return response
+    return web.Response(status=answer.status, body=answer.body, reason=answer.reason,
+                        headers=answer.headers)
 
 
 def network_user_id(request: web.Request) -> str:
@@ -364,12 +369,8 @@ async def _add_cors_headers(request: web.Request, response: web.StreamResponse) 
     if guard.is_read_path(request.path):
         guard.add_read_cors(request, response)  # only the origins the user allowed
         return
-    fixed = request.app[FIXED_CORS].get(request.path)
-    if fixed is not None:
-        response.headers.update(fixed)
-        return
-    # Trackers send credentials, and browsers reject `*` with credentials: a failed CORS check
-    # makes the tracker retry and duplicates events, so the origin is echoed.
-    response.headers["Access-Control-Allow-Origin"] = request.headers.get("Origin", "*")
-    response.headers["Access-Control-Allow-Credentials"] = "true"
+    if "Access-Control-Allow-Origin" in response.headers:
+        return  # a stored request's answer: store_and_answer sent (and stored) its CORS already
+    response.headers.extend(cors_headers(request.app[FIXED_CORS].get(request.path),
+                                         request.headers.get("Origin", "")))
 

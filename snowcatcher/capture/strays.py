@@ -101,6 +101,8 @@ async def _store(request: web.Request, raw: RawRequest | None, response: web.Str
     if raw is None:
         return
     body = response.body if isinstance(response, web.Response) and isinstance(response.body, bytes) else b""
-    answer = Response(response.status, body, response.content_type)
+    # The headers the route set (its CORS come later, as the answer is sent).
+    answer = Response(response.status, body, response.content_type, response.reason,
+                      tuple(response.headers.items()))
     await request.app[STORE].append(raw, answer, [bad_request(raw, Violation("request", "", "endpoint",
                                                                              message))])

@@ -54,7 +54,8 @@ class Unparseable:
         message = (f"the request is not valid HTTP/1.1, so snowcatcher could not read it: {reason}; "
                    f"{kept}, starting {json.dumps(head[:120].decode('latin-1'))}")
         raw = readable_request(head, remote)
-        answer = Response(400, f"bad request: {message}".encode(), "text/plain; charset=utf-8")
+        answer = Response(400, f"bad request: {message}".encode(), "text/plain; charset=utf-8",
+                          headers=(("Content-Type", "text/plain; charset=utf-8"), ("Connection", "close")))
         task = asyncio.ensure_future(self._store(raw, answer, message))
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)

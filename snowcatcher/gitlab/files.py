@@ -5,17 +5,21 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-import yaml
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError
-from referencing import Registry, Resource
-from referencing.exceptions import NoSuchResource
-from referencing.jsonschema import DRAFT202012
 
-_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+if TYPE_CHECKING:  # these are imported with the first file read or checked, not at start-up
+    import yaml
+    from jsonschema.exceptions import ValidationError
+    from referencing import Resource
+
+
+
+def _loader() -> Any:
+    import yaml
+
+    return getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,8 +49,10 @@ def read_yaml(path: Path) -> tuple[Any, str]:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise YamlFileError(f"cannot read: {error}") from None
+    import yaml
+
     try:
-        return yaml.load(text, Loader=_Loader), text
+        return yaml.load(text, Loader=_loader()), text
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         problem = getattr(error, "problem", None) or str(error)
@@ -56,8 +62,10 @@ def read_yaml(path: Path) -> tuple[Any, str]:
 def line_of(text: str, location: Sequence[str | int]) -> int:
     """The 1-based line of the value at `location` (keys and indexes) in a YAML text; the nearest
     enclosing line when the location is not there (a missing required key: the mapping's line)."""
+    import yaml
+
     try:
-        node = yaml.compose(text, Loader=_Loader)
+        node = yaml.compose(text, Loader=_loader())
     except yaml.YAMLError:
         return 0
     line = 1
@@ -71,6 +79,8 @@ def line_of(text: str, location: Sequence[str | int]) -> int:
 
 
 def _child(node: yaml.Node, step: str | int) -> yaml.Node | None:
+    import yaml
+
     if isinstance(node, yaml.MappingNode):
         for key, value in node.value:
             if key.value == str(step):
@@ -89,6 +99,9 @@ class SchemaCheck:
     its relative `$ref`s name, read from the checkout."""
 
     def __init__(self, schema_path: Path) -> None:
+        from jsonschema import Draft202012Validator
+        from referencing import Registry
+
         self.path = schema_path
         schema = orjson.loads(schema_path.read_bytes())
         base = schema_path.resolve().as_uri()
@@ -135,6 +148,10 @@ def _json(value: Any) -> str:
 
 
 def _retrieve(uri: str) -> Resource[Any]:
+    from referencing import Resource
+    from referencing.exceptions import NoSuchResource
+    from referencing.jsonschema import DRAFT202012
+
     if not uri.startswith("file://"):
         raise NoSuchResource(uri)
     try:

@@ -10,7 +10,7 @@ import orjson
 from snowcatcher.gitlab import event as fields
 from snowcatcher.gitlab.definitions import BASE_PROPERTIES, Definitions, DefinitionSource, EventDefinition
 from snowcatcher.gitlab.metrics import metrics_needing
-from snowcatcher.model import CapturedEvent, Violation
+from snowcatcher.model import CapturedEvent, Violation, json_pointer
 
 #: The violation keyword of every finding (`definition:` in the filter language).
 KEYWORD = "definition"
@@ -126,7 +126,7 @@ def _finding(name: str, path: str, message: str) -> Violation:
 
 
 def _pointer(key: str) -> str:
-    return f"/{key}" if key in BASE_PROPERTIES else f"/extra/{key.replace('~', '~0').replace('/', '~1')}"
+    return f"/{key}" if key in BASE_PROPERTIES else json_pointer(("extra", key))
 
 
 def _file(definition: EventDefinition, definitions: Definitions) -> str:

@@ -1,17 +1,18 @@
-"""The protocol registry: the collector, the importer and re-validation ask it which protocol a request is."""
+"""The protocol registry: the collector, the importer and re-validation ask it which protocol a request is;
+the front ends ask it how to show one (short names, field names, decoded query strings)."""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 from snowcatcher.model import RawRequest
-from snowcatcher.protocols.base import Intake, Protocol, Route
+from snowcatcher.protocols.base import Intake, Protocol, QueryView, Route
 from snowcatcher.protocols.snowplow.protocol import SnowplowProtocol
 from snowcatcher.protocols.wikimedia.eventgate_protocol import EventGateProtocol
 from snowcatcher.protocols.wikimedia.eventlogging_protocol import EventLoggingProtocol
 
-__all__ = ["PROTOCOLS", "Intake", "Protocol", "Protocols", "Route"]
+__all__ = ["PROTOCOLS", "Intake", "Protocol", "Protocols", "QueryView", "Route"]
 
 
 class Protocols:
@@ -55,6 +56,35 @@ class Protocols:
         """The protocol's short mark (`sp`), or the name itself for one not known."""
         protocol = self.named(name)
         return protocol.short if protocol is not None else name
+
+    def name_of(self, word: str) -> str:
+        """The protocol a filter's `protocol:` value means: its short mark (`eg`) or its name, in
+        any case; a word no protocol answers to stays as written (lowercased)."""
+        lowered = word.lower()
+        return next((protocol.name for protocol in self._protocols if lowered == protocol.short), lowered)
+
+    def fields_of(self, name: str) -> Mapping[str, tuple[str, str]]:
+        """A protocol's field -> (group, human name) table; empty when it names none (its payload's
+        own structure is shown)."""
+        protocol = self.named(name)
+        return protocol.fields if protocol is not None else {}
+
+    def field_groups(self, name: str) -> tuple[str, ...]:
+        """The groups a protocol's fields are shown in, in order, "other" last."""
+        protocol = self.named(name)
+        groups = protocol.field_groups if protocol is not None else ()
+        return (*groups, "other") if "other" not in groups else groups
+
+    def query_view(self, raw: RawRequest) -> QueryView | None:
+        """A stored request's query string decoded by its protocol, when it is no key=value pairs."""
+        protocol = self.routing(raw)
+        return protocol.query_view(raw) if protocol is not None else None
+
+    def entry_path(self, name: str) -> str:
+        """The path a protocol's trackers send to (its first plain route), for displays."""
+        protocol = self.named(name)
+        routes = protocol.routes if protocol is not None else ()
+        return next((route.path for route in routes if not route.is_pattern and not route.refuse), "")
 
 
 #: The protocols snowcatcher speaks; tests add theirs with PROTOCOLS.registered(...).

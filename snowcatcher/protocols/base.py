@@ -5,13 +5,12 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, NamedTuple
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from snowcatcher.model import CapturedEvent, RawRequest, Response
 
 if TYPE_CHECKING:  # the ingestor hands itself to the protocol; no import at run time
-    from aiohttp import web
-
     from snowcatcher.protocols.ingest import Ingestor
 
 
@@ -20,6 +19,13 @@ class Intake(NamedTuple):
 
     events: list[CapturedEvent]
     answer: Response
+
+
+class QueryView(NamedTuple):
+    """A query string that is no key=value pairs, decoded the protocol's way (a beacon's JSON capsule)."""
+
+    title: str
+    value: Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,8 +63,12 @@ class Protocol:
 
     #: The protocol's name in the model, the store and the JSON output (`snowplow`).
     name: str = ""
-    #: Its short mark in one-line displays (`sp`).
+    #: Its short mark in one-line displays and in filters (`sp`: the list's column, `protocol:sp`).
     short: str = ""
+    #: How displays name its fields: field -> (group, human name), the groups in `field_groups`
+    #: order; a protocol without a table is shown in its payload's own structure.
+    fields: Mapping[str, tuple[str, str]] = MappingProxyType({})
+    field_groups: tuple[str, ...] = ()
     #: Where the collector accepts it.
     routes: tuple[Route, ...] = ()
     #: CORS headers set on every answer of its plain routes, and an Express-style OPTIONS answer;
@@ -86,5 +96,11 @@ class Protocol:
         """Decode a stored request again with the schemas as they are now (no fetch)."""
         raise NotImplementedError
 
-    def finish(self, response: web.StreamResponse, events: list[CapturedEvent], nuid: str) -> None:
-        """Last touches on a stored request's answer (a cookie, verdict headers)."""
+    def finish(self, answer: Response, events: list[CapturedEvent], nuid: str) -> Response:
+        """The answer with the protocol's last touches (a cookie, verdict headers), made before it
+        is stored: the store keeps the headers as sent."""
+        return answer
+
+    def query_view(self, raw: RawRequest) -> QueryView | None:
+        """The request's query string decoded, when this protocol's is no key=value pairs."""
+        return None

@@ -6,10 +6,8 @@ import asyncio
 import logging
 from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import replace
-from functools import partial
-from typing import Protocol, TypeVar
-
-from jsonschema import Draft7Validator
+from functools import cached_property, partial
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from snowcatcher.model import (
     PROTOCOL_EVENTGATE,
@@ -24,17 +22,18 @@ from snowcatcher.model import (
 )
 from snowcatcher.protocols import PROTOCOLS
 from snowcatcher.protocols.snowplow.decode import SnowplowDecoder
-from snowcatcher.protocols.wikimedia.ajv import ajv_format_checker
-from snowcatcher.protocols.wikimedia.event import EventProcessor
-from snowcatcher.protocols.wikimedia.eventgate import EventGateDecoder, EventGateResult
 from snowcatcher.protocols.wikimedia.eventgate_protocol import EVENTGATE_PATH
-from snowcatcher.protocols.wikimedia.eventlogging import EventLoggingDecoder
 from snowcatcher.protocols.wikimedia.eventlogging_protocol import BEACON_PATH
-from snowcatcher.protocols.wikimedia.streams import StreamCheck
 from snowcatcher.validate.backoff import FETCH_GRACE
-from snowcatcher.validate.iglu import Registry
-from snowcatcher.validate.validator import FORMATS, Validator
+from snowcatcher.validate.iglu import Registry, Resolution
 from snowcatcher.validate.wikimedia_schemas import WikimediaSchemas
+
+if TYPE_CHECKING:
+    from snowcatcher.protocols.wikimedia.event import EventProcessor
+    from snowcatcher.protocols.wikimedia.eventgate import EventGateDecoder, EventGateResult
+    from snowcatcher.protocols.wikimedia.eventlogging import EventLoggingDecoder
+    from snowcatcher.protocols.wikimedia.streams import StreamCheck
+    from snowcatcher.validate.validator import Validator
 
 log = logging.getLogger(__name__)
 
@@ -63,17 +62,53 @@ class Ingestor:
         self.registry = registry
         #: Applied after decoding Snowplow events, so that the decoder needs no GitLab knowledge.
         self.checker = checker
-        self.validator = Validator(registry)
-        self.snowplow = SnowplowDecoder(self.validator.check)
         self.wikimedia = wikimedia or WikimediaSchemas(offline=True)
-        # Wikimedia schemas are draft-07 unless they say otherwise; a validator of their own also
-        # keeps their relative URIs apart from Iglu URIs in the caches. Formats are checked by
-        # AJV's rules, as EventGate checks them.
-        self.wikimedia_validator = Validator(self.wikimedia, default_draft=Draft7Validator,
-                                             formats=ajv_format_checker(FORMATS), exact_multiples=False)
-        self.wikimedia_events = EventProcessor(self.wikimedia_validator, stream_checks)
-        self.eventgate_decoder = EventGateDecoder(self.wikimedia_events)
-        self.eventlogging_decoder = EventLoggingDecoder(self.wikimedia_events)
+        self._stream_checks = stream_checks
+
+    # The validators and decoders are made at their first use, not at start-up: with them come
+    # jsonschema, referencing and the pattern engines (~60 ms of imports), which the port need
+    # not wait for.
+
+    @cached_property
+    def validator(self) -> Validator:
+        from snowcatcher.validate.validator import Validator
+        return Validator(self.registry)
+
+    @cached_property
+    def snowplow(self) -> SnowplowDecoder:
+        return SnowplowDecoder(self.validator.check)
+
+    @cached_property
+    def wikimedia_validator(self) -> Validator:
+        """Wikimedia schemas are draft-07 unless they say otherwise; a validator of their own also
+        keeps their relative URIs apart from Iglu URIs in the caches. Formats are checked by AJV's
+        rules, as EventGate checks them."""
+        from jsonschema import Draft7Validator
+
+        from snowcatcher.protocols.wikimedia.ajv import ajv_format_checker
+        from snowcatcher.validate.validator import FORMATS, Validator
+        return Validator(self.wikimedia, default_draft=Draft7Validator,
+                         formats=ajv_format_checker(FORMATS), exact_multiples=False)
+
+    @cached_property
+    def wikimedia_events(self) -> EventProcessor:
+        from snowcatcher.protocols.wikimedia.event import EventProcessor
+        return EventProcessor(self.wikimedia_validator, self._stream_checks)
+
+    @property
+    def stream_checks(self) -> Sequence[StreamCheck]:
+        """The checks of Wikimedia events' streams (--streams), without making the processor."""
+        return self.wikimedia_events.checks if "wikimedia_events" in self.__dict__ else self._stream_checks
+
+    @cached_property
+    def eventgate_decoder(self) -> EventGateDecoder:
+        from snowcatcher.protocols.wikimedia.eventgate import EventGateDecoder
+        return EventGateDecoder(self.wikimedia_events)
+
+    @cached_property
+    def eventlogging_decoder(self) -> EventLoggingDecoder:
+        from snowcatcher.protocols.wikimedia.eventlogging import EventLoggingDecoder
+        return EventLoggingDecoder(self.wikimedia_events)
 
     async def snowplow_get(self, raw: RawRequest, nuid: str = "") -> list[CapturedEvent]:
         return await self._run(partial(self.snowplow.decode_get, nuid=nuid), raw)
@@ -96,6 +131,7 @@ class Ingestor:
             return result
         except Exception as error:  # the decoder handles every event; this is the last defence
             log.exception("decoding %s %s failed", raw.method, raw.path)
+            from snowcatcher.protocols.wikimedia.eventgate import EventGateResult
             problem = Violation("request", "", "internal", f"snowcatcher could not decode this request: "
                                 f"{type(error).__name__}: {error}")
             return EventGateResult([bad_request(raw, problem, protocol=PROTOCOL_EVENTGATE)],
@@ -153,11 +189,17 @@ class Ingestor:
         """Decode again with the schemas as they are now (re-validation); no remote fetch."""
         return self._checked(self._safely(decode, raw))
 
+    def schema(self, uri: str) -> Resolution:
+        """Where the schema `uri` comes from (its file or registry URL) and what it holds, or why
+        it could not be had; never fetches."""
+        return (self.registry if uri.startswith("iglu:") else self.wikimedia).lookup(uri)
+
     def forget(self) -> None:
         """Re-read schemas from disk and drop every cached decode or validation result."""
         self.registry.reload()
         self.wikimedia.reload()
-        self.snowplow.forget()
+        if "snowplow" in self.__dict__:  # made at its first use (cached_property)
+            self.snowplow.forget()
         if self.checker is not None:
             self.checker.reload()
 

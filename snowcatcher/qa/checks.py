@@ -11,6 +11,7 @@ import orjson
 
 from snowcatcher.model import PROTOCOL_SNOWPLOW, CapturedEvent, schema_name
 from snowcatcher.protocols.snowplow.enriched import enriched_event
+from snowcatcher.text import as_json
 
 MISSING: Any = object()
 #: The keyword of GitLab definition findings (snowcatcher.gitlab.findings.KEYWORD).
@@ -36,7 +37,8 @@ class EventCheck:
         for item in fields:
             key, sep, value = item.partition("=")
             if not sep or not key.strip():
-                raise ValueError(f"field check {item!r} must look like KEY=VALUE, e.g. se_label=approve")
+                raise ValueError(f"field check {as_json(item)} must look like KEY=VALUE, "
+                                 "e.g. se_label=approve")
             pairs.append((key.strip(), value))
         return cls(tuple(c for c in contexts if c), tuple(pairs), defined)
 
@@ -53,9 +55,9 @@ class EventCheck:
         for key, expected in self.fields:
             actual = field_value(event, key)
             if actual is MISSING:
-                found.append(f"{key} is missing, wanted {expected!r}")
+                found.append(f"{key} is missing, wanted {as_json(expected)}")
             elif not value_matches(expected, actual):
-                found.append(f"{key} is {render(actual)!r}, wanted {expected!r}")
+                found.append(f"{key} is {as_json(actual)}, wanted {as_json(expected)}")
         if self.defined:
             found += [v.message for v in event.violations if v.keyword == DEFINITION]
         return found

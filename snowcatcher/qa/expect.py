@@ -19,7 +19,7 @@ import yaml
 
 from snowcatcher.api.guard import TOKEN_ENV
 from snowcatcher.model import Violation
-from snowcatcher.text import inert
+from snowcatcher.text import as_json, inert
 
 DEFAULT_URL = "http://127.0.0.1:9090"
 DEFAULT_TIMEOUT = 10.0
@@ -48,7 +48,7 @@ class Expectation:
     defined: bool = False
 
     def title(self) -> str:
-        words = [f"filter {self.filter!r}" if self.filter else "any event"]
+        words = [f"filter {as_json(self.filter)}" if self.filter else "any event"]
         words += [f"context {name}" for name in self.contexts]
         words += [f"{key}={value}" for key, value in self.fields.items()]
         words += ["as its GitLab definition declares"] if self.defined else []
@@ -352,6 +352,6 @@ def _pairs(items: list[str]) -> list[tuple[str, str]]:
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise ExpectError(f"--field {item!r} must look like KEY=VALUE")
+            raise ExpectError(f"--field {as_json(item)} must look like KEY=VALUE")
         pairs.append((key, value))
     return pairs

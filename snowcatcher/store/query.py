@@ -7,7 +7,8 @@
     schema:gitlab_*      the event's schema or one of its contexts contains it
     app:gitlab           app_id matches
     stream:eventlogging_*  a Wikimedia event whose stream matches
-    protocol:snowplow    snowplow, eventgate or eventlogging (or sp, eg, el)
+    protocol:snowplow    snowplow, eventgate or eventlogging, or their short names (sp, eg, el)
+                         when the caller passes the protocol registry
     invalid / valid      only events with a final verdict: with / without violations
     unchecked            only events whose check could not be finished yet (re-checked later)
     definition           events with a finding against their GitLab definition (--gitlab)
@@ -25,7 +26,7 @@ import re
 import shlex
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from snowcatcher.model import INVALID, UNCHECKED_VERDICT, VALID
 
@@ -33,8 +34,6 @@ if TYPE_CHECKING:
     from snowcatcher.model import CapturedEvent
 
 KEYS = ("type", "name", "schema", "app", "stream", "protocol", "definition")
-#: The short protocol names the TUI's list shows (`protocol:eg` is `protocol:eventgate`).
-PROTOCOL_NAMES = {"sp": "snowplow", "eg": "eventgate", "el": "eventlogging"}
 #: Findings against GitLab definitions: violations with this keyword (snowcatcher.gitlab.findings).
 DEFINITION_CLAUSE = "valid = 0 AND violations LIKE '%\"keyword\":\"definition\"%'"
 
@@ -56,6 +55,14 @@ MAX_FILTER_CHARS = 4096
 MAX_FILTER_TERMS = 200
 
 
+class ProtocolNames(Protocol):
+    """What the filter language needs of the protocols: which one a `protocol:` value means (the
+    short names the lists show: `protocol:eg` is `protocol:eventgate`). The front ends pass the
+    protocol registry (snowcatcher.protocols.PROTOCOLS); the store itself knows no protocol."""
+
+    def name_of(self, word: str) -> str: ...
+
+
 class FilterError(ValueError):
     """A filter expression that cannot be understood; the message says why."""
 
@@ -72,7 +79,9 @@ class Filter:
     match: Match | None = field(default=None, compare=False, repr=False)
 
     @classmethod
-    def parse(cls, text: str) -> Filter:
+    def parse(cls, text: str, protocols: ProtocolNames | None = None) -> Filter:
+        """`text` in the filter language; `protocols` reads a `protocol:` value (else taken as the
+        protocol's name)."""
         if len(text) > MAX_FILTER_CHARS:
             raise FilterError(f"the filter is {len(text):,} characters long; at most "
                               f"{MAX_FILTER_CHARS:,} are read")
@@ -87,7 +96,7 @@ class Filter:
         tests: list[Match | None] = []
         for term in terms:
             negate = term.startswith("-") and len(term) > 1
-            clause, values, test = _compile_term(term[1:] if negate else term)
+            clause, values, test = _compile_term(term[1:] if negate else term, protocols)
             clauses.append(f"NOT ({clause})" if negate else f"({clause})")
             params.extend(values)
             tests.append(_negated(test) if negate and test else test)
@@ -140,7 +149,7 @@ def _like(value: str, *, wildcard: bool) -> str:
     return escaped.replace("*", "%") if wildcard else f"%{escaped}%"
 
 
-def _compile_term(term: str) -> tuple[str, list[str], Match | None]:
+def _compile_term(term: str, protocols: ProtocolNames | None) -> tuple[str, list[str], Match | None]:
     lowered = term.lower()
     if lowered in ("invalid", "is:invalid"):
         return "valid = 0", [], lambda event: event.verdict == INVALID
@@ -173,7 +182,7 @@ def _compile_term(term: str) -> tuple[str, list[str], Match | None]:
             return "event_type = ?", [value], lambda event: event.event_type == exact
         return "event_type LIKE ? ESCAPE '\\'", [pattern], _column_like("event_type", pattern)
     if key == "protocol":
-        protocol = PROTOCOL_NAMES.get(value.lower(), value.lower())
+        protocol = protocols.name_of(value) if protocols is not None else value.lower()
         return "protocol = ?", [protocol], lambda event: event.protocol == protocol
     if key in ("name", "app"):
         column = "name" if key == "name" else "app_id"

@@ -11,6 +11,7 @@ ENVELOPE_PARAMS = frozenset({"ue_pr", "ue_px", "co", "cx"})
 #: How many sets are remembered, and up to what size of JSON and parameters (bounds the memory).
 _MEMORY = 1024
 _REMEMBER_UP_TO = 16 * 1024
+_REMEMBER_IN_ALL = 2 * 1024 * 1024
 
 #: A new row of the entity_sets table: id, entities JSON, parameters JSON.
 SetRow = tuple[int, str, str]
@@ -25,6 +26,8 @@ class EntitySets:
         # tuple for the same envelopes, so identity finds a set without hashing kilobytes of cx;
         # holding the tuple keeps its id from being reused by another object.
         self._known: dict[int, tuple[tuple[Entity, ...], tuple[tuple[str, str], ...], int]] = {}
+        #: The size of the remembered sets' JSON and parameters, bounded by _REMEMBER_IN_ALL.
+        self.remembered_bytes = 0
 
     def place(self, event: CapturedEvent, new_rows: list[SetRow]) -> tuple[int, JsonDict]:
         """The event's set id (0 without entities) and the payload its own row keeps.
@@ -49,13 +52,17 @@ class EntitySets:
         self._next_id += 1
         stored = dump([entity.to_json() for entity in entities])
         new_rows.append((set_id, stored, dump(dict(params))))
-        # Big sets (a Wikimedia event is its own entity) are seldom shared: not worth the memory.
-        if len(stored) + sum(len(value) for _, value in params) <= _REMEMBER_UP_TO:
-            if len(self._known) >= _MEMORY:
-                self._known.clear()
+        # Only the Snowplow decoder hands out one tuple for many events (a Wikimedia event is its
+        # own entity, never shared), and big sets are seldom shared: not worth the memory.
+        size = len(stored) + sum(len(value) for _, value in params)
+        if event.protocol == PROTOCOL_SNOWPLOW and size <= _REMEMBER_UP_TO:
+            if len(self._known) >= _MEMORY or self.remembered_bytes + size > _REMEMBER_IN_ALL:
+                self.forget()
             self._known[id(entities)] = (entities, params, set_id)
+            self.remembered_bytes += size
         return set_id, payload
 
     def forget(self) -> None:
         """After a rollback or a reset: the remembered sets may not exist."""
         self._known.clear()
+        self.remembered_bytes = 0

@@ -12,6 +12,9 @@ from snowcatcher import json_numbers
 from snowcatcher.model import CapturedEvent, Entity, JsonDict, RawRequest, Response, StoredRequest, Violation
 
 SCHEMA = """
+-- reason: the answer's reason phrase when it was not the standard one (EventGate's "1 out of 1
+-- events were invalid …"); response_headers: the answer's headers as sent, a JSON array of
+-- [name, value]. Both came later (RESPONSE_COLUMNS): NULL in a row written before them.
 CREATE TABLE IF NOT EXISTS requests (
     id INTEGER PRIMARY KEY,
     received_at REAL NOT NULL,
@@ -24,7 +27,9 @@ CREATE TABLE IF NOT EXISTS requests (
     remote TEXT NOT NULL,
     status INTEGER NOT NULL,
     response BLOB NOT NULL,
-    response_type TEXT NOT NULL
+    response_type TEXT NOT NULL,
+    reason TEXT,
+    response_headers TEXT
 );
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY,
@@ -61,6 +66,15 @@ CREATE TABLE IF NOT EXISTS schema_sets (
 -- Nothing looks events up by request (their ids are consecutive), and each index costs every insert.
 DROP INDEX IF EXISTS events_by_request;
 """
+
+#: Columns of `requests` added after its first version, with their types: Store adds them to an
+#: older capture file (instant: its rows get NULL, "not recorded").
+RESPONSE_COLUMNS = (("reason", "TEXT"), ("response_headers", "TEXT"))
+#: The requests table's columns by name, in request_row's order: a file that has more (written
+#: by a later snowcatcher) still reads and writes.
+REQUEST_COLUMNS = ("id, received_at, method, path, query, headers, body, body_zlib, remote, status,"
+                   " response, response_type, reason, response_headers")
+INSERT_REQUEST = f"INSERT INTO requests ({REQUEST_COLUMNS}) VALUES ({','.join('?' * 14)})"
 
 # Small indexes that keep the TUI's filtered windows and counts fast at a million rows: `invalid`,
 # `type:`, `name:` and `app:` become index range scans, and OFFSET walks an index instead of the table.
@@ -102,7 +116,8 @@ def request_row(request_id: int, request: RawRequest, response: Response) -> tup
     body = zlib.compress(request.body, 1) if compress else request.body
     return (request_id, request.received_at, request.method, request.path, request.query,
             dump(request.headers), body, int(compress), request.remote, response.status,
-            response.body, response.content_type)
+            response.body, response.content_type, response.reason,
+            None if response.headers is None else dump(response.headers))
 
 
 def event_row(event: CapturedEvent, entity_set: int, payload: JsonDict) -> tuple[Any, ...]:
@@ -131,9 +146,12 @@ def event_from_row(row: Sequence[Any]) -> CapturedEvent:
 
 def request_from_row(row: Sequence[Any]) -> StoredRequest:
     (request_id, received_at, method, path, query, headers, body, body_zlib, remote, status,
-     response, response_type) = row
+     response, response_type, reason, response_headers) = row
     request = RawRequest(method=method, path=path, query=query,
                          headers=tuple((str(k), str(v)) for k, v in orjson.loads(headers)),
                          body=zlib.decompress(body) if body_zlib else bytes(body),
                          received_at=received_at, remote=remote, id=request_id)
-    return StoredRequest(request, Response(status, bytes(response), response_type))
+    answer_headers = (None if response_headers is None else
+                      tuple((str(k), str(v)) for k, v in orjson.loads(response_headers)))
+    return StoredRequest(request, Response(status, bytes(response), response_type, reason,
+                                           answer_headers))

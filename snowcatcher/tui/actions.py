@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import shlex
 import time
 from collections.abc import Awaitable, Callable
@@ -11,12 +12,14 @@ import orjson
 
 from snowcatcher.model import CapturedEvent, StoredRequest
 from snowcatcher.redact import redact_header
+from snowcatcher.runtime import RevalidationReport
 from snowcatcher.store.query import Filter
 from snowcatcher.store.store import Store
-from snowcatcher.validate.revalidate import RevalidationReport
 
-#: Re-validation the engine provides: re-read schemas, re-check every event, return how many changed.
-Revalidate = Callable[[], Awaitable[RevalidationReport]]
+#: Re-validation the engine provides: re-read schemas, re-check every event (reporting how far it
+#: got, done and total; stopping after the chunk in hand once the event is set), return the report.
+Revalidate = Callable[[Callable[[int, int], None] | None, asyncio.Event | None],
+                      Awaitable[RevalidationReport]]
 _REPLAYED_HEADERS = ("content-type", "user-agent", "origin", "referer", "cookie")
 
 

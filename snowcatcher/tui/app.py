@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import os
+import shlex
 import sys
 import time
 from collections import deque
@@ -14,7 +16,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from textual import on, work
-from textual.app import App, ComposeResult, SystemCommand
+from textual.app import App, ComposeResult, SuspendNotSupported, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.css.query import NoMatches
 from textual.screen import Screen
@@ -25,8 +27,14 @@ from snowcatcher.gitlab.definitions import DefinitionSource
 from snowcatcher.gitlab.metrics import MetricTally
 from snowcatcher.headless import HeadlessPrinter
 from snowcatcher.model import CapturedEvent
-from snowcatcher.protocols.wikimedia.streams import StreamConfigError
-from snowcatcher.runtime import Settings, Snowcatcher, StartupError, serve_until_stopped
+from snowcatcher.runtime import (
+    PROTOCOLS,
+    Settings,
+    Snowcatcher,
+    StaleStreamConfig,
+    StartupError,
+    serve_until_stopped,
+)
 from snowcatcher.store.query import Filter
 from snowcatcher.store.store import Store
 from snowcatcher.tui import actions, preferences
@@ -38,14 +46,17 @@ from snowcatcher.tui.help import HelpScreen
 from snowcatcher.tui.key_footer import KeyFooter
 from snowcatcher.tui.messages import (
     ClearFilter,
+    CopyRequested,
     EventHighlighted,
     EventsStored,
     EventsUpdated,
+    SchemaRequested,
     StoreReset,
     ViewChanged,
 )
 from snowcatcher.tui.metrics_view import MetricsScreen
 from snowcatcher.tui.resilience import HoldLogs
+from snowcatcher.tui.schema_view import SchemaScreen
 from snowcatcher.tui.status_bar import StatusBar
 
 
@@ -76,7 +87,10 @@ class SnowcatcherApp(App[int]):
         _binding("e", "export", "export", "Export the shown events as NDJSON"),
         Binding("s", "secrets", "secrets", show=False,
                 tooltip="Show or hide cookies and Authorization in the HTTP tab"),
-        _binding("r", "revalidate", "revalidate", "Re-read schemas from disk and re-check every event"),
+        _binding("r", "revalidate", "revalidate", "Re-read schemas from disk and re-check every event; "
+                 "while it runs, r or Esc cancels it"),
+        Binding("escape", "cancel_revalidation", "cancel re-check", show=False, priority=True,
+                tooltip="Cancel the re-check running (what was re-checked stays)"),
         _binding("c", "clear", "clear", "Forget every captured event (asks first)"),
         Binding("plus", "split(1)", "taller list", show=False,
                 tooltip="Give the event list more of the screen, the detail less"),
@@ -98,6 +112,7 @@ class SnowcatcherApp(App[int]):
         #: for run_tui to carry on without it.
         self.keep_serving_on_error = keep_serving_on_error
         self.store = store
+        store.browse()  # a bigger page cache for paging at 1M rows
         self.server = server
         self.revalidate = revalidate or (server.revalidate if server is not None else None)
         self.export_dir = export_dir or Path.cwd()
@@ -114,6 +129,10 @@ class SnowcatcherApp(App[int]):
         #: GitLab definitions (--gitlab), and what this capture contributes to their metrics.
         self.gitlab: DefinitionSource | None = gitlab or (server.gitlab if server is not None else None)
         self.metric_tally = MetricTally()
+        #: Set to stop the re-validation running (`r` again, Esc); None when none runs.
+        self._revalidation_stop: asyncio.Event | None = None
+        #: What a long task is doing, for the status bar ("re-checking 120,000 of 300,000").
+        self.busy = ""
 
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status")
@@ -263,7 +282,7 @@ class SnowcatcherApp(App[int]):
         bar.show(
             address=self.address, counts=self.store.counts(), rate=max(rate, 0.0),
             shown=-1 if events.counting else events.total, following=events.following, paused=events.paused,
-            pending=events.pending, where=str(events.where.text), alerts=self._alerts())
+            pending=events.pending, where=str(events.where.text), alerts=self._alerts(), busy=self.busy)
 
     def _title_list(self, events: EventList) -> None:
         """The list's border says what it shows: the filter, N of M, the row, what is new below."""
@@ -309,7 +328,7 @@ class SnowcatcherApp(App[int]):
 
     def _apply_filter(self) -> None:
         text = f"{self.filter_text} invalid".strip() if self.invalid_only else self.filter_text
-        self.query_one(EventList).set_filter(Filter.parse(text))
+        self.query_one(EventList).set_filter(Filter.parse(text, PROTOCOLS))
         self._show_status()
         self.refresh_bindings()  # Esc's "clear filter" shows only while a filter is on
 
@@ -345,8 +364,10 @@ class SnowcatcherApp(App[int]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if isinstance(self.screen, HelpScreen):
             return False  # the help lists the keys; it runs none of them
-        if isinstance(self.screen, MetricsScreen):
+        if isinstance(self.screen, MetricsScreen | SchemaScreen):
             return action in ("quit", "pop_screen")  # the list's keys have no list to act on there
+        if action == "cancel_revalidation":  # Esc cancels only while a re-check runs on the main screen
+            return self._revalidation_stop is not None and len(self.screen_stack) == 1
         # The metrics key is shown only when there are GitLab definitions to count with.
         return self.gitlab is not None if action == "gitlab_metrics" else True
 
@@ -389,6 +410,54 @@ class SnowcatcherApp(App[int]):
         self._copy(actions.curl_command(stored, base, show_secrets=self.show_secrets),
                    f"a curl command replaying request #{stored.request.id}")
 
+    def on_copy_requested(self, message: CopyRequested) -> None:
+        """A field's value or pointer from the Entities tree (`x`, `P`)."""
+        self._copy(message.text, message.what)
+
+    async def on_schema_requested(self, message: SchemaRequested) -> None:
+        """Show an entity's schema (`o`), or hand its file to $EDITOR (`E`)."""
+        if self.server is None:
+            self.notify("Schemas are not available here: this session has no collector of its own.",
+                        severity="warning")
+            return
+        resolution = self.server.schema(message.uri)
+        place = resolution.places[0] if resolution.found or len(resolution.places) == 1 else ""
+        if not message.edit:
+            problem = "" if resolution.found else resolution.explain()
+            self.push_screen(SchemaScreen(message.uri, place, resolution.schema, problem,
+                                          dark=self.current_theme.dark))
+            return
+        local = Path(place) if place and "://" not in place else None
+        if local is None or not local.is_file():
+            why = f"it came from {place}" if place else resolution.explain()
+            self.notify(f"{message.uri} is not a local file to edit: {why}", severity="warning",
+                        markup=False)
+            return
+        await self._edit(local)
+
+    async def _edit(self, path: Path) -> None:
+        """Hand the terminal to $VISUAL or $EDITOR for `path`; the collector keeps capturing."""
+        editor = os.environ.get("VISUAL") or os.environ.get("EDITOR")
+        if not editor:
+            self.notify(f"Set $EDITOR (or $VISUAL) to edit schemas from here; the file is {path}",
+                        severity="warning", markup=False, timeout=10)
+            return
+        try:
+            with self.suspend():
+                # Awaited, not run: the event loop, and with it the collector, goes on meanwhile.
+                process = await asyncio.create_subprocess_exec(*shlex.split(editor), str(path))
+                await process.wait()
+        except SuspendNotSupported:
+            self.notify(f"This terminal cannot be handed to an editor (a browser tab?); the file is "
+                        f"{path}", severity="warning", markup=False, timeout=10)
+            return
+        except OSError as error:
+            self.notify(f"Could not start {editor}: {error}", severity="error", markup=False)
+            return
+        self.refresh(layout=True)
+        self.notify(f"Edited {path}: press r to re-check the captured events against it.",
+                    markup=False, timeout=10)
+
     def _copy(self, text: str, what: str) -> None:
         """Copy through the terminal (OSC 52), and say honestly where the copy went: a terminal
         may ignore OSC 52 (tmux does by default), so the text is also written to a file."""
@@ -423,23 +492,49 @@ class SnowcatcherApp(App[int]):
                  else " (every captured event)")
         self.notify(f"Exported {count:,} events{scope} to {path}", markup=False, timeout=8)
 
-    @work(exclusive=True, group="schemas")
-    async def action_revalidate(self) -> None:
+    def action_revalidate(self) -> None:
+        """Start re-validation, or cancel the one running."""
         if self.revalidate is None:
             self.notify("Re-validation is not available here.", severity="warning")
-            return
-        self.notify("Re-reading schemas and re-checking every event…")
+        elif self._revalidation_stop is not None:
+            self.action_cancel_revalidation()
+        else:
+            self._revalidation_stop = asyncio.Event()
+            self._revalidate(self.revalidate, self._revalidation_stop)
+
+    def action_cancel_revalidation(self) -> None:
+        if self._revalidation_stop is not None and not self._revalidation_stop.is_set():
+            self._revalidation_stop.set()
+            self.notify("Cancelling the re-check after the events in hand…")
+
+    @work(exclusive=True, group="schemas")
+    async def _revalidate(self, revalidate: actions.Revalidate, stop: asyncio.Event) -> None:
+        self.notify("Re-reading schemas and re-checking every event… (Esc or r cancels)")
+        said = [0.0]
+
+        def progress(done: int, total: int) -> None:
+            if time.monotonic() - said[0] >= 0.2:  # a few times a second is enough to read
+                said[0] = time.monotonic()
+                self.busy = f"re-checking {done:,} of {total:,} (Esc or r cancels)"
+                self._show_status()
+
         try:
-            report = await self.revalidate()
-        except StreamConfigError as error:  # the wiki's stream configuration could not be fetched
+            report = await revalidate(progress, stop)
+        except StaleStreamConfig as error:  # the wiki's stream configuration could not be fetched
             self.notify(str(error), severity="error", markup=False, timeout=15)
             report = None
+        finally:
+            self._revalidation_stop = None
+            self.busy = ""
         events = self.query_one(EventList)
         events.reload(keep_id=events.selected_id)
         self._show_detail(events.selected_id)
         self._show_status()
         if report is not None:
-            self.notify(report.summary().capitalize() + ".", markup=False)
+            summary = report.summary()  # capitalize() would lowercase "JSON" and paths
+            self.notify(summary[:1].upper() + summary[1:] + ".", markup=False,
+                        timeout=15 if report.broken else 8,
+                        severity="warning" if report.broken else "information")
 
     def action_clear(self) -> None:
         self.push_screen(ConfirmClear(self.store.counts().total), self._cleared)

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
+import orjson
 from rich.text import Text
+from textual.binding import Binding, BindingType
 from textual.widgets import Tree
-from textual.widgets.tree import TreeNode
+from textual.widgets.tree import NodeID, TreeNode
 
 from snowcatcher.model import PROTOCOL_SNOWPLOW, CapturedEvent, Entity, Violation, json_pointer
 from snowcatcher.tui.inert_text import clean, json_scalar, text
-from snowcatcher.validate import explain
+from snowcatcher.tui.messages import CopyRequested, SchemaRequested
 
 #: The entity name violations of the tracker parameters use.
 PARAMETERS = "payload_data"
@@ -18,30 +23,62 @@ MAX_CHILDREN = 500
 Node = TreeNode[Violation | None]
 
 
+@dataclass(frozen=True, slots=True)
+class Field:
+    """What a node of the tree shows: a value at a JSON pointer inside an entity (or the tracker
+    parameters), and the entity itself (None for the tracker parameters)."""
+
+    pointer: str
+    value: Any
+    entity: Entity | None
+
+    @property
+    def where(self) -> str:
+        """`context[0] iglu:…` or `the tracker parameters`, for messages."""
+        if self.entity is None:
+            return "the tracker parameters"
+        role = "the event" if self.entity.role == "event" else f"context[{self.entity.index}]"
+        return f"{role} {self.entity.schema}"
+
+
 class EntityTree(Tree[Violation | None]):
     """A tree of the event's entities; `node_for` finds the node a violation points at."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("x", "copy_value", "copy value",
+                tooltip="Copy the highlighted field's value as JSON"),
+        Binding("P", "copy_pointer", "copy pointer",
+                tooltip="Copy the highlighted field's JSON pointer (/realm), as violations name it"),
+        Binding("o", "open_schema", "schema",
+                tooltip="Show the schema the highlighted entity was validated against"),
+        Binding("E", "edit_schema", "edit schema",
+                tooltip="Open the highlighted entity's schema file in $EDITOR"),
+    ]
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(Text("entities"), id=id)
         self.show_root = False
         self.guide_depth = 3
         self._by_pointer: dict[tuple[str, str], Node] = {}
+        #: What each value node shows, by node id (for the copy keys and the schema keys).
+        self._fields: dict[NodeID, Field] = {}
         self.error_style = "bold red"
 
     def show(self, event: CapturedEvent | None) -> None:
         """Rebuild the tree for `event` and mark its violations."""
         self.clear()
         self._by_pointer = {}
+        self._fields = {}
         if event is None:
             return
         snowplow = event.protocol == PROTOCOL_SNOWPLOW
         wrong = {self._owner(violation, event if snowplow else None) for violation in event.violations}
         if snowplow:
             label = _mark_valid(Text("tracker parameters", style="bold"), PARAMETERS not in wrong)
-            self._add_owner(PARAMETERS, label, event.payload, expand=False)
+            self._add_owner(PARAMETERS, label, event.payload, None, expand=False)
         for entity in event.entities:
             label = _mark_valid(_entity_label(entity), entity.label not in wrong)
-            self._add_owner(entity.label, label, entity.data, expand=True)
+            self._add_owner(entity.label, label, entity.data, entity, expand=True)
         self._mark_filled(event)
         unplaced = [v for v in event.violations if self.node_for(v) is None]
         if unplaced:
@@ -95,7 +132,7 @@ class EntityTree(Tree[Violation | None]):
         owner = self._placed_owner(violation)
         if parent is None or owner is None:
             return
-        for name in explain.named_properties(violation.message)[:1]:
+        for name in violation.named_properties()[:1]:
             pointer = f"{violation.path}/{_escape(name)}"
             if (owner, pointer) not in self._by_pointer:
                 self._by_pointer[(owner, pointer)] = parent.add_leaf(
@@ -105,7 +142,46 @@ class EntityTree(Tree[Violation | None]):
         """Only `message` (why the event's entities cannot be shown)."""
         self.clear()
         self._by_pointer = {}
+        self._fields = {}
         self.root.add_leaf(message)
+
+    @property
+    def field(self) -> Field | None:
+        """The field under the cursor (None on a `missing:` row or a message)."""
+        node = self.cursor_node
+        return self._fields.get(node.id) if node is not None else None
+
+    def action_copy_value(self) -> None:
+        self._copy_field(lambda field: (copyable_json(field.value),
+                                        f"the value at {field.pointer or '(the whole entity)'}"))
+
+    def action_copy_pointer(self) -> None:
+        self._copy_field(lambda field: (field.pointer,
+                                        "the JSON pointer " + (field.pointer or '"" (the whole entity)')))
+
+    def _copy_field(self, copied: Callable[[Field], tuple[str, str]]) -> None:
+        """Ask the app to copy what `copied` takes from the field under the cursor."""
+        field = self.field
+        if field is None:
+            self.notify("No field here to copy.", severity="warning")
+            return
+        text, what = copied(field)
+        self.post_message(CopyRequested(text, f"{what} in {field.where}"))
+
+    def action_open_schema(self) -> None:
+        self._ask_schema(edit=False)
+
+    def action_edit_schema(self) -> None:
+        self._ask_schema(edit=True)
+
+    def _ask_schema(self, *, edit: bool) -> None:
+        field = self.field
+        if field is None or field.entity is None:
+            self.notify("Put the cursor on an entity (the event or a context) to see its schema: "
+                        "the tracker parameters are checked by snowcatcher's own rules.",
+                        severity="warning")
+            return
+        self.post_message(SchemaRequested(field.entity.schema, edit=edit))
 
     def _placed_owner(self, violation: Violation) -> str | None:
         if (violation.entity, "") in self._by_pointer:
@@ -127,7 +203,7 @@ class EntityTree(Tree[Violation | None]):
         path = violation.path
         if violation.keyword in ("required", "additionalProperties"):
             named = [self._by_pointer.get((owner, f"{path}/{_escape(name)}"))
-                     for name in explain.named_properties(violation.message)]
+                     for name in violation.named_properties()]
             found = [node for node in named if node is not None]
             if found:
                 return found
@@ -136,22 +212,25 @@ class EntityTree(Tree[Violation | None]):
         node = self._by_pointer.get((owner, path))
         return [node] if node is not None else []
 
-    def _add_owner(self, owner: str, label: Text, data: Any, *, expand: bool) -> None:
+    def _add_owner(self, owner: str, label: Text, data: Any, entity: Entity | None, *,
+                   expand: bool) -> None:
         node = self.root.add(label, expand=expand)
         self._by_pointer[(owner, "")] = node
-        self._add_data(node, owner, "", data)
+        self._fields[node.id] = Field("", data, entity)
+        self._add_data(node, owner, "", data, entity)
 
-    def _add_data(self, node: Node, owner: str, pointer: str, data: Any) -> None:
+    def _add_data(self, node: Node, owner: str, pointer: str, data: Any, entity: Entity | None) -> None:
         items = (list(data.items()) if isinstance(data, dict)
                  else list(enumerate(data)) if isinstance(data, list) else [])
         for key, value in items[:MAX_CHILDREN]:
             child_pointer = f"{pointer}/{_escape(str(key))}"
             if isinstance(value, dict | list) and value:
                 child = node.add(_branch_label(key, value))
-                self._add_data(child, owner, child_pointer, value)
+                self._add_data(child, owner, child_pointer, value, entity)
             else:
                 child = node.add_leaf(_leaf_label(key, value))
             self._by_pointer[(owner, child_pointer)] = child
+            self._fields[child.id] = Field(child_pointer, value, entity)
         if len(items) > MAX_CHILDREN:
             node.add_leaf(Text(f"… {len(items) - MAX_CHILDREN} more", style="dim"))
 
@@ -173,6 +252,14 @@ class EntityTree(Tree[Violation | None]):
         while node.parent is not None:
             node.expand()
             node = node.parent
+
+
+def copyable_json(value: Any) -> str:
+    """A value as JSON to paste: objects and arrays indented, integers of any size whole."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_INDENT_2).decode()
+    except TypeError:  # an integer beyond 64 bits, which orjson refuses
+        return json.dumps(value, indent=2, ensure_ascii=False)
 
 
 def _mark_valid(label: Text, valid: bool) -> Text:

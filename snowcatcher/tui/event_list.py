@@ -18,6 +18,7 @@ from textual.timer import Timer
 
 from snowcatcher.headless import MARKS
 from snowcatcher.model import CapturedEvent
+from snowcatcher.runtime import PROTOCOLS
 from snowcatcher.store.query import Filter
 from snowcatcher.store.store import Store
 from snowcatcher.store.window import Counting, EventWindow
@@ -27,7 +28,6 @@ from snowcatcher.tui.inert_text import clean, json_scalar
 from snowcatcher.tui.messages import ClearFilter, EventHighlighted, ViewChanged
 from snowcatcher.tui.resilience import guarded
 
-PROTOCOLS = {"snowplow": "sp", "eventgate": "eg", "eventlogging": "el"}
 #: (title, width) of the fixed columns; the name and the last column share what is left.
 DEFAULT_COLUMNS = (("time", 12), ("✓", 1), ("pr", 2), ("type", 10), ("name", 0), ("app_id", 12),
                    ("first violation", -1))
@@ -390,7 +390,7 @@ class EventList(ScrollView, can_focus=True):
         if self.gitlab_columns:
             return self._line([time, mark, *self._gitlab_cells(event)], width)
         problem = event.violations[0].short() if event.violations else ""
-        return self._line([time, mark, Text(PROTOCOLS.get(event.protocol, event.protocol[:2])),
+        return self._line([time, mark, Text(clean(PROTOCOLS.short_name(event.protocol))),
                            Text(clean(event.event_type)), Text(clean(event.name)),
                            Text(clean(event.app_id)),
                            Text(clean(problem), style=style("event-list--violation"))], width)

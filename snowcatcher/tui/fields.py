@@ -1,4 +1,5 @@
-"""Human names and groups for tracker parameters and Wikimedia event fields, and readable values."""
+"""Tracker parameters and Wikimedia event fields in groups with readable values (the names and groups
+come from the protocol registry)."""
 
 from __future__ import annotations
 
@@ -10,32 +11,8 @@ from typing import Any
 
 import orjson
 
-from snowcatcher.model import PROTOCOL_SNOWPLOW, CapturedEvent
-
-GROUPS = ("event", "app", "user", "page", "browser", "timestamps", "other")
-
-#: parameter -> (group, human name)
-FIELDS: dict[str, tuple[str, str]] = {
-    "e": ("event", "event type"), "eid": ("event", "event id"),
-    "se_ca": ("event", "category"), "se_ac": ("event", "action"), "se_la": ("event", "label"),
-    "se_pr": ("event", "property"), "se_va": ("event", "value"),
-    "ue_px": ("event", "self-describing event (base64)"), "ue_pr": ("event", "self-describing event"),
-    "cx": ("event", "contexts (base64)"), "co": ("event", "contexts"),
-    "pp_mix": ("event", "ping min x offset"), "pp_max": ("event", "ping max x offset"),
-    "pp_miy": ("event", "ping min y offset"), "pp_may": ("event", "ping max y offset"),
-    "aid": ("app", "app id"), "p": ("app", "platform"), "tna": ("app", "tracker namespace"),
-    "tv": ("app", "tracker version"),
-    "uid": ("user", "user id"), "duid": ("user", "domain user id"), "nuid": ("user", "network user id"),
-    "tnuid": ("user", "network user id (tracker)"), "sid": ("user", "session id"),
-    "vid": ("user", "session index"), "ip": ("user", "IP address"),
-    "url": ("page", "page URL"), "page": ("page", "page title"), "refr": ("page", "referrer"),
-    "ua": ("browser", "user agent"), "lang": ("browser", "language"), "cookie": ("browser", "cookies"),
-    "cd": ("browser", "colour depth"), "cs": ("browser", "charset"), "ds": ("browser", "document size"),
-    "vp": ("browser", "viewport"), "res": ("browser", "screen resolution"),
-    "tz": ("browser", "time zone"), "f_pdf": ("browser", "PDF plugin"),
-    "dtm": ("timestamps", "device created"), "stm": ("timestamps", "device sent"),
-    "ttm": ("timestamps", "true time"), "rtm": ("timestamps", "relay time"),
-}
+from snowcatcher.model import CapturedEvent
+from snowcatcher.runtime import PROTOCOLS
 
 EVENT_TYPES = {"pv": "page view", "pp": "page ping", "se": "structured", "ue": "self-describing",
                "tr": "transaction", "ti": "transaction item", "ad": "ad impression"}
@@ -105,16 +82,19 @@ CONTEXT_GROUPS = ("agent", "page", "mediawiki", "performer")
 
 
 def grouped(event: CapturedEvent) -> Iterator[tuple[str, list[tuple[str, str, str]]]]:
-    """The event's parameters as (group, [(human name, parameter, readable value)]), in GROUPS order."""
-    if event.protocol != PROTOCOL_SNOWPLOW:
+    """The event's parameters as (group, [(human name, parameter, readable value)]), in the order of
+    its protocol's groups."""
+    names = PROTOCOLS.fields_of(event.protocol)
+    if not names:
         yield from _wikimedia_grouped(event)
         return
-    rows: dict[str, list[tuple[str, str, str]]] = {group: [] for group in GROUPS}
+    rows: dict[str, list[tuple[str, str, str]]] = {
+        group: [] for group in PROTOCOLS.field_groups(event.protocol)}
     for key, value in _flat(event):
-        group, human = FIELDS.get(key, ("other", key))
-        rows[group].append((human, key, describe(key, value)))
-    rows["timestamps"].append(("received", "", readable_time(event.received_at)))
-    for group in GROUPS:
+        group, human = names.get(key, ("other", key))
+        rows[group if group in rows else "other"].append((human, key, describe(key, value)))
+    rows.setdefault("timestamps", []).append(("received", "", readable_time(event.received_at)))
+    for group in rows:
         if rows[group]:
             yield group, rows[group]
 

@@ -12,6 +12,7 @@ from textual.containers import Vertical
 from textual.timer import Timer
 from textual.widgets import Input, Label
 
+from snowcatcher.runtime import PROTOCOLS
 from snowcatcher.store.completion import completions
 from snowcatcher.store.query import Filter, FilterError
 from snowcatcher.store.store import Store
@@ -117,7 +118,7 @@ class FilterBar(Vertical):
     def parse(self) -> Filter | None:
         """The typed filter, or None (with the reason shown) when it cannot be read."""
         try:
-            return Filter.parse(self.query_one(Input).value)
+            return Filter.parse(self.query_one(Input).value, PROTOCOLS)
         except FilterError as error:
             self._say(Text(f"✗ {clean(str(error))}", style="bold red"))
             return None

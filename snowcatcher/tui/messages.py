@@ -61,3 +61,19 @@ class ViewChanged(Message):
 
 class ClearFilter(Message):
     """Esc in the list: drop the active filter (and the invalid-only toggle)."""
+
+
+@dataclass
+class CopyRequested(Message):
+    """A part of the screen asks for `text` to be copied; `what` names it in the report."""
+
+    text: str
+    what: str
+
+
+@dataclass
+class SchemaRequested(Message):
+    """Show the schema `uri` (the Entities tree's `o`), or open its file in $EDITOR (`E`)."""
+
+    uri: str
+    edit: bool = False

@@ -25,7 +25,7 @@ class StatusBar(Widget):
         return self._line
 
     def show(self, *, address: str, counts: Counts, rate: float, shown: int, following: bool,
-             paused: bool, pending: int, where: str, alerts: Sequence[str] = ()) -> None:
+             paused: bool, pending: int, where: str, alerts: Sequence[str] = (), busy: str = "") -> None:
         line = Text(" snowcatcher ", style="bold", no_wrap=True, overflow="ellipsis")
         if 0 < self.size.width < 120:  # compact: the counts and the filter matter more
             address = address.removeprefix("listening on ")
@@ -34,6 +34,8 @@ class StatusBar(Widget):
         line.append(f" ✗ {counts.invalid:,} ", style="bold red")
         if counts.unchecked:
             line.append(f" ? {counts.unchecked:,} not checked yet ", style="bold yellow")
+        if busy:  # a long task's progress (re-validation)
+            line.append(f"  ⟳ {clean(busy)} ", style="bold cyan")
         for alert in alerts:  # early in the line, so that a narrow terminal still shows them
             line.append(f"  ⚠ {clean(alert)} ", style="bold yellow")
         if where:  # before the rate: at 80 columns the filter must still show

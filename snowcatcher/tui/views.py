@@ -12,10 +12,9 @@ from rich.table import Table
 from rich.text import Text
 
 from snowcatcher.gitlab.definitions import Definitions
-from snowcatcher.model import CapturedEvent, StoredRequest
-from snowcatcher.protocols.ingest import BEACON_PATH
-from snowcatcher.protocols.wikimedia.eventlogging import capsule_from_query
-from snowcatcher.redact import has_secrets, redact_header
+from snowcatcher.model import PROTOCOL_EVENTLOGGING, CapturedEvent, Response, StoredRequest, reason_phrase
+from snowcatcher.redact import hides_something, redact_header
+from snowcatcher.runtime import PROTOCOLS
 from snowcatcher.tui import fields, gitlab
 from snowcatcher.tui.gitlab_views import definition_sections
 from snowcatcher.tui.inert_text import clean, json_scalar, pretty_json, text
@@ -73,12 +72,11 @@ def raw(stored: StoredRequest | None, dark: bool) -> RenderableType:
     request = stored.request
     theme = "monokai" if dark else "default"
     parts: list[RenderableType] = []
-    capsule, problem = (capsule_from_query(request.query) if request.path == BEACON_PATH
-                        else (None, True))
-    if request.query and problem is None:
-        # A legacy beacon's query string is one URL-encoded JSON capsule, not key=value pairs.
-        parts.append(_heading(f"beacon capsule, URL-decoded ({len(request.query)} bytes)"))
-        parts.append(Syntax(pretty_json(capsule)[:MAX_BODY], "json", theme=theme, word_wrap=True))
+    # A legacy beacon's query string is one URL-encoded JSON capsule, not key=value pairs.
+    decoded = PROTOCOLS.query_view(request) if request.query else None
+    if decoded is not None:
+        parts.append(_heading(f"{decoded.title} ({len(request.query)} bytes)"))
+        parts.append(Syntax(pretty_json(decoded.value)[:MAX_BODY], "json", theme=theme, word_wrap=True))
     elif request.query:
         parts.append(_heading(f"query string ({len(request.query)} bytes)"))
         parameters = dict(parse_qsl(request.query, keep_blank_values=True))
@@ -111,15 +109,24 @@ def http(stored: StoredRequest | None, *, reveal: bool = False) -> RenderableTyp
     headers = _grid()
     for name, value in request.headers:
         headers.add_row(text(name), text(value if reveal else redact_header(name, value)))
-    if not reveal and has_secrets(request.headers):
+    if not reveal and hides_something((*request.headers, *(response.headers or ()))):
         headers.add_row("", Text("cookies and Authorization are redacted: press s to show them",
                                  style="dim"))
-    answer = _grid()
-    answer.add_row("status", text(f"{response.status} {response.reason or ''}".rstrip()))
-    answer.add_row("content type", text(response.content_type))
-    answer.add_row("body", text(response.body[:2000].decode("utf-8", "replace") or "(empty)"))
     return Group(table, Text(""), _heading("headers"), headers, Text(""),
-                 _heading("our answer"), answer)
+                 _heading("our answer"), _answer(response, reveal))
+
+
+def _answer(response: Response, reveal: bool) -> Table:
+    """The status line with its reason phrase, the headers as sent (or why they are not known),
+    and the body."""
+    answer = _grid()
+    answer.add_row("status", text(f"{response.status} {reason_phrase(response)}".rstrip()))
+    if response.headers is None:
+        answer.add_row("headers", Text("not recorded (captured by an older snowcatcher)", style="dim"))
+    for name, value in response.headers or ():
+        answer.add_row(text(name), text(value if reveal else redact_header(name, value)))
+    answer.add_row("body", text(response.body[:2000].decode("utf-8", "replace") or "(empty)"))
+    return answer
 
 
 def gitlab_panel(event: CapturedEvent, definitions: Definitions | None = None) -> RenderableType:
@@ -145,11 +152,12 @@ def _plain(value: Any) -> str:
 def welcome(base_url: str) -> RenderableType:
     """The first screen before any event: where to send events, and a curl to try each protocol."""
     base = base_url or "http://127.0.0.1:9090"
+    beacon = PROTOCOLS.entry_path(PROTOCOL_EVENTLOGGING)
     table = _grid()
     table.add_row("Snowplow", text(f"{base}/com.snowplowanalytics.snowplow/tp2  (POST)   "
                                    f"{base}/i  (GET)"))
     table.add_row("EventGate", text(f"{base}/v1/events  (POST)"))
-    table.add_row("EventLogging", text(f"{base}{BEACON_PATH}?…  (GET beacon)"))
+    table.add_row("EventLogging", text(f"{base}{beacon}?…  (GET beacon)"))
     # One command a line, whole, so that it can be selected and pasted.
     commands = [text(f"  curl '{base}/i?e=pv&p=web&tv=curl&url=https://example.test/'"),
                 text(f"  curl -H 'content-type: application/json' {base}/v1/events "
@@ -162,7 +170,7 @@ def welcome(base_url: str) -> RenderableType:
     setup.add_row("GitLab GDK", text("run snowcatcher --port 9091 (GDK's Snowplow Micro port), or "
                                      "gdk config set snowplow_micro.port to this port"))
     setup.add_row("MediaWiki", text(f"$wgEventLoggingServiceUri = '{base}/v1/events'; "
-                                    f"$wgEventLoggingBaseUri = '{base}{BEACON_PATH}'"))
+                                    f"$wgEventLoggingBaseUri = '{base}{beacon}'"))
     return Group(Text("No events yet. Send them here:", style="bold"), Text(""), table, Text(""),
                  _heading("try it"), tries, Text(""), _heading("point your app here"), setup,
                  Text(""), Text("Press ? for the keys.", style="dim"))

@@ -3,25 +3,20 @@
 from __future__ import annotations
 
 import ast
-import json
 import re
 from typing import Any
 
 from jsonschema.exceptions import ValidationError
 
+from snowcatcher import text
+
 #: A value longer than this is cut in a message: the Entities tree shows it whole.
 VALUE_LIMIT = 80
-#: The names in a `required` or `additionalProperties` sentence, as this module writes them.
-_QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"')
 
 
 def as_json(value: Any, limit: int = VALUE_LIMIT) -> str:
     """`value` as JSON text (`"moon"`, `null`, `true`, `[1, 2]`), cut to `limit` characters."""
-    try:
-        shown = json.dumps(value, ensure_ascii=False, default=str)
-    except (TypeError, ValueError, RecursionError):
-        shown = str(value)
-    return shown if len(shown) <= limit else shown[: limit - 1] + "…"
+    return text.as_json(value, limit)
 
 
 def _listing(values: Any) -> str:
@@ -98,13 +93,3 @@ def _json_voiced(error: ValidationError) -> str:
         return as_json(error.instance) + message[len(shown):]
     return message
 
-
-def named_properties(message: str) -> list[str]:
-    """The property names a `required` or `additionalProperties` sentence of `sentence` is about."""
-    names = []
-    for quoted in _QUOTED.findall(message.split(" (", 1)[0]):
-        try:
-            names.append(str(json.loads(f'"{quoted}"')))
-        except ValueError:
-            continue
-    return names

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import copy
+import sys
 from collections.abc import Callable
+from functools import cache
 from typing import Any
 
-import yaml
-
-from snowcatcher.model import JsonDict
+from snowcatcher.model import JsonDict, pointer_parts
 
 #: Loads the document at a repository-relative path (`fragment/common/1.0.0`), or None.
 Loader = Callable[[str], JsonDict | None]
@@ -22,15 +22,28 @@ _MAX_DEPTH = 64
 MAX_NODES = 200_000
 
 
-class _NoTimestampLoader(yaml.CSafeLoader if hasattr(yaml, "CSafeLoader") else yaml.SafeLoader):  # type: ignore[misc]
-    """yaml.safe_load without the timestamp rule: `2020-04-02T19:11:20Z` must stay a string,
-    as it would be in JSON, or `enum`/`default` values and examples stop matching events."""
+@cache
+def _no_timestamp_loader() -> Any:
+    """yaml.safe_load's loader without the timestamp rule: `2020-04-02T19:11:20Z` must stay a
+    string, as it would be in JSON, or `enum`/`default` values and examples stop matching events.
+    PyYAML is imported with the first document parsed, not at start-up."""
+    import yaml
+
+    class NoTimestampLoader(yaml.CSafeLoader if hasattr(yaml, "CSafeLoader") else yaml.SafeLoader):  # type: ignore[misc]
+        pass
+
+    NoTimestampLoader.yaml_implicit_resolvers = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+    return NoTimestampLoader
 
 
-_NoTimestampLoader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
+def or_yaml_error(*others: type[Exception]) -> tuple[type[Exception], ...]:
+    """`others` and PyYAML's error class, for `except` clauses; PyYAML's only once it is imported:
+    before, no YAML was parsed, so no YAML error can be raised."""
+    yaml = sys.modules.get("yaml")
+    return (*others, yaml.YAMLError) if yaml is not None else others
 
 
 class MaterializeError(ValueError):
@@ -47,7 +60,9 @@ def parse_document(text: bytes) -> Any:
     Raises SchemaTooLarge for a document whose aliases expand beyond MAX_NODES values (a
     "billion laughs" file loads small, since aliases share objects, but everything that walks
     it afterwards, materializing or validating, walks the expansion)."""
-    document = yaml.load(text, Loader=_NoTimestampLoader)  # a SafeLoader subclass: safe
+    import yaml
+
+    document = yaml.load(text, Loader=_no_timestamp_loader())  # a SafeLoader subclass: safe
     expanded = expanded_size(document, MAX_NODES)
     if expanded > MAX_NODES:
         raise SchemaTooLarge(f"its YAML aliases expand to more than {MAX_NODES:,} values")
@@ -138,8 +153,7 @@ def _resolve_ref(ref: str, root: JsonDict, load: Loader, check_ref: Callable[[st
 
 def _pointer(document: Any, pointer: str, ref: str) -> Any:
     node = document
-    for part in (p for p in pointer.split("/") if p):
-        part = part.replace("~1", "/").replace("~0", "~")
+    for part in (p for p in pointer_parts(pointer) if p):
         if isinstance(node, dict) and part in node:
             node = node[part]
         elif isinstance(node, list) and part.isdigit() and int(part) < len(node):

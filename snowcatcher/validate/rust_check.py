@@ -24,7 +24,7 @@ from jsonschema import (
 )
 from jsonschema.protocols import Validator as JsonSchemaValidator
 
-from snowcatcher.model import JsonDict
+from snowcatcher.model import JsonDict, pointer_parts
 
 #: Backtracking steps a pattern RE2-like matching cannot run may take on the hot path; past it
 #: jsonschema-rs reports a failure, which sends the data to the explainer's bounded matcher.
@@ -119,8 +119,7 @@ def unfolded_size(schema: Any, retrieve: Callable[[str], JsonDict | None]) -> in
                 documents[address] = retrieve(address)
             root = documents[address]
         node = root
-        for part in pointer.split("/")[1:] if pointer else ():
-            part = part.replace("~1", "/").replace("~0", "~")
+        for part in pointer_parts(pointer):
             if isinstance(node, list) and part.isdigit() and int(part) < len(node):
                 node = node[int(part)]
             else:

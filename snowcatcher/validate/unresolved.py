@@ -15,7 +15,6 @@ from aiohttp import web
 from snowcatcher.model import UNCHECKED_VERDICT, CapturedEvent, Violation, unresolved_uris
 from snowcatcher.protocols.ingest import Ingestor
 from snowcatcher.store.store import Store
-from snowcatcher.validate import work_limits
 from snowcatcher.validate.backoff import ATTEMPTS_PER_URI
 
 log = logging.getLogger(__name__)
@@ -82,6 +81,8 @@ class UnresolvedSchemas:
     async def _check_again(self) -> None:
         """Check the waiting unchecked events again, allowing RECHECK_EFFORT times the work; an
         event that is still undecided keeps its "not checked" and its reason."""
+        from snowcatcher.validate import work_limits  # with the validators, not at start-up
+
         try:
             await asyncio.sleep(0)  # after the request that stored them has been answered
             while self._recheck:

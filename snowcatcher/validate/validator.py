@@ -26,6 +26,7 @@ from jsonschema.exceptions import ValidationError
 from jsonschema.protocols import Validator as JsonSchemaValidator
 
 from snowcatcher.model import NOT_CHECKED, UNCHECKED, UNRESOLVED, JsonDict, Violation, json_pointer, transient
+from snowcatcher.text import as_json
 from snowcatcher.validate import explain, work_limits
 from snowcatcher.validate.flat_records import flat_records_check
 from snowcatcher.validate.iglu import Resolution
@@ -33,6 +34,9 @@ from snowcatcher.validate.rust_check import compile_fast, known_differences, wal
 from snowcatcher.validate.work_limits import bound_fast
 
 _MEMO_SIZE = 20_000
+#: The memo also holds at most this many bytes of keys (the entities' JSON): 20,000 entities of
+#: a few kilobytes would otherwise hold tens of megabytes for a capture of unique contexts.
+_MEMO_BYTES = 4 * 1024 * 1024
 _MESSAGE_LIMIT = 300
 # The formats Iglu schemas use; rfc3339-validator, rfc3986-validator and fqdn (dependencies)
 # provide the date-time, uri and hostname checks. (jsonschema[format-nongpl] would also bring
@@ -116,7 +120,7 @@ class CompiledSchema:
                 work.note("validating against this schema takes more steps than snowcatcher allows "
                           "for data of this size (a schema whose $ref or allOf fan out exponentially?)")
             except referencing.exceptions.Unresolvable as error:
-                message = (f"the schema's $ref {getattr(error, 'ref', '')!r} cannot be followed: "
+                message = (f"the schema's $ref {as_json(getattr(error, 'ref', ''))} cannot be followed: "
                            "snowcatcher reads schemas only from the --schemas folders, the bundled "
                            "schemas and the configured registries")
                 found.append(ValidationError(message, validator="$ref"))
@@ -211,6 +215,8 @@ class Validator:
         self.default_draft = default_draft
         self._compiled: dict[str, CompiledSchema | Violation] = {}
         self._memo: OrderedDict[tuple[str, bytes], tuple[Violation, ...]] = OrderedDict()
+        #: The bytes of the memo's keys, bounded by _MEMO_BYTES.
+        self.memo_bytes = 0
         self._generation = registry.generation
 
     def check(self, uri: str, data: Any, entity: str, *, memo: bool = True) -> tuple[Violation, ...]:
@@ -233,9 +239,14 @@ class Validator:
         result = self._check(uri, data, entity)
         # Nothing transient is remembered: an unchecked result may be a verdict next time.
         if memo_key is not None and not transient(result):
+            # A copy the size of the JSON: orjson's own bytes keep their whole output buffer
+            # (4 KB for a 13-byte object, 500 KB for a 40 KB one).
+            memo_key = (memo_key[0], bytes(memoryview(memo_key[1])))
             self._memo[memo_key] = result
-            if len(self._memo) > _MEMO_SIZE:
-                self._memo.popitem(last=False)
+            self.memo_bytes += _key_bytes(memo_key)
+            while len(self._memo) > _MEMO_SIZE or self.memo_bytes > _MEMO_BYTES:
+                oldest, _ = self._memo.popitem(last=False)
+                self.memo_bytes -= _key_bytes(oldest)
         return result
 
     def compiled(self, uri: str) -> CompiledSchema | Violation:
@@ -288,7 +299,12 @@ class Validator:
         if self._generation != self.registry.generation:
             self._compiled.clear()
             self._memo.clear()
+            self.memo_bytes = 0
             self._generation = self.registry.generation
+
+
+def _key_bytes(memo_key: tuple[str, bytes]) -> int:
+    return len(memo_key[0]) + len(memo_key[1])
 
 
 def _violation(entity: str, error: ValidationError) -> Violation:

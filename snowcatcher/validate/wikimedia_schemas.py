@@ -11,7 +11,6 @@ from typing import Any
 
 import aiohttp
 import orjson
-import yaml
 
 from snowcatcher.model import JsonDict
 from snowcatcher.validate.iglu import (
@@ -24,7 +23,13 @@ from snowcatcher.validate.iglu import (
     read_capped,
     read_schema_file,
 )
-from snowcatcher.validate.materialize import MaterializeError, SchemaTooLarge, materialize, parse_document
+from snowcatcher.validate.materialize import (
+    MaterializeError,
+    SchemaTooLarge,
+    materialize,
+    or_yaml_error,
+    parse_document,
+)
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +88,7 @@ def schema_path(uri: str, remotes: Sequence[str] = DEFAULT_WIKIMEDIA_REMOTES) ->
         return "", "backslashes and NUL are not allowed in a schema URI"
     parts = text.strip("/").split("/")
     if any(part in ("..", ".") for part in parts):
-        return "", "'..' and '.' are not allowed in a schema URI"
+        return "", '".." and "." are not allowed in a schema URI'
     if not text.strip("/") or any(not part for part in parts):
         return "", "the schema URI has an empty path segment"
     if not all(_SEGMENT.match(part) for part in parts):
@@ -212,7 +217,7 @@ class WikimediaSchemas(SchemaResolver):
                         continue
                     body = await read_capped(answer, MAX_SCHEMA_BYTES)
                 document = parse_document(body)
-            except (aiohttp.ClientError, TimeoutError, yaml.YAMLError, SchemaTooLarge) as error:
+            except or_yaml_error(aiohttp.ClientError, TimeoutError, SchemaTooLarge) as error:
                 reasons.append(f"{url}: {type(error).__name__} {error}".strip())
                 continue
             if isinstance(document, dict):
@@ -288,7 +293,7 @@ def _read_file(root: Path, candidate: Path, *, hops: int) -> JsonDict | None:
         document = orjson.loads(body) if candidate.suffix == ".json" else parse_document(body)
     except SchemaTooLarge as error:
         raise UnusableSchemaFile(f"schema file {candidate}: {error}") from None
-    except (orjson.JSONDecodeError, yaml.YAMLError) as error:
+    except or_yaml_error(orjson.JSONDecodeError) as error:
         log.warning("schema file %s cannot be parsed: %s", candidate, error)
         return None
     return document if isinstance(document, dict) else None

@@ -6,7 +6,9 @@ from typing import Any
 
 import orjson
 
-from snowcatcher.model import CapturedEvent, Entity, RawRequest, Response, Violation
+from snowcatcher.model import PROTOCOL_SNOWPLOW, CapturedEvent, Entity, RawRequest, Response, Violation
+from snowcatcher.protocols.answer import as_sent, cors_headers
+from snowcatcher.protocols.snowplow.protocol import SnowplowProtocol
 from snowcatcher.protocols.snowplow.samples import encode
 from snowcatcher.store.store import Store
 
@@ -114,7 +116,15 @@ def mixed(count: int, *, start: float = T0) -> list[tuple[RawRequest, CapturedEv
     return [makers[i % len(makers)](start + i * 0.25) for i in range(count)]
 
 
+#: The network user id the samples' answers set in the `sp` cookie.
+SAMPLE_NUID = "5e3a0c57-9d1b-4f2e-8c6a-7b4d2e1f0a93"
+
+
 def fill(store: Store, pairs: list[tuple[RawRequest, CapturedEvent]]) -> None:
-    """Store each (request, event) pair the way the collector would, one request per event."""
+    """Store each (request, event) pair the way the collector would, one request per event, with
+    the answer's headers as the collector sends them (a fixed `sp` cookie for Snowplow events)."""
     for request, event in pairs:
-        store.append_now(request, Response(200, b"ok"), [event])
+        answer = Response(200, b"ok")
+        if event.protocol == PROTOCOL_SNOWPLOW:
+            answer = SnowplowProtocol().finish(answer, [event], SAMPLE_NUID)
+        store.append_now(request, as_sent(answer, cors_headers(None, request.header("Origin"))), [event])

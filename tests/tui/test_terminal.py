@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import shlex
+import sys
 import urllib.request
+from pathlib import Path
 
+from tests.cli_process import free_port
 from tests.tui.terminal import Terminal
+from tests.tui.tracker import gitlab_event, post
 
 
 def _get(url: str) -> int:
@@ -52,3 +58,32 @@ def test_a_bad_filter_is_explained_where_it_can_be_read_at_80_by_24() -> None:
         terminal.wait_for(lambda s: "This capture is temporary" in s, "the question before quitting")
         terminal.press("y")
         terminal.wait_for(lambda s: terminal.exit_code() is not None, "the exit", timeout=20)
+
+
+def test_e_hands_the_schema_file_to_the_editor_while_capture_goes_on(schemas: Path, tmp_path: Path) -> None:
+    """The editor gets the terminal and the schema file's path; a tracker it sends an event to
+    meanwhile is answered (the collector is not paused); the TUI comes back and says what to do."""
+    mark = tmp_path / "editor-saw.txt"
+    editor = tmp_path / "editor"
+    editor.write_text(f"#!/bin/sh\n{shlex.quote(sys.executable)} -c "
+                      + shlex.quote("import sys, urllib.request\n"
+                                    "url = sys.argv[2] + '/i?e=pv&tv=x&p=web&url=while-editing'\n"
+                                    "status = urllib.request.urlopen(url, timeout=10).status\n"
+                                    "open(sys.argv[3], 'w').write(f'{status} {sys.argv[1]}')")
+                      + ' "$1" "$EDITED_AT" ' + shlex.quote(str(mark)) + "\n")
+    editor.chmod(0o755)
+    path = schemas / "com.gitlab" / "gitlab_standard" / "jsonschema" / "1-1-1"
+    port = free_port()
+    with Terminal("--offline", "--schemas", schemas, port=port,
+                  env={"EDITOR": str(editor), "EDITED_AT": f"http://127.0.0.1:{port}"}) as terminal:
+        terminal.wait_for(lambda screen: "listening on" in screen, "the header")
+        assert asyncio.run(post(terminal.url, gitlab_event("edit_me", realm="moon"))) == 200
+        terminal.wait_for(lambda s: "edit_me" in s, "the event row")
+        terminal.press("2")
+        terminal.press("Enter")
+        terminal.wait_for(lambda s: 'realm = "moon"' in s, "the Entities tree")
+        terminal.press("E")
+        screen = terminal.wait_for(lambda s: "Edited" in s and "press r" in s, "the TUI after the editor")
+        assert mark.read_text() == f"200 {path}"
+        assert "listening on" in screen
+        terminal.wait_for(lambda s: "✓ 1" in s, "the event sent while editing, counted")

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from rich.console import Console, RenderableType
 
 from snowcatcher.model import PROTOCOL_SNOWPLOW, CapturedEvent, Entity, Violation
+from snowcatcher.protocols.snowplow.tracker_fields import FIELDS
 from snowcatcher.runtime import Settings, Snowcatcher
 from snowcatcher.tui import fields, views
 from snowcatcher.tui.app import SnowcatcherApp, _run
@@ -38,7 +39,7 @@ ANY_VALUE = st.one_of(
     st.builds(lambda n: "9" * n, st.integers(min_value=4000, max_value=20_000)),  # past int()'s digit limit
     st.lists(st.integers(), max_size=3), st.dictionaries(st.text(max_size=5), st.integers(), max_size=3),
 )
-KEYS = st.sampled_from([*fields.FIELDS, "other", "contexts.x", "meta.dt"])
+KEYS = st.sampled_from([*FIELDS, "other", "contexts.x", "meta.dt"])
 
 
 def _draw(renderable: RenderableType) -> str:

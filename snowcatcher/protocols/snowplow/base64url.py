@@ -27,7 +27,7 @@ def decode(text: str) -> bytes:
                           "in the base64 alphabet")
     inner = _PADDING_INSIDE.search(text)
     if inner:
-        raise Base64Error(f"invalid base64url at offset {inner.start()}: padding '=' inside the data")
+        raise Base64Error(f'invalid base64url at offset {inner.start()}: padding "=" inside the data')
     unpadded = text.rstrip("=")
     if len(unpadded) % 4 == 1:
         raise Base64Error(f"truncated base64url: {len(unpadded)} characters cannot encode whole bytes")

@@ -30,6 +30,7 @@ from snowcatcher.protocols.snowplow.tracker_fields import (
     field_violations,
     network_user_id_violation,
 )
+from snowcatcher.text import as_json
 
 #: (schema URI, data, entity label, memoize?) -> violations. The validator, injected.
 SchemaCheck = Callable[..., tuple[Violation, ...]]
@@ -40,6 +41,9 @@ QUERYSTRING_PATHS = ("/i", "/ice.png", "/com.snowplowanalytics.snowplow/tp2")
 ACCEPTED_CONTENT_TYPES = ("application/json", "application/json; charset=utf-8",
                           "application/json; charset=UTF-8")
 _CACHE_LIMIT = 4096
+#: The envelope cache also holds at most this many characters of raw values (cx, ue_px): each
+#: one's decoded entities take a few times its size.
+_CACHE_CHARACTERS = 2 * 1024 * 1024
 #: The parameters that carry self-describing JSON, in the order their entities are listed.
 _ENVELOPE_SOURCES = ("ue_pr", "ue_px", "co", "cx")
 #: Events decoded from one request; the rest are recorded as one bad request saying so. Real
@@ -80,10 +84,13 @@ class SnowplowDecoder:
 
     check: SchemaCheck
     _envelopes: dict[tuple[str, str], _Envelope] = field(default_factory=dict)
+    #: The characters of the cached raw values, bounded by _CACHE_CHARACTERS.
+    cached_characters: int = 0
 
     def forget(self) -> None:
         """Drop cached envelopes (after the schemas changed)."""
         self._envelopes.clear()
+        self.cached_characters = 0
 
     # -- requests ----------------------------------------------------------------------------
 
@@ -234,9 +241,11 @@ class SnowplowDecoder:
         if known is None:
             known = self._decode_envelope(source, value)
             if not transient(known.violations):  # an unfinished check is no verdict to keep
-                if len(self._envelopes) >= _CACHE_LIMIT:
-                    self._envelopes.clear()
+                if len(self._envelopes) >= _CACHE_LIMIT or \
+                        self.cached_characters + len(value) > _CACHE_CHARACTERS:
+                    self.forget()
                 self._envelopes[key] = known
+                self.cached_characters += len(value)
         return known
 
     def _decode_envelope(self, source: str, value: str) -> _Envelope:
@@ -355,7 +364,7 @@ def _content_type_violations(raw: RawRequest) -> list[Violation]:
     content_type = raw.header("Content-Type")
     if content_type.strip() in ACCEPTED_CONTENT_TYPES:
         return []
-    shown = repr(content_type) if content_type else "missing"
+    shown = as_json(content_type) if content_type else "missing"
     return [Violation("request", "", "content-type",
                       f"content type {shown} is not accepted: expected one of "
                       f"{', '.join(ACCEPTED_CONTENT_TYPES)}")]

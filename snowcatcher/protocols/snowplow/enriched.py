@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 from snowcatcher import __version__
 from snowcatcher.model import CapturedEvent, JsonDict, RawRequest, iso_time
+from snowcatcher.protocols.snowplow.tracker_fields import ATOMIC_LIMITS
 from snowcatcher.validate.iglu import SchemaKey
 
 CONTEXTS_URI = "iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-0"
@@ -41,18 +42,15 @@ _CANONICAL = (
 )
 CANONICAL_FIELDS = tuple(_CANONICAL.split())
 
-_TEXT = {
-    "aid": "app_id", "p": "platform", "eid": "event_id", "tna": "name_tracker", "tv": "v_tracker",
-    "uid": "user_id", "fp": "user_fingerprint", "duid": "domain_userid", "url": "page_url",
-    "page": "page_title", "refr": "page_referrer", "se_ca": "se_category", "se_ac": "se_action",
-    "se_la": "se_label", "se_pr": "se_property", "tr_id": "tr_orderid", "tr_af": "tr_affiliation",
-    "tr_ci": "tr_city", "tr_st": "tr_state", "tr_co": "tr_country", "tr_cu": "tr_currency",
-    "ti_id": "ti_orderid", "ti_sk": "ti_sku", "ti_nm": "ti_name", "ti_na": "ti_name",
-    "ti_ca": "ti_category", "ti_cu": "ti_currency", "lang": "br_lang", "cs": "doc_charset",
-    "tz": "os_timezone", "sid": "domain_sessionid", "cd": "br_colordepth",
-}
-#: Tracker parameters whose value an atomic text field holds as sent.
+#: Tracker parameters whose value an atomic text field holds as sent: the ones the length checks know
+#: (tracker_fields.ATOMIC_LIMITS, the one table of atomic text fields and their limits), except those
+#: filled with a fallback below (network_userid, user_ipaddress, useragent).
+_FILLED_WITH_FALLBACK = frozenset({"nuid", "tnuid", "ip", "ua"})
+_TEXT = {name: field for name, (field, _limit) in ATOMIC_LIMITS.items() if name not in _FILLED_WITH_FALLBACK}
 TEXT_PARAMETERS = _TEXT
+#: Atomic column -> the tracker parameter it is read from first (`ti_name` from `ti_nm`, not its
+#: legacy alias `ti_na`).
+PARAMETER_OF_COLUMN = {column: name for name, column in reversed(_TEXT.items())}
 _INTEGERS = {"tid": "txn_id", "vid": "domain_sessionidx", "ti_qu": "ti_quantity",
              "pp_mix": "pp_xoffset_min", "pp_max": "pp_xoffset_max", "pp_miy": "pp_yoffset_min",
              "pp_may": "pp_yoffset_max"}

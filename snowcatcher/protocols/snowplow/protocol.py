@@ -9,10 +9,9 @@ from typing import TYPE_CHECKING
 from snowcatcher.model import PROTOCOL_SNOWPLOW, CapturedEvent, RawRequest, Response
 from snowcatcher.protocols.base import Intake, Protocol, Route
 from snowcatcher.protocols.snowplow.decode import PAYLOAD_DATA_PREFIX, parse_query
+from snowcatcher.protocols.snowplow.tracker_fields import FIELD_GROUPS, FIELDS
 
 if TYPE_CHECKING:
-    from aiohttp import web
-
     from snowcatcher.protocols.ingest import Ingestor
 
 PIXEL = base64.b64decode("R0lGODlhAQABAPAAAP///wAAACH5BAUAAAAALAAAAAABAAEAAAICRAEAOw==")
@@ -32,6 +31,8 @@ class SnowplowProtocol(Protocol):
 
     name = PROTOCOL_SNOWPLOW
     short = "sp"
+    fields = FIELDS
+    field_groups = FIELD_GROUPS
     routes = (
         # The trackers' own path as a plain route: found by one dict lookup, before any pattern.
         Route("POST", TP2_PATH), Route("GET", TP2_PATH),
@@ -59,11 +60,12 @@ class SnowplowProtocol(Protocol):
             return ingestor.snowplow.decode_get(raw)
         return ingestor.snowplow.decode_post(raw)
 
-    def finish(self, response: web.StreamResponse, events: list[CapturedEvent], nuid: str) -> None:
-        if nuid and nuid != ANONYMOUS_NUID and response.status < 300:
+    def finish(self, answer: Response, events: list[CapturedEvent], nuid: str) -> Response:
+        if nuid and nuid != ANONYMOUS_NUID and answer.status < 300:
             # Written by hand: http.cookies costs more than decoding the event.
-            response.headers["Set-Cookie"] = (f"{COOKIE_NAME}={nuid}; Max-Age={COOKIE_MAX_AGE}; Path=/; "
-                                              "Secure; HttpOnly; SameSite=None")
+            return answer.with_headers(("Set-Cookie", f"{COOKIE_NAME}={nuid}; Max-Age={COOKIE_MAX_AGE}; "
+                                                      "Path=/; Secure; HttpOnly; SameSite=None"))
+        return answer
 
 
 def looks_like_payload_data(body: bytes) -> bool:

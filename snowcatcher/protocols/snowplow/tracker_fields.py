@@ -5,9 +5,8 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
-import orjson
-
 from snowcatcher.model import Violation
+from snowcatcher.text import as_json
 
 #: `e` -> Snowplow Micro's event_type.
 EVENT_TYPES = {
@@ -51,10 +50,12 @@ _FORMATS: dict[str, tuple[re.Pattern[str], str]] = {
     **{name: (_DECIMAL, "a number") for name in ("se_va", "tr_tt", "tr_tx", "tr_sh", "ti_pr")},
 }
 
-#: Tracker parameter -> (the atomic field Enrich puts it in, that field's maxLength in
-#: iglu:com.snowplowanalytics.snowplow/atomic/jsonschema/1-0-0). The pipeline rejects an event
-#: with a longer value (an enrichment failure), so we report it. Lengths are counted in code
-#: points, never more than Java's UTF-16 units: a value we pass is never one the pipeline drops.
+#: Tracker parameter -> (the atomic text field Enrich puts it in as sent, that field's maxLength in
+#: iglu:com.snowplowanalytics.snowplow/atomic/jsonschema/1-0-0): the one table of atomic text fields
+#: (enriched.py's mapping is read from it; `ti_na` is Enrich's legacy alias of `ti_nm`). The
+#: pipeline rejects an event with a longer value (an enrichment failure), so we report it. Lengths
+#: are counted in code points, never more than Java's UTF-16 units: a value we pass is never one the
+#: pipeline drops.
 ATOMIC_LIMITS: dict[str, tuple[str, int]] = {
     "aid": ("app_id", 255), "p": ("platform", 255), "eid": ("event_id", 36),
     "tna": ("name_tracker", 128), "tv": ("v_tracker", 100), "uid": ("user_id", 255),
@@ -65,9 +66,9 @@ ATOMIC_LIMITS: dict[str, tuple[str, int]] = {
     "se_pr": ("se_property", 1000), "tr_id": ("tr_orderid", 255), "tr_af": ("tr_affiliation", 255),
     "tr_ci": ("tr_city", 255), "tr_st": ("tr_state", 255), "tr_co": ("tr_country", 255),
     "tr_cu": ("tr_currency", 3), "ti_id": ("ti_orderid", 255), "ti_sk": ("ti_sku", 255),
-    "ti_nm": ("ti_name", 255), "ti_ca": ("ti_category", 255), "ti_cu": ("ti_currency", 3),
-    "ua": ("useragent", 1000), "lang": ("br_lang", 255), "cd": ("br_colordepth", 12),
-    "tz": ("os_timezone", 255), "cs": ("doc_charset", 128),
+    "ti_nm": ("ti_name", 255), "ti_na": ("ti_name", 255), "ti_ca": ("ti_category", 255),
+    "ti_cu": ("ti_currency", 3), "ua": ("useragent", 1000), "lang": ("br_lang", 255),
+    "cd": ("br_colordepth", 12), "tz": ("os_timezone", 255), "cs": ("doc_charset", 128),
 }
 #: The parts Enrich splits `url` and `refr` into, and their atomic fields' maxLength.
 URL_PART_LIMITS: dict[str, tuple[tuple[str, str, int], ...]] = {
@@ -79,20 +80,33 @@ URL_PART_LIMITS: dict[str, tuple[tuple[str, str, int], ...]] = {
 #: No part of a URL this short can exceed its field's limit (the smallest is the host's 255).
 _SHORTEST_URL_PART_LIMIT = 255
 
-#: Human names for the Overview and for error messages.
-FIELD_NAMES = {
-    "e": "event type", "eid": "event id", "tv": "tracker version", "tna": "tracker namespace",
-    "aid": "app id", "p": "platform", "dtm": "device created", "stm": "device sent",
-    "ttm": "true timestamp", "tz": "time zone", "uid": "user id", "duid": "domain user id",
-    "nuid": "network user id", "tnuid": "tracker network user id", "sid": "session id",
-    "vid": "session index", "ip": "IP address", "ua": "user agent", "url": "page URL",
-    "page": "page title", "refr": "referrer", "res": "screen resolution", "vp": "viewport",
-    "ds": "document size", "cd": "color depth", "cs": "charset", "lang": "language",
-    "cookie": "cookies enabled", "se_ca": "category", "se_ac": "action", "se_la": "label",
-    "se_pr": "property", "se_va": "value", "pp_mix": "min x offset", "pp_max": "max x offset",
-    "pp_miy": "min y offset", "pp_may": "max y offset", "ue_pr": "self-describing event",
-    "ue_px": "self-describing event (base64)", "co": "contexts", "cx": "contexts (base64)",
+#: The groups the Overview shows tracker parameters in, in order (others go under "other").
+FIELD_GROUPS = ("event", "app", "user", "page", "browser", "timestamps", "other")
+#: Parameter -> (group, human name): the Overview's rows and the names in violation messages.
+FIELDS: dict[str, tuple[str, str]] = {
+    "e": ("event", "event type"), "eid": ("event", "event id"),
+    "se_ca": ("event", "category"), "se_ac": ("event", "action"), "se_la": ("event", "label"),
+    "se_pr": ("event", "property"), "se_va": ("event", "value"),
+    "ue_px": ("event", "self-describing event (base64)"), "ue_pr": ("event", "self-describing event"),
+    "cx": ("event", "contexts (base64)"), "co": ("event", "contexts"),
+    "pp_mix": ("event", "ping min x offset"), "pp_max": ("event", "ping max x offset"),
+    "pp_miy": ("event", "ping min y offset"), "pp_may": ("event", "ping max y offset"),
+    "aid": ("app", "app id"), "p": ("app", "platform"), "tna": ("app", "tracker namespace"),
+    "tv": ("app", "tracker version"),
+    "uid": ("user", "user id"), "duid": ("user", "domain user id"), "nuid": ("user", "network user id"),
+    "tnuid": ("user", "network user id (tracker)"), "sid": ("user", "session id"),
+    "vid": ("user", "session index"), "ip": ("user", "IP address"),
+    "url": ("page", "page URL"), "page": ("page", "page title"), "refr": ("page", "referrer"),
+    "ua": ("browser", "user agent"), "lang": ("browser", "language"),
+    "cookie": ("browser", "cookies enabled"), "cd": ("browser", "color depth"), "cs": ("browser", "charset"),
+    "ds": ("browser", "document size"),
+    "vp": ("browser", "viewport"), "res": ("browser", "screen resolution"),
+    "tz": ("browser", "time zone"), "f_pdf": ("browser", "PDF plugin"),
+    "dtm": ("timestamps", "device created"), "stm": ("timestamps", "device sent"),
+    "ttm": ("timestamps", "true timestamp"), "rtm": ("timestamps", "relay time"),
 }
+#: Human names for error messages.
+FIELD_NAMES = {name: human for name, (_group, human) in FIELDS.items()}
 
 
 def event_type_of(e: str | None) -> tuple[str | None, Violation | None]:
@@ -104,13 +118,38 @@ def event_type_of(e: str | None) -> tuple[str | None, Violation | None]:
     event_type = EVENT_TYPES.get(e)
     if event_type is None:
         return None, Violation("event", "/e", "enum",
-                               f"{e!r} is not a valid event type (expected one of "
+                               f"{as_json(e)} is not a valid event type (expected one of "
                                f"{', '.join(EVENT_TYPES)})")
     return event_type, None
 
 
+#: Per parameter with a rule: its format's pattern (or None) and the length past which it may be
+#: too long (its limit; for a URL, past which one of its parts may be). One pass over an event's
+#: parameters with this table finds the (usual) event that breaks no rule.
+_QUICK_RULES: dict[str, tuple[re.Pattern[str] | None, int]] = {
+    name: (_FORMATS[name][0] if name in _FORMATS else None,
+           min(ATOMIC_LIMITS[name][1], _SHORTEST_URL_PART_LIMIT) if name in URL_PART_LIMITS
+           else ATOMIC_LIMITS[name][1] if name in ATOMIC_LIMITS else 1 << 62)
+    for name in _FORMATS.keys() | ATOMIC_LIMITS.keys()
+}
+
+
+def _may_break_a_rule(params: dict[str, object]) -> bool:
+    """False when no parameter can break a rule field_violations checks (none of its checks
+    would find anything); True when one may."""
+    for name, value in params.items():
+        rule = _QUICK_RULES.get(name)
+        if rule is not None and isinstance(value, str) and value and (
+                len(value) > rule[1] or (rule[0] is not None and not rule[0].match(value))):
+            return True
+    platform = params.get("p")
+    return isinstance(platform, str) and bool(platform) and platform not in PLATFORMS
+
+
 def field_violations(params: dict[str, object]) -> list[Violation]:
     """Parameters whose value breaks the format the pipeline expects (Enrich rejects such events)."""
+    if not _may_break_a_rule(params):
+        return []
     found = []
     # The few parameters that have a format, in a fixed order (a set intersection beats a loop over all).
     for name in sorted(params.keys() & _FORMATS.keys()):
@@ -121,7 +160,7 @@ def field_violations(params: dict[str, object]) -> list[Violation]:
         if value and not rule[0].match(value):
             found.append(Violation("event", f"/{name}", "format",
                                    f"{name} ({FIELD_NAMES.get(name, name)}) must be {rule[1]}, "
-                                   f"got {_clip(value)!r}"))
+                                   f"got {as_json(_clip(value))}"))
     for name in sorted(params.keys() & ATOMIC_LIMITS.keys()):
         value = params[name]
         if isinstance(value, str):
@@ -129,7 +168,7 @@ def field_violations(params: dict[str, object]) -> list[Violation]:
     platform = params.get("p")
     if isinstance(platform, str) and platform and platform not in PLATFORMS:
         found.append(Violation("event", "/p", "enum",
-                               f"{_clip(platform)!r} is not a supported platform (expected one of "
+                               f"{as_json(_clip(platform))} is not a supported platform (expected one of "
                                f"{', '.join(PLATFORMS)})"))
     return found
 
@@ -152,7 +191,7 @@ def network_user_id_violation(value: str) -> Violation | None:
     attributes or a broken header. Other non-UUID values are accepted, as Snowplow accepts them."""
     if not value or (len(value) <= NETWORK_USER_ID_MAX and _COOKIE_VALUE.match(value)):
         return None
-    shown = orjson.dumps(_clip(value)).decode()
+    shown = as_json(_clip(value))
     reason = (f"is {len(value)} characters, longer than the {NETWORK_USER_ID_MAX} Enrich keeps"
               if len(value) > NETWORK_USER_ID_MAX else
               "holds characters a cookie value cannot (space, ; , \" \\ or control characters)")

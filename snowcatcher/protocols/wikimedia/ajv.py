@@ -6,14 +6,13 @@ import json
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
-
-from jsonschema import FormatChecker
-from jsonschema.exceptions import ValidationError
-from jsonschema.validators import validator_for
+from typing import TYPE_CHECKING, Any
 
 from snowcatcher.model import JsonDict, json_pointer
-from snowcatcher.validate.work_limits import extra_properties
+
+if TYPE_CHECKING:  # jsonschema comes with the first schema checked, not at start-up
+    from jsonschema import FormatChecker
+    from jsonschema.exceptions import ValidationError
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]*$")
 _COMPARISONS = {"maximum": "<=", "minimum": ">=", "exclusiveMaximum": "<", "exclusiveMinimum": ">"}
@@ -88,6 +87,8 @@ def js_string(value: Any) -> str:
 def schema_invalid_text(schema: Any, meta_schema: JsonDict) -> str:
     """AJV's compile error for a schema its meta-schema refuses: `schema is invalid: data.type
     should be ...` (Ajv.validateSchema joins errorsText with the `data` prefix)."""
+    from jsonschema.validators import validator_for
+
     validator = validator_for(meta_schema)(meta_schema)
     errors = ajv_errors(validator.iter_errors(schema), meta_schema)
     text = ", ".join(f"data{error.data_path} {error.message}" for error in errors)
@@ -145,6 +146,8 @@ def _one(keyword: str, value: Any, instance: Any) -> tuple[JsonDict, str]:
 
 
 def _extra_properties(schema: Any, instance: JsonDict) -> list[str]:
+    from snowcatcher.validate.work_limits import extra_properties
+
     return extra_properties(schema, instance)
 
 
@@ -248,6 +251,8 @@ def _fast_check(pattern: re.Pattern[str]) -> Callable[[object], bool]:
 
 def ajv_format_checker(base: FormatChecker) -> FormatChecker:
     """`base`'s format checks, with AJV 6's fast rules for the formats AJV defines that way."""
+    from jsonschema import FormatChecker
+
     checker = FormatChecker(())
     checker.checkers = dict(base.checkers)
     for name, pattern in _AJV_FAST_FORMATS.items():

@@ -135,12 +135,15 @@ class EventProcessor:
         uri = schema_uri_of(event)
         if uri.lstrip("/").startswith(_LEGACY_PREFIX) and "dt" not in event:
             # Legacy events carry the client's time in client_dt; dt is the time of receipt.
-            event["dt"] = iso_time(received_at)
+            event = {**event, "dt": iso_time(received_at)}
             filled = (*filled, "dt")
         compiled = self.validator.compiled(uri)
         if isinstance(compiled, Violation):
             return self._unloadable(event, uri, compiled, received_at, protocol, filled, source)
-        defaults = apply_defaults(compiled.schema, event) if compiled.declares_defaults else ()
+        defaults: tuple[str, ...] = ()
+        if compiled.declares_defaults:
+            event = json_copy(event)  # filled in place: the caller's event stays as it came
+            defaults = apply_defaults(compiled.schema, event)
         return self._validated(event, uri, compiled, received_at, protocol,
                                (*filled, *defaults), source)
 
@@ -148,7 +151,7 @@ class EventProcessor:
                    protocol: str, filled: tuple[str, ...], source: str) -> Processed:
         entity = Entity("event", 0, uri, event, source)
         found, unchecked = compiled.errors(event)
-        errors = ajv_errors(found, compiled.schema)
+        errors = ajv_errors(found, compiled.schema) if found else []
         violations = [Violation(entity.label, e.pointer, e.keyword, e.explained()) for e in errors]
         # Not checked is no verdict: EventGate's answer says nothing against the event.
         violations.extend(Violation(entity.label, "", UNCHECKED, NOT_CHECKED + reason)
@@ -209,11 +212,15 @@ class EventProcessor:
 
 
 def fill_meta(event: JsonDict, received_at: float, index: int = 0) -> tuple[JsonDict, tuple[str, ...]]:
-    """A copy of the event with `meta.id` and `meta.dt` set when missing, as EventGate does.
+    """A copy of the event with `meta.id` and `meta.dt` set when missing, as EventGate does; the
+    event itself when it has both (nothing filled).
 
     EventGate draws a random id; ours is derived from the time of receipt, the event's place in
     its batch and the event itself, so that importing an export decodes the same id again.
     """
+    current = event.get("meta")
+    if isinstance(current, dict) and "id" in current and "dt" in current:
+        return event, ()  # nothing to fill: no copy (the caller copies before changing it)
     original = event
     event = json_copy(event)
     filled = [] if "meta" in event else ["meta"]

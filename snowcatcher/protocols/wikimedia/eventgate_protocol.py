@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING
 from snowcatcher.model import PROTOCOL_EVENTGATE, CapturedEvent, RawRequest
 from snowcatcher.protocols.base import Intake, Protocol, Route
 from snowcatcher.protocols.snowplow.decode import parse_query
-from snowcatcher.protocols.wikimedia.eventgate import is_hasty
 
 if TYPE_CHECKING:
     from snowcatcher.protocols.ingest import Ingestor
@@ -21,6 +20,12 @@ EVENTGATE_CORS = {
     "Access-Control-Expose-Headers": "etag",
     "Access-Control-Allow-Methods": "post",
 }
+
+
+def is_hasty(query: str | None) -> bool:
+    """EventGate answers at once when `req.query.hasty` is truthy in JavaScript: any non-empty
+    value, even `false`; a bare `?hasty` is the empty string, so it is not hasty."""
+    return bool(query)
 
 
 class EventGateProtocol(Protocol):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 import orjson
@@ -19,7 +19,9 @@ from snowcatcher.model import (
     bad_request,
     iso_time,
 )
-from snowcatcher.protocols.wikimedia.event import EventProcessor
+
+if TYPE_CHECKING:  # the processor brings jsonschema: imported with the first event
+    from snowcatcher.protocols.wikimedia.event import EventProcessor
 
 #: The legacy schemas live under this title prefix in the secondary repository.
 LEGACY_TITLE = "analytics/legacy"

@@ -5,13 +5,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from snowcatcher.model import PROTOCOL_EVENTLOGGING, CapturedEvent, RawRequest, Response
-from snowcatcher.protocols.base import Intake, Protocol, Route
+from snowcatcher.protocols.base import Intake, Protocol, QueryView, Route
 from snowcatcher.protocols.wikimedia.eventgate_protocol import EVENTGATE_CORS
+from snowcatcher.protocols.wikimedia.eventlogging import capsule_from_query
 from snowcatcher.text import inert
 
 if TYPE_CHECKING:
-    from aiohttp import web
-
     from snowcatcher.protocols.ingest import Ingestor
 
 BEACON_PATH = "/beacon/event"
@@ -35,12 +34,18 @@ class EventLoggingProtocol(Protocol):
     def decode(self, ingestor: Ingestor, raw: RawRequest) -> list[CapturedEvent]:
         return ingestor.eventlogging_decoder.decode(raw)
 
-    def finish(self, response: web.StreamResponse, events: list[CapturedEvent], nuid: str) -> None:
-        if response.status != 204:
-            return
+    def query_view(self, raw: RawRequest) -> QueryView | None:
+        """A beacon's query string is one URL-encoded JSON capsule, not key=value pairs."""
+        capsule, problem = capsule_from_query(raw.query)
+        return QueryView("beacon capsule, URL-decoded", capsule) if problem is None else None
+
+    def finish(self, answer: Response, events: list[CapturedEvent], nuid: str) -> Response:
+        if answer.status != 204:
+            return answer
         violations = [violation for event in events for violation in event.violations]
-        response.headers["Requested-Event-Valid"] = "0" if violations else "1"
+        headers = [("Requested-Event-Valid", "0" if violations else "1")]
         for number, violation in enumerate(violations[:_HEADER_VIOLATIONS], start=1):
             text = inert(f"{violation.path} {violation.message}".strip())
-            response.headers[f"Validation-Error-{number}"] = text.encode("ascii", "backslashreplace"
-                                                                         ).decode()[:_HEADER_LENGTH]
+            headers.append((f"Validation-Error-{number}",
+                            text.encode("ascii", "backslashreplace").decode()[:_HEADER_LENGTH]))
+        return answer.with_headers(*headers)

@@ -10,11 +10,10 @@ from typing import Any
 
 import aiohttp
 import orjson
-import yaml
 
 from snowcatcher.model import JsonDict
 from snowcatcher.protocols.wikimedia.ajv import js_string
-from snowcatcher.validate.materialize import parse_document
+from snowcatcher.validate.materialize import or_yaml_error, parse_document
 
 #: (event, its `$schema`, the schema) -> an EventGate error message, or None when the event may pass.
 #: The stream configuration is one such check; tests add one that plays EventGate's test factory.
@@ -51,7 +50,7 @@ class StreamConfig:
             document = parse_document(path.read_bytes())
         except OSError as error:
             raise StreamConfigError(f"cannot read the stream configuration {path}: {error}") from None
-        except yaml.YAMLError as error:
+        except or_yaml_error() as error:
             raise StreamConfigError(f"cannot read the stream configuration {path}{_yaml_problem(error)}"
                                     ) from None
         return cls.from_document(document, str(path))
@@ -148,7 +147,7 @@ def _rule(key: str, settings: Any, where: str) -> StreamRule:
     return StreamRule(key, title)
 
 
-def _yaml_problem(error: yaml.YAMLError) -> str:
+def _yaml_problem(error: Exception) -> str:
     """Where and what a YAML parser error is, on one line (its own text spans four)."""
     mark = getattr(error, "problem_mark", None)
     where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
