@@ -5,8 +5,9 @@
 Starts the real server (`--headless --offline`, a fresh `--db`), then for each row opens the
 waiters from one process (raw sockets: a `wait` that never matches, or a live stream that reads
 and discards what it gets) and sends one-event tp2 POSTs from eight connections of another
-process for `--seconds`, and prints the events stored per second and the ratio to the row with
-no waiters (target: at least 0.8).
+process for `--seconds`, and prints the events stored per second, the ratio to the row with no
+waiters (target: at least 0.8) and the server's CPU time per stored event (from /proc: what the
+waiters cost the server itself, apart from the clients competing for the same cores).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import aiohttp
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.ingest import cpu_seconds  # noqa: E402
 from bench.support import free_port, wait_listening  # noqa: E402
 from snowcatcher.protocols.snowplow import samples  # noqa: E402
 
@@ -90,7 +92,8 @@ def _send(port: int, seconds: float, results: Any) -> None:
     results.put(asyncio.run(run()))
 
 
-def ingest_rate(port: int, seconds: float, path: str | None, clients: int) -> float:
+def ingest_rate(port: int, pid: int, seconds: float, path: str | None, clients: int) -> tuple[float, float]:
+    """Events stored per second with `clients` of `path` open, and the server's CPU us per event."""
     opened, stopping = multiprocessing.Event(), multiprocessing.Event()
     holder = None
     if path is not None:
@@ -100,17 +103,17 @@ def ingest_rate(port: int, seconds: float, path: str | None, clients: int) -> fl
             raise SystemExit(f"{clients} clients of {path} did not open in 120 s")
     results: multiprocessing.Queue[int] = multiprocessing.Queue()
     sender = multiprocessing.Process(target=_send, args=(port, seconds, results))
-    started = time.monotonic()
+    started, cpu = time.monotonic(), cpu_seconds(pid)
     sender.start()
     stored = results.get(timeout=seconds + 120)
-    took = time.monotonic() - started
+    took, cpu = time.monotonic() - started, cpu_seconds(pid) - cpu
     sender.join()
     if holder is not None:
         stopping.set()
         holder.join()
         while waiting(port):  # the clients hung up: the server lets their waiters go
             time.sleep(0.1)
-    return stored / took
+    return stored / took, cpu * 1e6 / max(stored, 1)
 
 
 def main() -> None:
@@ -132,13 +135,13 @@ def main() -> None:
                     (f"{n} streams (filter name:never)", f"{API}/stream?filter=name:never"),
                     (f"{n} streams of every event", f"{API}/stream")]
             print(f"one-event tp2 POSTs from {SENDERS} connections, {args.seconds:g} s per row:")
-            print(f"{'with':<44} {'events/s':>9} {'ratio':>6}")
+            print(f"{'with':<44} {'events/s':>9} {'ratio':>6} {'server CPU/event':>17}")
             baseline = 0.0
             for name, path in rows:
-                rate = ingest_rate(port, args.seconds, path, n)
+                rate, cpu = ingest_rate(port, server.pid, args.seconds, path, n)
                 baseline = baseline or rate
                 ratio = rate / baseline
-                print(f"{name:<44} {rate:>9.0f} {ratio:>6.2f}"
+                print(f"{name:<44} {rate:>9.0f} {ratio:>6.2f} {cpu:>14,.0f} us"
                       f"{'' if ratio >= TARGET else f'  (under {TARGET:g})'}", flush=True)
         finally:
             server.terminate()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import gc
 import os
 import signal
 import sys
@@ -318,7 +319,18 @@ async def start_announced(catcher: Snowcatcher) -> bool:
         print(f"snowcatcher: {error}", file=sys.stderr)
         return False
     announce(catcher)
+    keep_start_up_objects()
     return True
+
+
+def keep_start_up_objects() -> None:
+    """Take what start-up built (modules, schemas, the app) out of the garbage collector's sight.
+
+    A full collection walks every object it tracks: with start-up's hundreds of thousands it held
+    the event loop 35-60 ms, at moments a big request's many objects happened to trigger. Frozen,
+    they are never walked (nor freed: they live as long as the process anyway)."""
+    gc.collect()
+    gc.freeze()
 
 
 def announce(catcher: Snowcatcher) -> None:

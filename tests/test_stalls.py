@@ -11,7 +11,7 @@ import gzip
 import socket
 import threading
 import zlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import aiohttp
@@ -20,6 +20,7 @@ import pytest
 from aiohttp import web
 
 from snowcatcher.capture.collector import TP2_PATH
+from snowcatcher.capture.intake_first import INTAKE_FIRST
 from snowcatcher.model import BAD_REQUEST, CapturedEvent, RawRequest, Response
 from snowcatcher.protocols.snowplow import samples
 from snowcatcher.protocols.snowplow.decode import MAX_EVENTS
@@ -130,6 +131,41 @@ async def test_a_get_is_answered_while_micro_good_reads_many_events(running: Sno
     body = b"".join(received).split(b"\r\n\r\n", 1)[1]
     assert b"Transfer-Encoding: chunked" in b"".join(received)[:1000]
     assert body.endswith(b"0\r\n\r\n")
+
+
+async def test_a_long_read_past_the_limit_is_answered_503_with_retry_after(
+        running: Snowcatcher, http: aiohttp.ClientSession) -> None:
+    gate = running.app[INTAKE_FIRST]
+    gate.heavy_reads = 1
+    filler = "x" * 2000
+    for batch in range(8):  # megabytes to export: more than an unread socket's buffers hold
+        body = orjson.dumps({"schema": PAYLOAD_DATA, "data": [
+            {"e": "pv", "tv": "js-4.6.1", "p": "web", "url": f"https://x.test/{batch}/{n}", "page": filler}
+            for n in range(250)]})
+        async with http.post(running.url + TP2_PATH, data=body, headers=JSON) as answer:
+            assert answer.status == 200
+    stuck = socket.socket()
+    stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    stuck.setblocking(False)
+    await asyncio.get_running_loop().sock_connect(stuck, ("127.0.0.1", running.port))
+    stuck.send(b"GET /snowcatcher/api/export.ndjson HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    await _until(lambda: gate.running_reads == 1)  # the export waits for a reader that reads nothing
+    async with http.get(running.url + "/micro/good") as answer:
+        assert answer.status == 503 and answer.headers["Retry-After"] == "2"
+        assert "at most 1 at once" in (await answer.json())["error"]
+    assert await _tracker_get(http, running.url) == 200  # trackers are not long reads
+    stuck.close()
+    await _until(lambda: gate.running_reads == 0)
+    async with http.get(running.url + "/micro/good") as answer:
+        assert answer.status == 200 and len(await answer.json()) == 2001
+
+
+async def _until(condition: Callable[[], bool]) -> None:
+    """Wait for a condition the server reaches by itself (no fixed sleep); fail after a minute."""
+    async def poll() -> None:
+        while not condition():
+            await asyncio.sleep(0.02)
+    await asyncio.wait_for(poll(), 60)
 
 
 async def test_micro_good_pages_give_the_same_array(running: Snowcatcher,

@@ -4,12 +4,15 @@ does not match, a client that hangs up stops costing at once, and every answer i
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import aiohttp
 import pytest
 
+from snowcatcher.api import events as events_api
 from snowcatcher.model import CapturedEvent
 from snowcatcher.runtime import Snowcatcher
 from snowcatcher.store.query import Filter
@@ -121,6 +124,31 @@ async def test_waiters_with_a_filter_only_the_database_decides_share_one_query_p
         assert answer.status == 200 and (await answer.json())["found"] == 1
 
 
+async def test_a_free_text_wait_matches_an_event_whose_only_match_is_in_an_entity(
+        running: Snowcatcher, many: aiohttp.ClientSession) -> None:
+    """A batch's free-text test looks up each event's own entity set (not every stored set): a
+    word found only inside a base64 context still wakes the wait, a word in no set does not."""
+    def with_context(action: str, word: str) -> dict[str, str]:
+        contexts = {"schema": "iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-1",
+                    "data": [{"schema": "iglu:com.acme/page/jsonschema/1-0-0", "data": {"tag": word}}]}
+        return struct(action, cx=base64.urlsafe_b64encode(json.dumps(contexts).encode()).decode())
+
+    for number in range(30):  # other sets stored before: a set of its own for each event
+        assert await post_events(many, running.url, with_context(f"before_{number}", f"tulip{number}")) == 200
+    url = running.url + API + "/wait"
+    found = asyncio.ensure_future(many.get(url, params={"filter": "sunflower", "timeout": "60"}))
+    missed = asyncio.ensure_future(many.get(url, params={"filter": "tulip5", "timeout": "60",
+                                                         "after": str(running.store.last_id())}))
+    await _open(many, running, "wait", 2)
+    assert await post_events(many, running.url, with_context("plain", "daisy")) == 200
+    assert await post_events(many, running.url, with_context("hidden", "sunflower")) == 200
+    answer = await found
+    assert answer.status == 200 and [e["name"] for e in (await answer.json())["events"]] == ["hidden"]
+    # tulip5's event was stored before the wait's id: nothing since matches, the wait goes on.
+    assert (await _waiters(many, running))["wait"] == 1
+    missed.cancel()
+
+
 async def test_300_waiters_are_all_answered_right_after_one_batch(
         running: Snowcatcher, many: aiohttp.ClientSession) -> None:
     await post_events(many, running.url, struct("wanted_before"))  # stored before: not after=1
@@ -168,6 +196,27 @@ async def test_streams_get_every_event_in_order(running: Snowcatcher, many: aioh
     for stream in [*everything, filtered]:
         stream.close()
     await _open(many, running, "stream", 0)
+
+
+async def test_a_stream_whose_client_stops_reading_is_dropped_and_the_others_go_on(
+        running: Snowcatcher, many: aiohttp.ClientSession, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(events_api, "STALLED_STREAM", 0.5)
+    stalled = socket.socket()
+    stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # fills after a few frames
+    stalled.setblocking(False)
+    await asyncio.get_running_loop().sock_connect(stalled, ("127.0.0.1", running.port))
+    stalled.send(f"GET {API}/stream HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+    reading = await many.get(running.url + API + "/stream")
+    await _open(many, running, "stream", 2)
+    filler = "x" * 2000
+    for batch in range(8):  # megabytes of frames: more than the unread socket's buffers hold
+        assert await post_events(many, running.url, *(struct(f"big_{batch}_{n}", se_la=filler)
+                                                      for n in range(250))) == 200
+    await _open(many, running, "stream", 1)  # the client that stopped reading was dropped
+    stored = running.store.after(0, None, 10_000)
+    assert await asyncio.wait_for(_read_stream(reading, len(stored)), 60) == [e.id for e in stored]
+    reading.close()
+    stalled.close()
 
 
 async def test_a_tracker_that_hangs_up_mid_request_still_gets_it_stored(running: Snowcatcher) -> None:

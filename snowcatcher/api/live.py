@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import orjson
@@ -91,8 +91,11 @@ class Waiters:
         for watches in self._watches.values():
             matched = self._matching(watches[0].where, events)
             if matched:
+                # Serialized once for every stream of this filter; the streams share the bytes.
+                frames = (b"".join(map(self.frame, matched))
+                          if any(watch.kind == "stream" for watch in watches) else b"")
                 for watch in watches:
-                    watch.push(matched)
+                    watch.push(matched, frames)
 
     def _matching(self, where: Filter, events: Sequence[CapturedEvent]) -> Sequence[CapturedEvent]:
         if not where:
@@ -100,7 +103,7 @@ class Waiters:
         if where.match is not None:
             return [event for event in events if where.match(event)]
         # The batch is the newest in the store: its matches are those after the id before it.
-        return self.store.after(events[0].id - 1, where, len(events))
+        return self.store.after(events[0].id - 1, where.for_few_rows(), len(events))
 
 
 class Watch:
@@ -114,6 +117,8 @@ class Watch:
         self.cursor = after
         self._store = store
         self._queue: list[CapturedEvent] = []
+        #: The queued events' Server-Sent Events frames, a shared bytes object per batch (streams).
+        self._frames: list[bytes] = []
         #: Read the store rather than the queue: at first, after a full page, or after overflowing.
         self._reread = True
         self._ready = asyncio.Event()
@@ -124,13 +129,17 @@ class Watch:
         """More matching events are stored already: take them before waiting."""
         return self._reread
 
-    def push(self, events: Sequence[CapturedEvent]) -> None:
+    def push(self, events: Sequence[CapturedEvent], frames: bytes = b"") -> None:
+        """Hand over a batch's matching events (and, to a stream, their frames)."""
         if not self._reread:
             if len(self._queue) + len(events) > QUEUE_LIMIT:
                 self._reread = True
                 self._queue.clear()
+                self._frames.clear()
             else:
                 self._queue.extend(events)
+                if frames:
+                    self._frames.append(frames)
         self._ready.set()
 
     def wake(self) -> None:
@@ -145,14 +154,25 @@ class Watch:
         else:
             taken = [event for event in self._queue if event.id > self.cursor]
         self._queue.clear()  # what it held is stored, so a read of the store found it too
+        self._frames.clear()
         if taken:
             self.cursor = taken[-1].id
         if not self._reread:
             self._ready.clear()
         return taken
 
+    def take_frames(self, frame: Callable[[CapturedEvent], bytes]) -> bytes:
+        """take() as Server-Sent Events: the batches' shared frames when they hold just the events
+        after the cursor (the usual case), else each event's `frame`."""
+        shared = not self._reread and bool(self._queue) and self._queue[0].id > self.cursor
+        frames = b"".join(self._frames) if shared else b""
+        taken = self.take()
+        return frames if shared else b"".join(map(frame, taken))
+
     async def wait(self, timeout: float) -> bool:
         """True when there are events to take, False after `timeout` seconds."""
+        if self._ready.is_set():
+            return True  # no task for wait_for to make
         try:
             await asyncio.wait_for(self._ready.wait(), timeout)
         except TimeoutError:
@@ -251,7 +271,8 @@ def _decided(store: Store, where: Filter, unchecked: set[int]) -> list[CapturedE
         if event is not None and event.verdict == UNCHECKED_VERDICT:
             continue
         unchecked.discard(event_id)
-        if event is not None and (not where or store.after(event_id - 1, where & _only(event_id), 1)):
+        only = (where & _only(event_id)).for_few_rows()
+        if event is not None and (not where or store.after(event_id - 1, only, 1)):
             found.append(event)
     return found
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import socket
 import time
 from collections.abc import AsyncIterator, Callable
@@ -16,6 +15,7 @@ from snowcatcher import __version__
 from snowcatcher.api import micro_ui
 from snowcatcher.api.guard import shown_request
 from snowcatcher.capture.app_keys import INGESTOR, STORE
+from snowcatcher.capture.intake_first import between_pages, long_read
 from snowcatcher.model import BAD_REQUEST, PROTOCOL_SNOWPLOW, CapturedEvent, JsonDict, RawRequest, iso_time
 from snowcatcher.protocols.snowplow.enriched import enriched_event
 from snowcatcher.protocols.snowplow.protocol import ANONYMOUS_NUID, TP2_PATH, cookie_nuid
@@ -98,6 +98,7 @@ async def _reset(request: web.Request) -> web.Response:
     return json_response(counts(store))
 
 
+@long_read
 async def _good(request: web.Request) -> web.StreamResponse:
     try:
         filters = await _filters(request, {"event_type": str, "schema": str, "contexts": list,
@@ -106,22 +107,21 @@ async def _good(request: web.Request) -> web.StreamResponse:
         return json_response({"error": str(error)}, status=400)
     where = Filter.exact(protocol=PROTOCOL_SNOWPLOW, valid=True, event_type=filters.get("event_type"),
                          schema=filters.get("schema"), contexts=filters.get("contexts", ()))
-    store = request.app[STORE]
     requests = _Requests(request)
 
     async def pages() -> AsyncIterator[list[JsonDict]]:
-        async for page in _newest(store, where):
+        async for page in _newest(request, where):
             yield [good_event(event, requests.of(event)) for event in page]
 
     return await _stream_array(request, pages(), filters.get("limit"))
 
 
+@long_read
 async def _bad(request: web.Request) -> web.StreamResponse:
     try:
         filters = await _filters(request, {"vendor": str, "version": str, "limit": int})
     except BadFilter as error:
         return json_response({"error": str(error)}, status=400)
-    store = request.app[STORE]
     wanted = (filters.get("vendor"), filters.get("version"))
 
     def matches(raw: RawRequest | None) -> bool:
@@ -132,7 +132,7 @@ async def _bad(request: web.Request) -> web.StreamResponse:
     requests = _Requests(request)
 
     async def pages() -> AsyncIterator[list[JsonDict]]:
-        async for page in _newest(store, where):
+        async for page in _newest(request, where):
             pairs = ((event, requests.of(event)) for event in page)
             yield [bad_event(event, raw) for event, raw in pairs
                    if matches(raw) and not _later_in_rejected_payload(event)]
@@ -280,14 +280,16 @@ async def _filters(request: web.Request, allowed: dict[str, type]) -> dict[str, 
     return found
 
 
-async def _newest(store: Store, where: Filter) -> AsyncIterator[list[CapturedEvent]]:
-    """Matching events newest first, _PAGE at a time, yielding to the event loop between pages;
-    each page starts below the last one's oldest id, so it costs the same at any depth."""
+async def _newest(request: web.Request, where: Filter) -> AsyncIterator[list[CapturedEvent]]:
+    """Matching events newest first, _PAGE at a time, yielding to the event loop (trackers first)
+    between pages; each page starts below the last one's oldest id, so it costs the same at any
+    depth."""
+    store = request.app[STORE]
     cursor = store.last_id() + 1
     while page := store.before(cursor, where, _PAGE):
         yield page
         cursor = page[-1].id
-        await asyncio.sleep(0)
+        await between_pages(request)
 
 
 class _Requests:

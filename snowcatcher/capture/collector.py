@@ -16,6 +16,7 @@ from aiohttp.streams import StreamReader
 from snowcatcher.api import guard
 from snowcatcher.capture.app_keys import INGESTOR, STORE
 from snowcatcher.capture.inflate import encoding_of, inflate
+from snowcatcher.capture.intake_first import INTAKE_FIRST, IntakeFirst
 from snowcatcher.capture.unparseable import parser_reason
 from snowcatcher.model import PROTOCOL_SNOWPLOW, CapturedEvent, RawRequest, Response, Violation, bad_request
 from snowcatcher.protocols import PROTOCOLS, Protocol, Protocols, Route
@@ -101,6 +102,7 @@ def make_app(store: Store, ingestor: Ingestor, config: CollectorConfig | None = 
     app[INGESTOR] = ingestor
     app[CONFIG] = config
     app[CAPTURE_HOOKS] = []
+    app[INTAKE_FIRST] = IntakeFirst()
     app[FIXED_CORS] = fixed_cors(protocols)
     app.on_response_prepare.append(_add_cors_headers)
     guard.install(app, access or guard.Access())
@@ -161,6 +163,11 @@ async def _preflight(request: web.Request) -> web.Response:
 
 async def _intake(protocol: Protocol, request: web.Request) -> web.StreamResponse:
     """Any protocol's intake: capture, decode and validate, store, then answer as the protocol does."""
+    with request.app[INTAKE_FIRST].intake():  # long reads pause meanwhile
+        return await _take_in(protocol, request)
+
+
+async def _take_in(protocol: Protocol, request: web.Request) -> web.StreamResponse:
     raw, too_big = await capture(request)
     if not too_big and not protocol.claims(raw):
         return await _unknown(request, raw)

@@ -25,7 +25,7 @@ import json
 import re
 import shlex
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Protocol
 
 from snowcatcher.model import INVALID, UNCHECKED_VERDICT, VALID
@@ -39,6 +39,12 @@ DEFINITION_CLAUSE = "valid = 0 AND violations LIKE '%\"keyword\":\"definition\"%
 
 #: A filter's test in Python, for events at hand (the live waiters match each new batch with it).
 Match = Callable[["CapturedEvent"], bool]
+#: Free text in the decoded entities: the matching sets found first (a scan of every stored set,
+#: few next to the events, once per query), then their events. For a handful of events (a batch
+#: the live waiters test) each event's own set is looked up instead (Filter.for_few_rows).
+_IN_MATCHING_SETS = "entity_set IN (SELECT id FROM entity_sets WHERE entities LIKE ? ESCAPE '\\')"
+_OWN_SET_MATCHES = ("EXISTS (SELECT 1 FROM entity_sets WHERE entity_sets.id = events.entity_set"
+                    " AND entities LIKE ? ESCAPE '\\')")
 #: SQLite's LIKE and COLLATE NOCASE fold ASCII letters only.
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
@@ -125,6 +131,11 @@ class Filter:
         return Filter(text, f"({self.where}) AND ({other.where})", self.params + other.params,
                       _all_of([self.match, other.match]))
 
+    def for_few_rows(self) -> Filter:
+        """The same filter, its SQL tuned for reading a few id-ranged rows (a batch just stored):
+        free text looks up each event's entity set instead of scanning every stored set."""
+        return replace(self, where=self.where.replace(_IN_MATCHING_SETS, _OWN_SET_MATCHES))
+
     def sql(self) -> tuple[str, tuple[str, ...]]:
         """`WHERE ...` (or nothing) and its parameters."""
         return (f" WHERE {self.where}" if self.where else "", self.params)
@@ -160,8 +171,7 @@ def _compile_term(term: str, protocols: ProtocolNames | None) -> tuple[str, list
         # The decoded contexts too: entity sets are few, and the event rows leave out the cx they
         # came from (store_sets.py), so a value inside a base64 cx is found as well.
         return ("name LIKE ? ESCAPE '\\' OR schema LIKE ? ESCAPE '\\' OR app_id LIKE ? ESCAPE '\\'"
-                " OR payload LIKE ? ESCAPE '\\' OR entity_set IN (SELECT id FROM entity_sets"
-                " WHERE entities LIKE ? ESCAPE '\\')", [text] * 5, None)
+                f" OR payload LIKE ? ESCAPE '\\' OR {_IN_MATCHING_SETS}", [text] * 5, None)
     if not value:
         raise FilterError(f"{key}: needs a value, e.g. {key}:something")
     key = key.lower()

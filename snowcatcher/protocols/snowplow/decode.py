@@ -53,6 +53,8 @@ _ENVELOPE_SOURCES = ("ue_pr", "ue_px", "co", "cx")
 MAX_EVENTS = 10_000
 #: Events decoded (and payload_data items validated) between two yields to the event loop.
 PART = 100
+#: Body violations sorted out per item between two yields to the event loop.
+_SORTED_PER_PART = 2000
 #: Rejected event numbers named in the "batch" violation; more are counted, not listed.
 _NAMED_REJECTS = 20
 
@@ -121,7 +123,7 @@ class SnowplowDecoder:
             empty = Violation("request", "", "required", "empty body: not a valid tracker protocol event")
             yield [bad_request(raw, *problems, empty)]
             return
-        body, problem = _parse_body(raw.body)
+        body, problem = yield from _parse_body(raw.body)
         if problem is not None:
             yield [bad_request(raw, *problems, problem)]
             return
@@ -171,12 +173,14 @@ class SnowplowDecoder:
                       body_problems: list[Violation], nuid: str) -> Iterator[list[CapturedEvent]]:
         overrides = parse_query(raw.query)
         per_item: dict[int, list[Violation]] = {}
-        for violation in body_problems:
+        for number, violation in enumerate(body_problems, 1):
             head, _, rest = violation.path.lstrip("/").partition("/")
             key = int(head) if head.isdigit() else -1
             per_item.setdefault(key, []).append(
                 Violation("payload_data", "/" + rest if rest else "", violation.keyword,
                           violation.message))
+            if number % _SORTED_PER_PART == 0:
+                yield []  # 10,000 invalid items have tens of thousands of violations to sort out
         if not items:
             yield [bad_request(raw, *problems, *per_item.get(-1, []))]
             return
@@ -366,9 +370,16 @@ def _content_type_violations(raw: RawRequest) -> list[Violation]:
                       f"{', '.join(ACCEPTED_CONTENT_TYPES)}")]
 
 
-def _parse_body(body: bytes) -> tuple[Any, Violation | None]:
+def _parse_body(body: bytes) -> Generator[list[CapturedEvent], None, tuple[Any, Violation | None]]:
+    """The parsed body or why it does not parse; a long body is parsed in pieces, yielding [] after
+    each (json_numbers.loads_in_parts)."""
+    parsing = json_numbers.loads_in_parts(body)
     try:
-        return json_numbers.loads(body), None
+        while True:
+            next(parsing)
+            yield []
+    except StopIteration as parsed:
+        return parsed.value, None
     except orjson.JSONDecodeError as error:
         try:
             body.decode("utf-8")
