@@ -128,6 +128,26 @@ def title(screen: str) -> str:
     return next((line for line in screen.splitlines() if "events ·" in line), "")
 
 
+#: Keys whose effect never reached the screen within 10 s (seen a few times an hour at 1M events,
+#: with the app idle: not yet explained); they are sent again and their sample left out.
+LOST = "(keys sent again: their effect never came)"
+
+
+def timed(pane: Pane, figures: dict[str, list[float]], name: str, keys: tuple[str, ...],
+          condition: Callable[[str], bool], what: str, *, literal: bool = False) -> None:
+    """Send `keys` and add the time until `condition` holds on screen to `figures[name]`."""
+    sent = pane.send(*keys, literal=literal)
+    try:
+        at, _ = pane.wait(condition, what, 10)
+    except TimeoutError:
+        figures.setdefault(LOST, []).append(0.0)
+        pane.send(*keys, literal=literal)
+        pane.wait(condition, what)
+        return
+    if name:
+        figures.setdefault(name, []).append(at - sent)
+
+
 def key_to_screen(db: Path, repeats: int = 20) -> dict[str, list[float]]:
     """Seconds from key to screen for a filter (Enter), clearing it (Esc), `n` and Enter on an event."""
     figures: dict[str, list[float]] = {}
@@ -139,46 +159,34 @@ def key_to_screen(db: Path, repeats: int = 20) -> dict[str, list[float]]:
         at, _ = pane.wait(lambda s: row_number(s) > 0, "the first rows", timeout=120)
         figures["first screen"] = [at - started]
         texts = ["invalid", "type:struct", "name:i_quick*", "app:devwiki", "homepage"]
+        empty_bar: Callable[[str], bool] = lambda s: "filter: text" in s  # noqa: E731
+        unfiltered: Callable[[str], bool] = lambda s: "filter:" not in title(s)  # noqa: E731
         for n in range(repeats):
             text = texts[n % len(texts)]
-            pane.send("/")
-            pane.send("C-u")
-            pane.wait(lambda s: "filter: text" in s, "the empty filter bar")
-            pane.send(text, literal=True)
-            try:
-                pane.wait(lambda s, t=text: t in "".join(s.splitlines()[-6:]), "the typed filter", 10)
-            except TimeoutError:
-                # Seen a few times at 1M events (not yet explained): the text typed into the bar
-                # just opened never showed. Counted, and typed again.
-                figures.setdefault("(filter text typed again)", []).append(0.0)
-                pane.send("C-u")
-                pane.send(text, literal=True)
-                pane.wait(lambda s, t=text: t in "".join(s.splitlines()[-6:]), "the filter typed again")
-            sent = pane.send("Enter")
-            at, _ = pane.wait(lambda s, t=text: f"filter: {t} ·" in title(s), f"the list filtered by {text}")
-            figures.setdefault("apply a filter (Enter)", []).append(at - sent)
+            timed(pane, figures, "", ("/", "C-u"), empty_bar, "the empty filter bar")
+            # In the input, not in its placeholder (which names `invalid` and `type:struct` too).
+            timed(pane, figures, "", (text,),
+                  lambda s, t=text: "filter: text" not in s and t in "".join(s.splitlines()[-6:]),
+                  "the typed filter", literal=True)
+            sent = time.perf_counter()
+            timed(pane, figures, "apply a filter (Enter)", ("Enter",),
+                  lambda s, t=text: f"filter: {t} ·" in title(s), f"the list filtered by {text}")
             at, _ = pane.wait(lambda s: "counting" not in title(s), "the count")
             figures.setdefault("  …until counted", []).append(at - sent)
             if n % 2:
-                sent = pane.send("Escape")
-                at, _ = pane.wait(lambda s: "filter:" not in title(s), "the filter cleared")
-                figures.setdefault("clear it (Esc)", []).append(at - sent)
+                timed(pane, figures, "clear it (Esc)", ("Escape",), unfiltered, "the filter cleared")
             else:
-                # The same clearing without Esc: a lone Escape byte waits for Textual's escape
-                # delay (ESCDELAY, 100 ms) and its input thread's next 100 ms tick before it is a key.
-                pane.send("/")
-                pane.send("C-u")
-                pane.wait(lambda s: "filter: text" in s, "the emptied filter bar")
-                sent = pane.send("Enter")
-                at, _ = pane.wait(lambda s: "filter:" not in title(s), "the filter cleared")
-                figures.setdefault("clear it (/, Ctrl+U, Enter)", []).append(at - sent)
+                # The same clearing without Esc: a lone Escape byte is a key only after Textual's
+                # escape delay (ESCDELAY) and its input thread's next look (every 100 ms).
+                timed(pane, figures, "", ("/", "C-u"), empty_bar, "the emptied filter bar")
+                timed(pane, figures, "clear it (/, Ctrl+U, Enter)", ("Enter",), unfiltered,
+                      "the filter cleared")
         pane.send("Home")
         pane.wait(lambda s: row_number(s) == 1, "the first row")
         for _ in range(repeats):
             before = row_number(pane.screen())
-            sent = pane.send("n")
-            at, _ = pane.wait(lambda s, b=before: row_number(s) > b, "the next invalid event")
-            figures.setdefault("n (next invalid)", []).append(at - sent)
+            timed(pane, figures, "n (next invalid)", ("n",), lambda s, b=before: row_number(s) > b,
+                  "the next invalid event")
         for _ in range(repeats):
             # Down and Enter in one go: Enter shows the event highlighted now (the detail follows
             # the cursor only after 50 ms), so the figure is moving plus opening, an upper bound.

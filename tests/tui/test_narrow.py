@@ -6,17 +6,24 @@ from pathlib import Path
 
 from jsonschema import Draft7Validator
 from textual.widgets import OptionList
+from textual.widgets._footer import FooterKey
 
 from snowcatcher.model import Violation
 from snowcatcher.protocols.wikimedia.ajv import ajv_errors
 from snowcatcher.tui.app import SnowcatcherApp
 from snowcatcher.tui.event_list import EventList
+from snowcatcher.tui.key_footer import KeyFooter
 from snowcatcher.tui.violation_brief import brief
 from tests.tui.pilot import rows, settle, until
 from tests.tui.test_truthful import _colour_event, _colour_schema
 from tests.tui.tracker import gitlab_event, post
 
 NARROW = (80, 24)
+
+
+def _footer(app: SnowcatcherApp) -> list[str]:
+    """The keys the footer shows (it is rebuilt only when they change)."""
+    return [key.key for key in app.query_one(KeyFooter).query(FooterKey)]
 
 
 def _header(app: SnowcatcherApp) -> str:
@@ -72,6 +79,7 @@ async def test_gitlab_columns_keep_the_violation_and_scroll_sideways(live: Snowc
         assert "realm: not in enum" in rows(live)[0]
         assert "←→ columns" in str(events.border_subtitle)
         assert events.check_action("columns", (1,)) and events.check_action("columns", (-1,)) is None
+        await until(pilot, lambda: "right" in _footer(live))
         await pilot.press("right")
         await settle(pilot)
         assert "first violation" not in _header(live) and "◂category" in _header(live)
@@ -88,4 +96,5 @@ async def test_gitlab_columns_keep_the_violation_and_scroll_sideways(live: Snowc
         await pilot.press("g")
         await settle(pilot)
         assert events.check_action("columns", (1,)) is False  # the default columns fit
+        await until(pilot, lambda: "right" not in _footer(live) and "slash" in _footer(live))
         assert "←→" not in str(events.border_subtitle)
