@@ -152,6 +152,7 @@ def open_bar(pane: Pane, figures: dict[str, list[float]]) -> None:
     """Open the filter bar and empty it. Ctrl+U waits for the bar: sent with `/`, it went to the
     list (focused until `/` is handled), came back to the app and emptied the bar later, after
     the filter was typed (1M events: the bar takes 0.4-0.8 s to open)."""
+    pane.wait(lambda s: "▊" not in s, "the filter bar closed from before")
     timed(pane, figures, "", ("/",), lambda s: "▊" in s, "the filter bar")
     timed(pane, figures, "", ("C-u",), lambda s: "filter: text" in s, "the empty filter bar")
 
