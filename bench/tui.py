@@ -1,6 +1,10 @@
 """TUI benchmark at 1,000,000 stored events: first frame, jumps, paging, filters, key latency under load.
 
-    python bench/tui.py [--db /tmp/snowcatcher-bench.sqlite] [--events 1000000] [--rate 2000]
+    python bench/tui.py [--db /tmp/snowcatcher-bench.sqlite] [--events 1000000] [--rate 2000] [--terminal]
+
+First, key to screen through a real terminal: the `snowcatcher --db` command in tmux, each key
+timed from sending it to the screen showing what it brings (bench/tui_terminal.py); `--terminal`
+stops there. Then the in-process figures below.
 
 Filters print the median of three applications (the machine may be shared), the first one (the
 only one that counts the matches: the store remembers counts) and every figure.
@@ -29,6 +33,7 @@ from textual.pilot import Pilot
 from textual.screen import Screen
 
 from bench.fill import fill
+from bench.tui_terminal import key_to_screen
 from snowcatcher.model import Response
 from snowcatcher.store.store import Store
 from snowcatcher.tui.app import SnowcatcherApp
@@ -195,15 +200,39 @@ async def latency_under_load(pilot: Pilot[Any], app: TimedApp, rate: int, presse
             "max": max(samples_ms), "rate": achieved}
 
 
-async def main() -> None:
+def print_terminal(figures: dict[str, list[float]]) -> None:
+    """p50 and p95 of each key's times through a real terminal."""
+    print("  key to screen through a real terminal (tmux 160x50, the snowcatcher command):")
+    for name, values in figures.items():
+        if name.startswith("("):
+            print(f"    {name}: {len(values)} time(s)")
+            continue
+        ms = sorted(value * 1000 for value in values)
+        p95 = statistics.quantiles(ms, n=20, method="inclusive")[-1] if len(ms) > 1 else ms[0]
+        target = "" if name.startswith(("first", "  ")) else "   (target p95 < 100)"
+        print(f"    {name:<30} p50 {statistics.median(ms):7.1f} ms   p95 {p95:7.1f} ms   "
+              f"max {ms[-1]:7.1f} ms   n={len(ms)}{target}")
+
+
+def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", type=Path, default=Path("/tmp/snowcatcher-bench.sqlite"))
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--rate", type=int, default=2000)
     parser.add_argument("--presses", type=int, default=100)
+    parser.add_argument("--terminal", action="store_true",
+                        help="only the key-to-screen figures through a real terminal (tmux)")
+    parser.add_argument("--repeats", type=int, default=20, help="presses of each key in a real terminal")
     args = parser.parse_args()
     fill(args.db, args.events).close()
-    print(f"snowcatcher TUI bench: {args.events:,} events in {args.db}, terminal {SIZE[0]}x{SIZE[1]}")
+    print(f"snowcatcher TUI bench: {args.events:,} events in {args.db}")
+    print_terminal(key_to_screen(args.db, args.repeats))  # before any event loop runs here
+    if not args.terminal:
+        asyncio.run(in_process(args))
+
+
+async def in_process(args: argparse.Namespace) -> None:
+    print(f"  in process (Pilot), terminal {SIZE[0]}x{SIZE[1]}:")
     print(f"  app start to first frame   {await first_frame(args.db) * 1000:8.1f} ms   (target < 2000)")
     app = TimedApp(Store(args.db))
     async with app.run_test(size=SIZE) as pilot:
@@ -227,4 +256,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    main()

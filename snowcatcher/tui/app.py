@@ -194,6 +194,8 @@ class SnowcatcherApp(App[int]):
         with contextlib.suppress(NoMatches):
             detail = self.query_one(EventDetail)
             detail.event_id = detail.event_id
+        if self._rates:
+            self._show_status()  # its counts are in the theme's colours
         self._remember()
 
     async def on_unmount(self) -> None:
@@ -293,6 +295,8 @@ class SnowcatcherApp(App[int]):
         parts = [f"row {events.cursor + 1:,} of {shown}"] if events.cursor >= 0 else []
         if events.window.new_below:
             parts.append(f"↓ {events.window.new_below:,} new")
+        if events.sideways:
+            parts.append("←→ columns")
         events.border_subtitle = " · ".join(parts)
 
     def _alerts(self) -> list[str]:

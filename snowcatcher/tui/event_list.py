@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 from typing import ClassVar
 
@@ -27,13 +28,24 @@ from snowcatcher.tui.fields import readable_time
 from snowcatcher.tui.inert_text import clean, json_scalar
 from snowcatcher.tui.messages import ClearFilter, EventHighlighted, ViewChanged
 from snowcatcher.tui.resilience import guarded
+from snowcatcher.tui.violation_brief import brief
 
+SIDEWAYS = Binding.Group("columns")
+_WHOLE_SECONDS = re.compile(r"^(\d\d:\d\d:\d\d)\.\d{3}$")
 #: (title, width) of the fixed columns; the name and the last column share what is left.
 DEFAULT_COLUMNS = (("time", 12), ("✓", 1), ("pr", 2), ("type", 10), ("name", 0), ("app_id", 12),
                    ("first violation", -1))
-GITLAB_COLUMNS = (("time", 12), ("✓", 1), ("event name", 34), ("category", 22), ("user_id", 10),
-                  ("namespace", 9), ("project", 9), ("plan", 8), ("label", 12), ("property", 12),
-                  ("value", 6), ("extra", -1))
+#: The GitLab columns keep the violation beside the name; what does not fit scrolls sideways.
+GITLAB_COLUMNS = (("time", 12), ("✓", 1), ("event name", 34), ("first violation", 24),
+                  ("category", 22), ("user_id", 10), ("namespace", 9), ("project", 9), ("plan", 8),
+                  ("label", 12), ("property", 12), ("value", 6), ("extra", -1))
+#: Below this width the columns narrow: time without milliseconds, shorter type and app id.
+NARROW = 110
+NARROW_WIDTHS = {"time": 8, "type": 9, "app_id": 7, "event name": 26, "first violation": 20}
+#: Columns left of this stay in place when the list scrolls sideways (they say which event it is).
+FROZEN = 3
+#: The last column is never drawn narrower than this: past it, the columns scroll sideways.
+LAST_COLUMN_MIN = 12
 
 
 class EventList(ScrollView, can_focus=True):
@@ -49,6 +61,10 @@ class EventList(ScrollView, can_focus=True):
         Binding("n", "next_invalid(1)", "next invalid", show=False),
         Binding("N", "next_invalid(-1)", "previous invalid", show=False),
         Binding("escape", "clear_filter", "clear filter"),
+        Binding("left,h", "columns(-1)", "columns", key_display="←", group=SIDEWAYS,
+                tooltip="Scroll the GitLab columns left (when they do not all fit)"),
+        Binding("right,l", "columns(1)", "columns", key_display="→", group=SIDEWAYS,
+                tooltip="Scroll the GitLab columns right (when they do not all fit)"),
     ]
     COMPONENT_CLASSES: ClassVar[set[str]] = {"event-list--header", "event-list--cursor", "event-list--valid",
                          "event-list--invalid", "event-list--unchecked", "event-list--dim",
@@ -58,28 +74,44 @@ class EventList(ScrollView, can_focus=True):
     EventList > .event-list--header { text-style: bold; color: $text-muted; background: $panel; }
     EventList > .event-list--cursor { background: $block-cursor-background; color: $block-cursor-foreground; }
     EventList:blur > .event-list--cursor { background: $block-cursor-blurred-background; }
-    EventList > .event-list--valid { color: $success; }
-    EventList > .event-list--invalid { color: $error; text-style: bold; }
-    EventList > .event-list--unchecked { color: $warning; text-style: bold; }
+    EventList > .event-list--valid { color: $text-success; }
+    EventList > .event-list--invalid { color: $text-error; text-style: bold; }
+    EventList > .event-list--unchecked { color: $text-warning; text-style: bold; }
     EventList > .event-list--dim { color: $text-muted; }
-    EventList > .event-list--violation { color: $warning; }
+    EventList > .event-list--violation { color: $text-warning; }
     """
+    # The $text-* colours are the theme's own for text on its background: $warning is a bright
+    # orange that a light theme's near-white background all but hides.
 
     def __init__(self, store: Store, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.store = store
         #: What the list shows: the filtered, paged, counted events and the cursor.
         self.window = EventWindow(store)
-        self.gitlab_columns = False
+        #: How many columns right of the frozen ones are scrolled out of sight (←/→).
+        self.column_offset = 0
+        self._gitlab_columns = False
         #: The event the detail pane was last told about.
         self._highlighted_id: int | None = None
         self._take_timer: Timer | None = None
-        self._strips: LRUCache[tuple[int, bool, int, bool], Strip] = LRUCache(1000)
+        self._strips: LRUCache[tuple[int, bool, int, bool, int], Strip] = LRUCache(1000)
 
     # -- state -------------------------------------------------------------------------------
 
     def on_mount(self) -> None:
         self.reload()
+
+    @property
+    def gitlab_columns(self) -> bool:
+        return self._gitlab_columns
+
+    @gitlab_columns.setter
+    def gitlab_columns(self, value: bool) -> None:
+        self._gitlab_columns = value
+        self.column_offset = 0
+        self.refresh()
+        self.refresh_bindings()
+        self._post_view()
 
     @property
     def where(self) -> Filter:
@@ -210,7 +242,44 @@ class EventList(ScrollView, can_focus=True):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # Esc clears the filter only when there is one (the footer then says so).
-        return bool(self.where) if action == "clear_filter" else True
+        if action == "clear_filter":
+            return bool(self.where)
+        if action == "columns":
+            # Shown while the columns are wider than the list, dimmed at either end.
+            if not self.sideways:
+                return False
+            can = self.column_offset > 0 if parameters[0] == -1 else self.more_columns_right(
+                self.scrollable_content_region.width)
+            return can or None
+        return True
+
+    @property
+    def sideways(self) -> bool:
+        """Whether some columns are out of sight, to the left or the right (←/→ show them)."""
+        return self.column_offset > 0 or self.more_columns_right(self.scrollable_content_region.width)
+
+    def action_columns(self, step: int) -> None:
+        """Scroll the columns right of the name sideways by one column."""
+        width = self.scrollable_content_region.width
+        if step < 0 and self.column_offset > 0:
+            self.column_offset -= 1
+        elif step > 0 and self.more_columns_right(width):
+            self.column_offset += 1
+        else:
+            return
+        self.refresh()
+        self.refresh_bindings()
+        self._post_view()
+
+    def more_columns_right(self, width: int) -> bool:
+        """Whether columns are cut off at the right edge of a list `width` cells wide."""
+        if not self.gitlab_columns:
+            return False  # the default columns always fit: the name and violation shrink instead
+        spec = self._spec(width)
+        hidden = spec[FROZEN:FROZEN + self.column_offset]
+        shown = [column for column in spec if column not in hidden]
+        fixed = sum(w + 1 for _, w in shown if w > 0) + 2
+        return width - fixed < LAST_COLUMN_MIN and len(shown) > FROZEN + 1
 
     def action_clear_filter(self) -> None:
         self.post_message(ClearFilter())
@@ -315,6 +384,8 @@ class EventList(ScrollView, can_focus=True):
     def on_resize(self, event: events.Resize) -> None:
         self._set_rows()
         self._move_to(self.total - 1 if self.following else self.cursor)
+        self.refresh_bindings()  # columns may now fit, or no longer
+        self._post_view()
 
     def _on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
         self._grow_page(int(self.scroll_y))
@@ -337,11 +408,11 @@ class EventList(ScrollView, can_focus=True):
         event = self.event_at(position)
         if event is None:
             return Strip.blank(width, self.rich_style)
-        key = (event.id, position == self.cursor, width, self.gitlab_columns)
+        key = (event.id, position == self.cursor, width, self.gitlab_columns, self.column_offset)
         strip = self._strips.get(key)
         if strip is None:
             cursor = "event-list--cursor" if key[1] else ""
-            row = guarded(f"event #{event.id} in the list", lambda: self.row(event, width),
+            row = guarded(f"event #{event.id} in the list", lambda: self.row(event, width, cursor=key[1]),
                           lambda message: self._line_with(event, message, width))
             strip = self._strips[key] = self._strip(row, cursor, width)
         return strip
@@ -356,22 +427,44 @@ class EventList(ScrollView, can_focus=True):
                     for seg in text.render(self.app.console)]
         return Strip(segments).adjust_cell_length(width, base)
 
-    def _columns(self, width: int) -> list[tuple[str, int]]:
+    def _spec(self, width: int) -> tuple[tuple[str, int], ...]:
         spec: tuple[tuple[str, int], ...] = GITLAB_COLUMNS if self.gitlab_columns else DEFAULT_COLUMNS
-        if width < 110:  # narrow: the name says which event it is; the app id can be cut first
-            spec = tuple((title, 8 if title == "app_id" else w) for title, w in spec)
-        fixed = sum(w + 1 for _, w in spec if w > 0) + 2
+        if width < NARROW:  # narrow: the name says which event it is; time and app id give way
+            spec = tuple((title, NARROW_WIDTHS.get(title, w) if w > 0 else w) for title, w in spec)
+        return spec
+
+    def _columns(self, width: int) -> list[tuple[str, int]]:
+        """(title, width) of the columns drawn, in order; a column scrolled out of sight is 0 wide."""
+        spec = self._spec(width)
+        hidden = range(FROZEN, FROZEN + self.column_offset) if self.gitlab_columns else range(0)
+        fixed = sum(w + 1 for n, (_, w) in enumerate(spec) if w > 0 and n not in hidden) + 2
         flexible = max(20, width - fixed)
-        name_width = max(16, min(44, flexible * 3 // 5 if width < 110 else flexible // 2))
-        return [(title, name_width if w == 0 else max(8, flexible - name_width) if w < 0 else w)
-                for title, w in spec]
+        if width >= NARROW:
+            name_width = max(16, min(44, flexible // 2))
+        else:  # the violation keeps room for its short form (`realm: not in enum`)
+            name_width = max(16, flexible - max(NARROW_WIDTHS["first violation"], flexible * 2 // 5))
+        last_width = LAST_COLUMN_MIN if self.gitlab_columns else max(8, flexible - name_width)
+        return [(title, 0 if n in hidden else name_width if w == 0
+                 else max(last_width, width - fixed) if w < 0 and self.gitlab_columns
+                 else last_width if w < 0 else w)
+                for n, (title, w) in enumerate(spec)]
 
     def _header(self, width: int) -> Text:
-        return self._line([Text(title) for title, _ in self._columns(width)], width)
+        header = self._line([Text(title) for title, _ in self._columns(width)], width)
+        # Say that columns are scrolled out of sight, at the edge where they are.
+        if self.gitlab_columns and self.column_offset:
+            columns = self._columns(width)
+            at = sum(size + 1 for _, size in columns[:FROZEN])  # the space before the first shown
+            header = header[:at] + Text("◂") + header[at + 1:]
+        if self.more_columns_right(width):
+            header = header[:width - 1] + Text("▸")
+        return header
 
     def _line(self, cells: list[Text], width: int) -> Text:
         line = Text(" ", end="", no_wrap=True)
         for cell, (_, size) in zip(cells, self._columns(width), strict=True):
+            if size == 0:
+                continue
             cell.truncate(size, overflow="ellipsis", pad=True)
             line.append_text(cell)
             line.append(" ")
@@ -382,18 +475,29 @@ class EventList(ScrollView, can_focus=True):
         style = self.get_component_rich_style(component)
         return Style(color=style.color, bold=style.bold, italic=style.italic)
 
-    def row(self, event: CapturedEvent, width: int) -> Text:
-        """The list row `event` is drawn as, `width` cells wide."""
-        style = self._fg
+    def _weight(self, component: str) -> Style:
+        style = self.get_component_rich_style(component)
+        return Style(bold=style.bold, italic=style.italic)
+
+    def row(self, event: CapturedEvent, width: int, *, cursor: bool = False) -> Text:
+        """The list row `event` is drawn as, `width` cells wide (on the cursor's colours if `cursor`)."""
+        # The cells' colours are for the list's background; on the cursor's (a dark blue in the
+        # light theme too) muted grey, red and orange all but vanished: the cursor row keeps
+        # only their weight.
+        style = self._weight if cursor else self._fg
         mark = Text(MARKS[event.verdict], style=style(f"event-list--{event.verdict}"))
-        time = Text(readable_time(event.received_at, date=False), style=style("event-list--dim"))
+        shown_time = readable_time(event.received_at, date=False)
+        if width < NARROW:  # seconds are enough to tell rows apart at a glance; the detail has the rest
+            shown_time = _WHOLE_SECONDS.sub(r"\1", shown_time)
+        time = Text(shown_time, style=style("event-list--dim"))
+        problem = Text(clean(brief(event.violations[0])) if event.violations else "",
+                       style=style("event-list--violation"))
         if self.gitlab_columns:
-            return self._line([time, mark, *self._gitlab_cells(event)], width)
-        problem = event.violations[0].short() if event.violations else ""
+            name, *rest = self._gitlab_cells(event)
+            return self._line([time, mark, name, problem, *rest], width)
         return self._line([time, mark, Text(clean(PROTOCOLS.short_name(event.protocol))),
                            Text(clean(event.event_type)), Text(clean(event.name)),
-                           Text(clean(event.app_id)),
-                           Text(clean(problem), style=style("event-list--violation"))], width)
+                           Text(clean(event.app_id)), problem], width)
 
     def _line_with(self, event: CapturedEvent, message: Text, width: int) -> Text:
         """A row that could not be drawn: its id and why, in place of its cells."""

@@ -34,7 +34,7 @@ async def test_violating_field_is_highlighted_in_place(live: SnowcatcherApp) -> 
     async with live.run_test(size=SIZE) as pilot:
         await post(live.server.url, gitlab_event("i_quickactions_approve", realm="moon"))
         await settle(pilot)
-        assert "✗" in rows(live)[0] and "/realm" in rows(live)[0]
+        assert "✗" in rows(live)[0] and "realm: not in enum" in rows(live)[0]
         await pilot.press("2")
         realm = next(label for text, label in labels(live.query_one(EntityTree)).items()
                      if text.startswith('realm = "moon"'))

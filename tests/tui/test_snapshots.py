@@ -117,3 +117,24 @@ def test_empty_state(snap_compare: SnapCompare) -> None:
         assert snap_compare(app, terminal_size=SIZE, run_before=settle)
     finally:
         store.close()
+
+
+def test_light_theme_at_80_by_24(make_app: AppMaker, snap_compare: SnapCompare) -> None:
+    """The light theme: times, marks and violations stay readable on the light background."""
+    async def light(pilot: Pilot[Any]) -> None:
+        pilot.app.theme = "textual-light"
+        await pilot.press("up", "up", "up")  # i_quickactions_approve, realm "moon"
+        await settle(pilot)
+
+    assert snap_compare(make_app(), terminal_size=(80, 24), run_before=light)
+
+
+def test_light_theme_raw_tab(make_app: AppMaker, snap_compare: SnapCompare) -> None:
+    """Switched to light while the Raw tab shows: its highlighting follows, no dark block stays."""
+    async def raw_then_light(pilot: Pilot[Any]) -> None:
+        await pilot.press("up", "up", "up", "4")
+        await settle(pilot)
+        pilot.app.theme = "textual-light"
+        await settle(pilot)
+
+    assert snap_compare(make_app(), terminal_size=SIZE, run_before=raw_then_light)

@@ -87,3 +87,22 @@ def test_e_hands_the_schema_file_to_the_editor_while_capture_goes_on(schemas: Pa
         assert mark.read_text() == f"200 {path}"
         assert "listening on" in screen
         terminal.wait_for(lambda s: "✓ 1" in s, "the event sent while editing, counted")
+
+
+def test_gitlab_columns_at_80_by_24_keep_the_short_violation_and_scroll_sideways() -> None:
+    with Terminal("--offline", size=(80, 24)) as terminal:
+        terminal.wait_for(lambda screen: terminal.url in screen, "the header (compact at 80 columns)")
+        assert _get(f"{terminal.url}/i?e=se&se_ca=shop&se_ac=i_ci_pipeline_succeeded&tv=x&p=web"
+                    "&dtm=yesterday") == 200
+        screen = terminal.wait_for(lambda s: "dtm: not a time" in s, "the short violation in the row")
+        assert "i_ci_pipeline_succeeded" in screen
+        terminal.press("g")
+        screen = terminal.wait_for(lambda s: "←→ columns" in s, "the hint that the columns scroll")
+        assert "first violation" in screen and "dtm: not a time" in screen
+        terminal.press("Right")
+        screen = terminal.wait_for(lambda s: "◂category" in s, "the columns scrolled one to the left")
+        assert "first violation" not in screen and "i_ci_pipeline_succeeded" in screen
+        terminal.press("g", "q")
+        terminal.wait_for(lambda s: "This capture is temporary" in s, "the question before quitting")
+        terminal.press("y")
+        terminal.wait_for(lambda s: terminal.exit_code() is not None, "the exit", timeout=20)
