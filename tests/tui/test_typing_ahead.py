@@ -70,3 +70,14 @@ async def test_a_slash_typed_in_the_filter_is_part_of_it(store: Store) -> None:
         type_in_one_burst(app, as_keys("/schema:iglu:com.x/y/jsonschema/1-0-0"))
         entry = app.query_one("#filter-input", Input)
         await until(pilot, lambda: entry.value == "schema:iglu:com.x/y/jsonschema/1-0-0")
+
+
+async def test_a_slash_typed_in_the_command_palette_stays_there(store: Store) -> None:
+    app = SnowcatcherApp(store)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.press("ctrl+p")
+        await until(pilot, lambda: len(app.screen_stack) > 1 and isinstance(app.focused, Input))
+        palette_input = app.focused
+        await pilot.press(*"a/b")
+        assert isinstance(palette_input, Input) and palette_input.value == "a/b"
+        assert not app.query_one("#filter-bar").display
