@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from textual import on, work
+from textual.actions import SkipAction
 from textual.app import App, ComposeResult, SuspendNotSupported, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.css.query import NoMatches
@@ -73,8 +74,10 @@ class SnowcatcherApp(App[int]):
         # Help and quit first: the footer keeps them in sight at any width.
         _binding("question_mark,f1", "help", "help", "The keys of the focused part, then every key"),
         _binding("q", "quit", "quit", "Stop the collector and quit"),
+        # A priority binding runs as the app reads the key, before it reads the next: the keys typed
+        # right after `/` then go to the filter bar, never to the list still focused meanwhile.
         _binding("slash", "filter", "filter", "Filter the list: text, type:, name:, schema:, app:, "
-                 "stream:, invalid, -negation"),
+                 "stream:, invalid, -negation", priority=True),
         _binding("v", "invalid_only", "invalid only", "Show only events with violations (toggle)"),
         _binding("f", "follow", "follow", "Keep the newest event selected as events arrive (toggle)"),
         _binding("p", "pause", "pause", "Freeze the display; capture goes on (toggle)"),
@@ -313,6 +316,8 @@ class SnowcatcherApp(App[int]):
     # -- filtering ---------------------------------------------------------------------------
 
     def action_filter(self) -> None:
+        if len(self.screen_stack) > 1 or isinstance(self.focused, Input):
+            raise SkipAction  # a `/` typed into a filter, or on a dialog: theirs, not the app's
         self.query_one(FilterBar).open(self.filter_text)
 
     @on(Input.Submitted, "#filter-input")

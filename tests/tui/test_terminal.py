@@ -8,7 +8,9 @@ import sys
 import urllib.request
 from pathlib import Path
 
+from snowcatcher.store.store import Store
 from tests.cli_process import free_port
+from tests.tui import samples
 from tests.tui.terminal import Terminal
 from tests.tui.tracker import gitlab_event, post
 
@@ -105,4 +107,22 @@ def test_gitlab_columns_at_80_by_24_keep_the_short_violation_and_scroll_sideways
         terminal.press("g", "q")
         terminal.wait_for(lambda s: "This capture is temporary" in s, "the question before quitting")
         terminal.press("y")
+        terminal.wait_for(lambda s: terminal.exit_code() is not None, "the exit", timeout=20)
+
+
+def test_a_filter_typed_in_one_go_after_slash_is_the_filter(tmp_path: Path) -> None:
+    """`/` and the filter in one write, as a paste or a fast typist sends them: `g` and `v` are the
+    list's keys, yet they are part of the filter, in order, and toggle nothing."""
+    store = Store(tmp_path / "capture.sqlite")
+    samples.fill(store, samples.mixed(3000))
+    store.close()
+    with Terminal("--offline", "--db", tmp_path / "capture.sqlite", size=(150, 45)) as terminal:
+        terminal.wait_for(lambda screen: "events · 3,000" in screen, "the list of 3,000 events")
+        terminal.press("-l", "/gv name:i_q")
+        terminal.press("Enter")
+        screen = terminal.wait_for(lambda s: "events · filter: gv name:i_q · 0 of 3,000" in s,
+                                   "the list filtered by exactly what was typed")
+        assert "invalid" not in screen.split("events · filter:")[1].split("\n")[0]
+        assert "namespace" not in screen  # no GitLab columns
+        terminal.press("q")
         terminal.wait_for(lambda s: terminal.exit_code() is not None, "the exit", timeout=20)
