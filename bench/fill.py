@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 from dataclasses import replace
@@ -45,5 +46,13 @@ def fill(path: Path, count: int) -> Store:
     return Store(path)
 
 
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("db", type=Path, help="the capture file to fill (created if missing)")
+    parser.add_argument("count", type=int, nargs="?", default=1_000_000, help="how many events")
+    args = parser.parse_args()
+    fill(args.db, args.count).close()
+
+
 if __name__ == "__main__":
-    fill(Path(sys.argv[1]), int(sys.argv[2]) if len(sys.argv) > 2 else 1_000_000).close()
+    main()
