@@ -163,3 +163,23 @@ def test_contexts_seen_once_hold_a_bounded_amount_of_memory(tmp_path: Path) -> N
     assert held < 12 * 1024 * 1024, f"{held / 2**20:.1f} MiB held after 200 distinct 40 KB contexts"
     again = get(ingest, page(199))[0]  # the newest are still remembered, and still valid
     assert again.valid and again.entities[0].data == {"n": 199, "text": "x" * 40_000}
+
+
+def test_a_long_body_gives_each_item_the_violations_it_has_alone(ingest: Ingestor) -> None:
+    """A long body is checked against payload_data a few items at a time (to keep the loop free):
+    each item still gets exactly the violations it would get in a body of its own."""
+    good = {"e": "pv", "tv": "t", "p": "web"}
+    odd = {0: {"e": "pv"}, 9: {"e": "pv", "tv": 5, "p": "web"}, 10: {"tv": "t", "p": "web"},
+           11: {"e": "se", "tv": "t", "p": "moon"}, 99: {"e": "pv", "tv": "t", "p": "web", "eid": 3},
+           100: {"e": "pv", "tv": "t"}, 249: {"e": 1, "tv": "t", "p": "web"}}
+    items = [odd.get(index, good) for index in range(250)]
+    schema = "iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4"
+    events = post(ingest, orjson.dumps({"schema": schema, "data": items}))
+    assert len(events) == 250
+    for index in [*odd, 1, 50, 101, 248]:
+        [alone] = post(ingest, orjson.dumps({"schema": schema, "data": [items[index]]}))
+        got = [(v.entity, v.path, v.keyword, v.message) for v in events[index].violations
+               if v.keyword != "batch"]  # the whole body is refused for its invalid items' sake
+        wanted = [(v.entity, v.path, v.keyword, v.message) for v in alone.violations]
+        assert got == wanted, index
+        assert bool(got) == (index in odd), index
