@@ -247,6 +247,8 @@ class SnowcatcherApp(App[int]):
         self._show_status()
 
     def on_event_highlighted(self, message: EventHighlighted) -> None:
+        if not self.screen_stack:
+            return  # the list's last highlight, read while the app closes: there is no screen left
         with contextlib.suppress(NoMatches):
             self._title_list(self.query_one(EventList))
         if self._detail_pinned():

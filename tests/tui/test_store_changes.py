@@ -10,9 +10,11 @@ import orjson
 import pytest
 
 from snowcatcher.runtime import Settings, Snowcatcher
+from snowcatcher.store.store import Store
 from snowcatcher.tui.app import SnowcatcherApp
 from snowcatcher.tui.event_detail import EventDetail
 from snowcatcher.tui.event_list import EventList
+from snowcatcher.tui.messages import EventHighlighted
 from snowcatcher.validate.revalidate import revalidate
 from tests.tui.pilot import SIZE, rows, status, until
 from tests.tui.tracker import gitlab_event, post
@@ -71,3 +73,15 @@ async def test_revalidating_keeps_the_verdict_on_a_refused_request(small: Snowca
         event = small.store.get(1)
         assert event is not None and [v.keyword for v in event.violations] == ["size"]
         assert "✗" in rows(small)[0]
+
+
+async def test_a_highlight_read_while_the_app_closes_is_ignored() -> None:
+    """The list's last highlight can reach the app after its screens are gone (seen at quit under
+    load): it must not raise "No screens on stack" out of the closing app."""
+    store = Store()
+    try:
+        app = SnowcatcherApp(store, address="listening on http://127.0.0.1:9090")
+        assert not app.screen_stack  # as when the app has closed its screens
+        app.on_event_highlighted(EventHighlighted(1))
+    finally:
+        store.close()
