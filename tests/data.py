@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from snowcatcher.model import CapturedEvent, Entity, RawRequest, Violation
+from snowcatcher.model import CapturedEvent, Entity, RawRequest, Response, Violation
 from snowcatcher.protocols.snowplow import samples
 from snowcatcher.protocols.snowplow.protocol import TP2_PATH
+from snowcatcher.store.store import Store
 
 #: The Snowplow trackers' POST path.
 TP2 = TP2_PATH
@@ -54,3 +56,14 @@ def unstruct(uri: str, data: object) -> dict[str, str]:
     """A self-describing event's tracker parameters (plain `ue_pr`) carrying `data` as `uri`."""
     event = {"schema": samples.UNSTRUCT, "data": {"schema": uri, "data": data}}
     return {"e": "ue", "p": "web", "tv": "js-4.6.1", "ue_pr": json.dumps(event)}
+
+
+async def capture_without_answer_headers(path: Path) -> None:
+    """A capture file at `path` holding one event, its requests table as snowcatcher wrote it
+    before it recorded the answer's reason and headers."""
+    store = Store(path)
+    await store.append(request(b'{"a": 1}'), Response(200, b"ok"), [event("before")])
+    store.close()
+    with sqlite3.connect(path) as db:
+        db.execute("ALTER TABLE requests DROP COLUMN reason")
+        db.execute("ALTER TABLE requests DROP COLUMN response_headers")

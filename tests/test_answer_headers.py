@@ -4,7 +4,6 @@ and a capture file written before snowcatcher recorded headers opens with them "
 from __future__ import annotations
 
 import json
-import sqlite3
 import urllib.parse
 from pathlib import Path
 
@@ -15,7 +14,7 @@ from snowcatcher.model import Response, StoredRequest, reason_phrase
 from snowcatcher.redact import REDACTED, redacted_stored
 from snowcatcher.runtime import Snowcatcher
 from snowcatcher.store.store import Store
-from tests.data import TP2, body, event, request, struct
+from tests.data import TP2, body, capture_without_answer_headers, event, request, struct
 
 #: What the HTTP server adds on the wire to every answer; the rest is the stored answer's.
 _WIRE_ONLY = {"date", "server", "content-length"}
@@ -65,12 +64,7 @@ async def test_every_kind_of_answer_is_stored_as_it_was_sent(plain_catcher: Snow
 
 async def test_a_capture_from_before_headers_were_recorded_opens_and_says_so(tmp_path: Path) -> None:
     path = tmp_path / "old.sqlite"
-    store = Store(path)
-    await store.append(request(b'{"a": 1}'), Response(200, b"ok"), [event("before")])
-    store.close()
-    with sqlite3.connect(path) as db:  # the requests table as snowcatcher wrote it before
-        db.execute("ALTER TABLE requests DROP COLUMN reason")
-        db.execute("ALTER TABLE requests DROP COLUMN response_headers")
+    await capture_without_answer_headers(path)
     store = Store(path)
     try:
         old = store.request(1)

@@ -3,16 +3,14 @@ its headers as sent (Set-Cookie redacted as request cookies are), or says they w
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import aiohttp
 import orjson
 
-from snowcatcher.model import Response
 from snowcatcher.store.store import Store
 from snowcatcher.tui.app import SnowcatcherApp
-from tests.data import event, request
+from tests.data import capture_without_answer_headers
 from tests.tui.pilot import SIZE, settle, until
 from tests.tui.samples import PAYLOAD_DATA
 from tests.tui.test_secrets import http_tab
@@ -45,12 +43,7 @@ async def test_the_answers_status_line_and_headers_are_shown(live: SnowcatcherAp
 
 async def test_an_older_capture_says_its_headers_were_not_recorded(tmp_path: Path) -> None:
     path = tmp_path / "old.sqlite"
-    store = Store(path)
-    await store.append(request(b'{"a": 1}'), Response(200, b"ok"), [event("before")])
-    store.close()
-    with sqlite3.connect(path) as db:  # the requests table as snowcatcher wrote it before
-        db.execute("ALTER TABLE requests DROP COLUMN reason")
-        db.execute("ALTER TABLE requests DROP COLUMN response_headers")
+    await capture_without_answer_headers(path)
     store = Store(path)
     app = SnowcatcherApp(store, export_dir=tmp_path)
     try:
