@@ -27,7 +27,7 @@ from snowcatcher.capture.collector import (
     make_app,
     parser_limits,
 )
-from snowcatcher.capture.connections import close_oldest_idle, quiet_accept_errors, shield_unless_live
+from snowcatcher.capture.connections import close_oldest_idle, quiet_accept_errors
 from snowcatcher.capture.forward import FORWARD_STATS, Forwarder, ForwardStats
 from snowcatcher.capture.unparseable import UNPARSEABLE, RecordingRunner, Unparseable
 from snowcatcher.gitlab import api as gitlab_api
@@ -188,8 +188,6 @@ class Snowcatcher:
                             routes=(micro.install, gitlab_api.install, api.install), access=settings.access())
         self.app[UNRESOLVED_SCHEMAS] = self.unresolved
         strays.install(self.app)  # after every route: it sets each route's Expect handler
-        # Outermost: the runner cancels a handler when its client hangs up (handler_cancellation).
-        self.app.middlewares.insert(0, shield_unless_live(api.LIVE_PATHS))
         #: Forwarding counters for the API and the TUI header; `forward.enabled` is False without --forward.
         self.forward = ForwardStats()
         self.app[FORWARD_STATS] = self.forward
@@ -223,12 +221,13 @@ class Snowcatcher:
         # Compressed bodies are inflated by collector.capture, a step at a time and only up to
         # --max-body; lingering (reading what a refused request still sends, so that the client
         # sees the answer) is kept short.
-        self._runner = RecordingRunner(self.app, self.unparseable, access_log=None, handle_signals=False,
+        self._runner = RecordingRunner(self.app, self.unparseable, api.LIVE_PATHS, access_log=None,
+                                       handle_signals=False,
                                        max_line_size=limits["max_line_size"],
                                        max_field_size=limits["max_field_size"],
                                        max_headers=limits["max_headers"], auto_decompress=False,
                                        keepalive_timeout=self.settings.idle_timeout,
-                                       lingering_time=LINGERING_TIME, handler_cancellation=True)
+                                       lingering_time=LINGERING_TIME)
         await self._runner.setup()
         server = self._runner.server
         self._quiet_accept = quiet_accept_errors(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import io
 import json
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +15,9 @@ import pytest
 
 from snowcatcher.headless import HeadlessPrinter
 from snowcatcher.model import JsonDict
-from snowcatcher.runtime import Snowcatcher
+from snowcatcher.runtime import Settings, Snowcatcher
 from snowcatcher.store.query import Filter
+from snowcatcher.store.store import Store
 from tests.wikimedia_support import (
     EVENTGATE_EVENTS,
     EVENTGATE_EXPECTED,
@@ -194,6 +196,41 @@ async def test_the_seed_homepagevisit_example_is_accepted() -> None:
     assert (status, reason) == (201, "All 1 out of 1 events were accepted.")
     assert stored.valid and stored.name == "eventlogging_HomepageVisit"
     assert stored.filled == ()  # the example sets meta.id, meta.dt and dt itself
+
+
+
+async def test_each_event_is_stored_once_and_reads_back_as_its_own_entity(tmp_path: Path) -> None:
+    """An EventGate event is its one entity: the capture file keeps its JSON once (in the event's
+    row), and reading it back gives the entity the event's data, as a reader of the file sees it."""
+    events = []
+    for number in range(3):
+        event = _homepagevisit()
+        event["meta"]["id"] = _uuid(number)
+        event["event"]["user_editcount"] = number
+        events.append(event)
+    db = tmp_path / "capture.sqlite"
+    catcher = Snowcatcher(Settings(port=0, offline=True, cache_dir=None, schemas=[PRIMARY, SECONDARY],
+                                   db=db))
+    await catcher.start()
+    try:
+        status, _, _ = await post(catcher, orjson.dumps(events))
+    finally:
+        await catcher.stop()
+    assert status == 201
+    with sqlite3.connect(db) as connection:
+        sets = connection.execute("SELECT entities FROM entity_sets").fetchall()
+    assert len(sets) == 1  # one set for every event of the schema
+    assert "user_editcount" not in sets[0][0]
+    reopened = Store(db)
+    try:
+        stored = reopened.window()
+    finally:
+        reopened.close()
+    assert [event.payload for event in stored] == events
+    for event in stored:
+        (entity,) = event.entities
+        assert entity.data == event.payload and entity.role == "event"
+        assert entity.schema == events[0]["$schema"]
 
 
 def _broken(change: str) -> JsonDict:

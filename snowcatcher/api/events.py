@@ -68,7 +68,7 @@ ENDPOINTS = {
 LIVE: web.AppKey[set[asyncio.Task[Any]]] = web.AppKey("live_requests")
 #: The one store subscriber behind every wait and stream.
 WAITERS = web.AppKey("waiters", Waiters)
-#: The routes whose handler ends when its client hangs up (see connections.shield_unless_live).
+#: The routes whose handler ends when its client hangs up (see unparseable.RecordingRunner).
 LIVE_PATHS = frozenset({PREFIX + "/wait", PREFIX + "/stream"})
 
 

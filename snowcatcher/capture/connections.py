@@ -1,16 +1,15 @@
-"""Connection hygiene: hang-ups end only live reads; out of file descriptors, the oldest idle
-connections make room and the refusals are logged once per interval."""
+"""Connection hygiene: out of file descriptors, the oldest idle connections make room and the
+refusals are logged once per interval."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
-from aiohttp.typedefs import Handler, Middleware
 
 log = logging.getLogger(__name__)
 
@@ -72,28 +71,3 @@ def close_oldest_idle(server: web.Server, share: float = SHED_SHARE) -> int:
     for handler in closing:
         handler.force_close()
     return len(closing)
-
-
-def shield_unless_live(live_paths: Collection[str]) -> Middleware:
-    """For a server with handler cancellation (a hang-up cancels its request's handler at once,
-    so that a wait or stream whose client left stops costing anything): every handler but those
-    of `live_paths` runs in a task of its own that a hang-up does not cancel, so a tracker that
-    hangs up mid-request still gets its request stored and recorded."""
-
-    @web.middleware
-    async def shield(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.path in live_paths:
-            return await handler(request)
-        task = asyncio.ensure_future(handler(request))
-        try:
-            return await asyncio.shield(task)
-        except asyncio.CancelledError:
-            task.add_done_callback(_forget_outcome)  # nobody is left to read the answer
-            raise
-
-    return shield
-
-
-def _forget_outcome(task: asyncio.Future[Any]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        log.debug("a request whose client hung up failed: %s", task.exception())

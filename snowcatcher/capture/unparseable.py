@@ -6,7 +6,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 from aiohttp import web
@@ -125,11 +125,25 @@ class _RecordingHandler(RequestHandler):
     """aiohttp's connection handler, keeping the start of each request so that one the parser
     refuses can be recorded with what was readable of it."""
 
-    def __init__(self, manager: Server, unparseable: Unparseable, **kwargs: Any) -> None:
+    def __init__(self, manager: Server, unparseable: Unparseable, live_paths: Collection[str] = (),
+                 **kwargs: Any) -> None:
         super().__init__(manager, **kwargs)
         self.unparseable = unparseable
+        self.live_paths = live_paths
         self.head = b""
         self._broken_off: HttpProcessingError | None = None
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        """A hang-up ends the handler of a live read (a wait or a stream) at once, so that a
+        client that left costs nothing more; any other request is finished, so a tracker that
+        hangs up mid-request still gets it stored and recorded. (The server runs without
+        aiohttp's handler_cancellation, which would end them all: shielding every tracker
+        request from it cost a task per request.)"""
+        task: asyncio.Task[None] | None = getattr(self, "_task_handler", None)
+        request: BaseRequest | None = getattr(self, "_current_request", None)
+        super().connection_lost(exc)
+        if task is not None and request is not None and request.path in self.live_paths:
+            task.cancel()
 
     def data_received(self, data: bytes) -> None:
         # Bytes that come while a request is being handled are its body (or a pipelined
@@ -178,17 +192,21 @@ class _RecordingServer(Server):
     """aiohttp's low-level server, making _RecordingHandler connections."""
 
     unparseable: Unparseable
+    live_paths: Collection[str]
 
     def __call__(self) -> RequestHandler:
-        return _RecordingHandler(self, self.unparseable, loop=self._loop, **self._kwargs)
+        return _RecordingHandler(self, self.unparseable, self.live_paths, loop=self._loop, **self._kwargs)
 
 
 class RecordingRunner(web.AppRunner):
-    """An AppRunner whose connections record the requests the HTTP parser refuses."""
+    """An AppRunner whose connections record the requests the HTTP parser refuses, and end the
+    handlers of `live_paths` when their client hangs up (and only those)."""
 
-    def __init__(self, app: web.Application, unparseable: Unparseable, **kwargs: Any) -> None:
+    def __init__(self, app: web.Application, unparseable: Unparseable, live_paths: Collection[str] = (),
+                 **kwargs: Any) -> None:
         super().__init__(app, **kwargs)
         self.unparseable = unparseable
+        self.live_paths = live_paths
 
     async def _make_server(self) -> Server:
         server = await super()._make_server()
@@ -196,6 +214,7 @@ class RecordingRunner(web.AppRunner):
         # only the connection handler it makes differs, so the instance is given the subclass.
         server.__class__ = _RecordingServer
         server.unparseable = self.unparseable  # type: ignore[attr-defined]
+        server.live_paths = self.live_paths  # type: ignore[attr-defined]
         server.request_factory = _forgetting_heads(server.request_factory)
         return server
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import replace
 from functools import cached_property, partial
@@ -43,6 +44,10 @@ Decode = Callable[[RawRequest], list[CapturedEvent]]
 #: A decoder that hands its events over in parts, so that the event loop runs between them.
 DecodeParts = Callable[[RawRequest], Iterator[list[CapturedEvent]]]
 T = TypeVar("T")
+#: Seconds a decoder works through its parts before it gives way to the event loop's other work:
+#: a small request is decoded in one go (a turn of the loop costs as much as decoding its event),
+#: a big one gives way every millisecond or so.
+GIVE_WAY_AFTER = 0.001
 
 
 
@@ -168,6 +173,7 @@ class Ingestor:
         """_safely(), yielding to the event loop between the decoder's parts."""
         events: list[CapturedEvent] = []
         parts = decode(raw)
+        started = time.perf_counter()
         while True:
             try:
                 events.extend(next(parts))
@@ -175,7 +181,9 @@ class Ingestor:
                 return events
             except Exception as error:  # the whole request is recorded as _safely would
                 return [_failure(raw, error)]
-            await asyncio.sleep(0)
+            if time.perf_counter() - started >= GIVE_WAY_AFTER:
+                await asyncio.sleep(0)
+                started = time.perf_counter()
 
     def decode_stored(self, stored: StoredRequest | None) -> list[CapturedEvent]:
         """A stored request's events decoded again (re-validation, the unresolved-schema retry);
@@ -234,11 +242,15 @@ def _failure(raw: RawRequest, error: Exception) -> CapturedEvent:
 
 
 async def _finish(parts: Generator[None, None, T]) -> T:
-    """Run a decoder's parts to their result, yielding to the event loop between them."""
+    """Run a decoder's parts to their result, giving way to the event loop between them once
+    they have worked for GIVE_WAY_AFTER."""
+    started = time.perf_counter()
     while True:
         try:
             next(parts)
         except StopIteration as done:
             result: T = done.value
             return result
-        await asyncio.sleep(0)
+        if time.perf_counter() - started >= GIVE_WAY_AFTER:
+            await asyncio.sleep(0)
+            started = time.perf_counter()

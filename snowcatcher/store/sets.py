@@ -4,7 +4,7 @@ many events that share them (GitLab sends the same `cx` with every event of a pa
 from __future__ import annotations
 
 from snowcatcher.model import PROTOCOL_SNOWPLOW, CapturedEvent, Entity, JsonDict
-from snowcatcher.store.sql import dump
+from snowcatcher.store.sql import DATA_IS_PAYLOAD, dump
 
 #: The tracker parameters that carry self-describing JSON: kept with the set, not in each event.
 ENVELOPE_PARAMS = frozenset({"ue_pr", "ue_px", "co", "cx"})
@@ -15,6 +15,8 @@ _REMEMBER_IN_ALL = 2 * 1024 * 1024
 
 #: A new row of the entity_sets table: id, entities JSON, parameters JSON.
 SetRow = tuple[int, str, str]
+#: The shape of an entity stored without its data: role, index, schema, source.
+_PayloadEntity = tuple[str, int, str, str]
 
 
 class EntitySets:
@@ -28,6 +30,8 @@ class EntitySets:
         self._known: dict[int, tuple[tuple[Entity, ...], tuple[tuple[str, str], ...], int]] = {}
         #: The size of the remembered sets' JSON and parameters, bounded by _REMEMBER_IN_ALL.
         self.remembered_bytes = 0
+        # The sets of events that are their own entity, by that entity's shape: one per schema.
+        self._own_entity: dict[_PayloadEntity, int] = {}
 
     def place(self, event: CapturedEvent, new_rows: list[SetRow]) -> tuple[int, JsonDict]:
         """The event's set id (0 without entities) and the payload its own row keeps.
@@ -37,6 +41,8 @@ class EntitySets:
         entities, payload = event.entities, event.payload
         if not entities:
             return 0, payload
+        if len(entities) == 1 and entities[0].data is payload:
+            return self._own_entity_set(entities[0], new_rows), payload
         params: tuple[tuple[str, str], ...] = ()
         if event.protocol == PROTOCOL_SNOWPLOW and not ENVELOPE_PARAMS.isdisjoint(payload):
             params = tuple((name, payload[name]) for name in sorted(ENVELOPE_PARAMS.intersection(payload))
@@ -62,7 +68,24 @@ class EntitySets:
             self.remembered_bytes += size
         return set_id, payload
 
+    def _own_entity_set(self, entity: Entity, new_rows: list[SetRow]) -> int:
+        """The set of an event that is its own entity (EventGate's): the event's JSON is stored
+        once, in its row, and every event of a schema shares one set."""
+        shape = (entity.role, entity.index, entity.schema, entity.source)
+        set_id = self._own_entity.get(shape)
+        if set_id is None:
+            set_id = self._next_id
+            self._next_id += 1
+            described = {"role": entity.role, "index": entity.index, "schema": entity.schema,
+                         "source": entity.source, DATA_IS_PAYLOAD: True}
+            new_rows.append((set_id, dump([described]), "{}"))
+            if len(self._own_entity) >= _MEMORY:
+                self._own_entity.clear()
+            self._own_entity[shape] = set_id
+        return set_id
+
     def forget(self) -> None:
         """After a rollback or a reset: the remembered sets may not exist."""
         self._known.clear()
+        self._own_entity.clear()
         self.remembered_bytes = 0

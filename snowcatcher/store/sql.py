@@ -101,6 +101,10 @@ EVENTS = "events LEFT JOIN entity_sets ON entity_sets.id = events.entity_set"
 EVENTS_IN_ID_ORDER = "events NOT INDEXED LEFT JOIN entity_sets ON entity_sets.id = events.entity_set"
 
 
+#: Marks an entity stored without its data, which is the event's own payload (a Wikimedia event is
+#: its one entity): its JSON is stored once, in the event's row (store_sets.EntitySets).
+DATA_IS_PAYLOAD = "data_is_payload"
+
 #: What the events table's `valid` column holds for each verdict (1 and 0 as ever; -1 is new, so a
 #: file written before "unchecked" existed needs no migration).
 VERDICT_CODES = {"valid": 1, "invalid": 0, "unchecked": -1}
@@ -138,7 +142,8 @@ def event_from_row(row: Sequence[Any]) -> CapturedEvent:
     return CapturedEvent(
         protocol=protocol, event_type=event_type, name=name, schema=schema, app_id=app_id,
         payload=decoded,
-        entities=tuple(Entity.from_json(item) for item in json_numbers.loads(entities)),
+        entities=tuple(Entity.from_json({**item, "data": decoded} if item.get(DATA_IS_PAYLOAD) else item)
+                       for item in json_numbers.loads(entities)),
         violations=tuple(Violation.from_json(item) for item in orjson.loads(violations)),
         received_at=received_at, id=event_id, request_id=request_id, index=index,
         filled=tuple(filled.split()) if filled else ())
