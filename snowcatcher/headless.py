@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from snowcatcher import storable
-from snowcatcher.model import CapturedEvent
+from snowcatcher.model import CapturedEvent, Violation
 from snowcatcher.protocols import PROTOCOLS
 from snowcatcher.text import inert, inert_json
 
@@ -32,13 +32,20 @@ def format_line(event: CapturedEvent) -> str:
         stamp = f"{_clock(int(event.received_at))}.{int(event.received_at * 1000) % 1000:03d}"
     except (OverflowError, OSError, ValueError):  # a capture from elsewhere may hold any number
         stamp = f"invalid time: {event.received_at}"
-    mark = MARKS[event.verdict]
-    protocol = PROTOCOLS.short_name(event.protocol)
-    columns = [stamp, mark, protocol, f"{event.event_type:<10}", f"{event.name or '-':<36}",
-               f"{event.app_id or '-':<12}"]
-    if event.violations:
-        extra = f" (+{len(event.violations) - 1} more)" if len(event.violations) > 1 else ""
-        columns.append(event.violations[0].short() + extra)
+    violations = event.violations
+    return stamp + _described(event.verdict, event.protocol, event.event_type, event.name,
+                              event.app_id, violations[0] if violations else None, len(violations))
+
+
+@functools.lru_cache(maxsize=1024)
+def _described(verdict: str, protocol: str, event_type: str, name: str, app_id: str,
+               first: Violation | None, violations: int) -> str:
+    """The line after its time: the same for every event of a kind, so made once for them."""
+    columns = ["", MARKS[verdict], PROTOCOLS.short_name(protocol), f"{event_type:<10}",
+               f"{name or '-':<36}", f"{app_id or '-':<12}"]
+    if first is not None:
+        extra = f" (+{violations - 1} more)" if violations > 1 else ""
+        columns.append(first.short() + extra)
     return inert(" ".join(columns).rstrip())
 
 
