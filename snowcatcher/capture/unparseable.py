@@ -1,4 +1,4 @@
-"""Requests aiohttp's HTTP parser refuses before any handler runs, recorded as bad requests and counted."""
+"""Collector connections: what the HTTP parser refuses is recorded and counted; hang-ups end live reads."""
 
 from __future__ import annotations
 
