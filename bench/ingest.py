@@ -134,13 +134,19 @@ def measure(server: list[str], port: int, work: Workload, args: argparse.Namespa
     return Result(rate, spent / (rate * args.seconds * work.per_request) * 1e6, startup)
 
 
+def snowcatcher_command(port: int, db: Path, launcher: tuple[str, ...] = ("-m", "snowcatcher")
+                        ) -> list[str]:
+    """snowcatcher as the benches run it: headless, offline, with the corpus's schemas, on `port`;
+    `launcher` may name a script that runs it otherwise (bench/store_nothing.py)."""
+    return [sys.executable, *launcher, "--headless", "--offline", "--port", str(port), "--schemas",
+            str(IGLU), "--schemas", str(WIKIMEDIA), "--db", str(db)]
+
+
 def snowcatcher_run(folder: Path, work: Workload, round_number: int, args: argparse.Namespace) -> Result:
     """snowcatcher on a fresh file, after checking that every event was stored valid."""
     port = free_port()
     db = folder / f"{work.name.replace(' ', '-')}-{round_number}.sqlite"
-    command = [sys.executable, "-m", "snowcatcher", "--headless", "--offline", "--port",
-               str(port), "--schemas", str(IGLU), "--schemas", str(WIKIMEDIA), "--db", str(db)]
-    result = measure(command, port, work, args)
+    result = measure(snowcatcher_command(port, db), port, work, args)
     with sqlite3.connect(db) as connection:
         invalid = connection.execute("SELECT count(*) FROM events WHERE valid != 1").fetchone()[0]
         example = connection.execute("SELECT violations FROM events WHERE valid != 1 LIMIT 1").fetchone()
@@ -155,9 +161,10 @@ TARGETS = {"tp2 1 event": (0.5, None), "tp2 10 events": (1.5, None),
            "wikimedia 1 event": (0.5, None), "wikimedia 10 events": (None, 60.0)}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=int, default=5)
+def arguments(description: str, seconds: int) -> argparse.Namespace:
+    """The options the ingest benches share, once wrk and the corpus's schemas are found."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--seconds", type=int, default=seconds)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=32)
     args = parser.parse_args()
@@ -165,27 +172,37 @@ def main() -> None:
         raise SystemExit("wrk is needed: apt-get install wrk")
     if not IGLU.is_dir() or not HOMEPAGEVISIT.is_file():
         raise SystemExit(f"the schemas are read from {IGLU} and {WIKIMEDIA}; they are missing")
+    return args
+
+
+def workloads(folder: Path) -> list[Workload]:
+    """The four workloads of TARGETS, their wrk scripts written into `folder`."""
+    return [Workload("tp2 1 event", TP2, 1, lua_script(folder, "tp2-1", tp2_bodies(1))),
+            Workload("tp2 10 events", TP2, 10, lua_script(folder, "tp2-10", tp2_bodies(10))),
+            Workload("wikimedia 1 event", EVENTGATE, 1,
+                     lua_script(folder, "eventgate-1", eventgate_bodies(1))),
+            Workload("wikimedia 10 events", EVENTGATE, 10,
+                     lua_script(folder, "eventgate-10", eventgate_bodies(10)))]
+
+
+def main() -> None:
+    args = arguments(__doc__.splitlines()[0], seconds=5)
     ratios: dict[str, list[float]] = {name: [] for name in TARGETS}
     cpu: dict[str, list[float]] = {name: [] for name in [*TARGETS, "bare"]}
     startups: list[float] = []
     with tempfile.TemporaryDirectory() as folder_name:
         folder = Path(folder_name)
-        workloads = [Workload("tp2 1 event", TP2, 1, lua_script(folder, "tp2-1", tp2_bodies(1))),
-                     Workload("tp2 10 events", TP2, 10, lua_script(folder, "tp2-10", tp2_bodies(10))),
-                     Workload("wikimedia 1 event", EVENTGATE, 1,
-                              lua_script(folder, "eventgate-1", eventgate_bodies(1))),
-                     Workload("wikimedia 10 events", EVENTGATE, 10,
-                              lua_script(folder, "eventgate-10", eventgate_bodies(10)))]
+        work_list = workloads(folder)
         # A shared machine's speed drifts by a third within minutes: each round measures all
         # of them back to back, and the ratios come from the same round.
         for round_number in range(1, args.rounds + 1):
             port = free_port()
             bare = measure([sys.executable, str(ROOT / "bench" / "bare_server.py"), str(port)], port,
-                           Workload("bare", TP2, 1, workloads[0].script), args)
+                           Workload("bare", TP2, 1, work_list[0].script), args)
             cpu["bare"].append(bare.cpu_us_per_event)
             shown = [f"bare aiohttp {bare.requests_per_second:,.0f} requests/s "
                      f"({bare.cpu_us_per_event:,.0f} us CPU/request)"]
-            for work in workloads:
+            for work in work_list:
                 result = snowcatcher_run(folder, work, round_number, args)
                 events = result.requests_per_second * work.per_request
                 ratios[work.name].append(events / bare.requests_per_second)

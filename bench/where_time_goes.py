@@ -12,8 +12,6 @@ decoding, validating, answering and printing may take, printed beside what they 
 
 from __future__ import annotations
 
-import argparse
-import shutil
 import statistics
 import sys
 import tempfile
@@ -23,16 +21,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.ingest import (  # noqa: E402
-    EVENTGATE,
-    IGLU,
     TARGETS,
-    TP2,
-    WIKIMEDIA,
     Workload,
-    eventgate_bodies,
-    lua_script,
+    arguments,
     measure,
-    tp2_bodies,
+    snowcatcher_command,
+    workloads,
 )
 from bench.support import free_port  # noqa: E402
 
@@ -41,34 +35,21 @@ def server(kind: str, port: int, db: Path) -> list[str]:
     """The command of one of the three servers, listening on `port`."""
     if kind == "bare":
         return [sys.executable, str(ROOT / "bench" / "bare_server.py"), str(port)]
-    launcher = [str(ROOT / "bench" / "store_nothing.py")] if kind == "no SQLite" else ["-m", "snowcatcher"]
-    return [sys.executable, *launcher, "--headless", "--offline", "--port", str(port), "--schemas",
-            str(IGLU), "--schemas", str(WIKIMEDIA), "--db", str(db)]
+    if kind == "no SQLite":
+        return snowcatcher_command(port, db, (str(ROOT / "bench" / "store_nothing.py"),))
+    return snowcatcher_command(port, db)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=int, default=4)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--connections", type=int, default=32)
-    args = parser.parse_args()
-    if not shutil.which("wrk"):
-        raise SystemExit("wrk is needed: apt-get install wrk")
-    if not IGLU.is_dir():
-        raise SystemExit(f"the schemas are read from {IGLU} and {WIKIMEDIA}; they are missing")
+    args = arguments(__doc__.splitlines()[0], seconds=4)
     kinds = ("bare", "no SQLite", "snowcatcher")
     spent: dict[tuple[str, str], list[float]] = {}
     with tempfile.TemporaryDirectory() as folder_name:
         folder = Path(folder_name)
-        workloads = [Workload("tp2 1 event", TP2, 1, lua_script(folder, "tp2-1", tp2_bodies(1))),
-                     Workload("tp2 10 events", TP2, 10, lua_script(folder, "tp2-10", tp2_bodies(10))),
-                     Workload("wikimedia 1 event", EVENTGATE, 1,
-                              lua_script(folder, "eventgate-1", eventgate_bodies(1))),
-                     Workload("wikimedia 10 events", EVENTGATE, 10,
-                              lua_script(folder, "eventgate-10", eventgate_bodies(10)))]
+        work_list = workloads(folder)
         files = 0
         for round_number in range(1, args.rounds + 1):
-            for work in workloads:
+            for work in work_list:
                 for kind in kinds:
                     port, files = free_port(), files + 1
                     # bare aiohttp reads the workload's own bodies: its CPU per request is per request
@@ -78,7 +59,7 @@ def main() -> None:
                     spent.setdefault((work.name, kind), []).append(result.cpu_us_per_event)
             print(f"round {round_number} done", flush=True)
     print(f"medians of {args.rounds} rounds, server CPU in us per event:")
-    for work in workloads:
+    for work in work_list:
         bare, nothing, real = (statistics.median(spent[work.name, kind]) for kind in kinds)
         sqlite = real - nothing
         aiohttp = bare / work.per_request
