@@ -74,9 +74,12 @@ def screen_text(page: Page, since: int = 0) -> str:
 async def shows(page: Page, text: str, since: int = 0, timeout: float = 30) -> None:
     """Wait until the tab has drawn `text` (received after event `since`)."""
     deadline = time.monotonic() + timeout
-    while text not in screen_text(page, since):
-        shown = screen_text(page, since)[-2000:]
-        assert time.monotonic() < deadline, f"the tab never showed {text!r}: {shown}"
+    while text not in (shown := screen_text(page, since)):
+        # The start and the end of what was drawn meanwhile: a step that drew only part of the
+        # screen (one failure drew the list and not the tab asked for) shows which part it was.
+        assert time.monotonic() < deadline, (f"the tab never showed {text!r}; it drew "
+                                             f"{len(shown)} characters, first {shown[:2000]} ... "
+                                             f"last {shown[-2000:]}")
         await asyncio.sleep(0.1)
 
 
